@@ -1,0 +1,177 @@
+"""Command line of the benchmark: ``python -m bench [--quick] [--only W1,W2] [--runs N]``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.report import Results, render_markdown, write_chart, write_report
+from bench.venv import REPO_ROOT, ensure_competitor_venv
+from bench.workloads import ALL_WORKLOADS, FULL, QUICK, Record, Runner, Sizes
+
+__all__ = ["build_parser", "machine_info", "main"]
+
+log = logging.getLogger("bench")
+
+NOTES_FILE = REPO_ROOT / "bench" / "NOTES.md"
+_MAIN_PACKAGES = ("jfrog-mlflow", "mlflow", "requests", "urllib3", "flask", "cheroot")
+_COMPETITOR_PACKAGES = ("mlflow", "mlflow-jfrog-plugin", "moto", "boto3")
+
+
+def _workloads_arg(value: str) -> set[str]:
+    chosen = {w.strip().upper() for w in value.split(",") if w.strip()}
+    unknown = chosen - set(ALL_WORKLOADS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown workload(s) {sorted(unknown)}")
+    return chosen
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one run (for CI)")
+    parser.add_argument(
+        "--only", type=_workloads_arg, default=set(ALL_WORKLOADS), help="e.g. W1,W2"
+    )
+    parser.add_argument("--runs", type=int, default=None, help="runs per contender (default 3)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs", help="output folder")
+    parser.add_argument(
+        "--contenders",
+        default=None,
+        help="comma list to restrict contenders (ours,jfrog,s3,requests,curl,copy,emulator,moto)",
+    )
+    parser.add_argument(
+        "--no-venv",
+        action="store_true",
+        help="do not build bench/.venv-competitors; competitors are skipped",
+    )
+    parser.add_argument("--work-dir", type=Path, default=None, help="scratch (default: a tmp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument(
+        "--from-records",
+        type=Path,
+        default=None,
+        help="re-render the report from a records.json kept by an earlier --keep run",
+    )
+    return parser
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _ram() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / (1 << 20):.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _versions_in(python: str, packages: tuple[str, ...]) -> dict[str, str]:
+    code = (
+        "import sys\nfrom importlib import metadata\n"
+        "for p in sys.argv[1:]:\n"
+        "    try: print(p, metadata.version(p))\n"
+        "    except metadata.PackageNotFoundError: print(p, 'not installed')\n"
+    )
+    out = subprocess.run(
+        [python, "-c", code, *packages], capture_output=True, text=True, check=False
+    ).stdout
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def machine_info(competitor_python: Path | None) -> dict[str, Any]:
+    """Machine details, date and versions for the report header."""
+    info: dict[str, Any] = {
+        "date (UTC)": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "nproc": os.cpu_count(),
+        "CPU": _cpu_model(),
+        "RAM": _ram(),
+        "OS": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "load average at start (1/5/15 min)": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+    for pkg in _MAIN_PACKAGES:
+        try:
+            info[f"{pkg} (project env)"] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            info[f"{pkg} (project env)"] = "not installed"
+    if competitor_python is not None:
+        for pkg, ver in _versions_in(str(competitor_python), _COMPETITOR_PACKAGES).items():
+            info[f"{pkg} (competitors' env)"] = ver
+    curl = shutil.which("curl")
+    if curl:
+        first = subprocess.run([curl, "--version"], capture_output=True, text=True).stdout
+        info["curl"] = first.split("\n", 1)[0].split(" (")[0]
+    return info
+
+
+def _render(
+    args: argparse.Namespace, records: list[Record], meta: dict[str, Any], sizes: Sizes
+) -> None:
+    notes = NOTES_FILE.read_text() if NOTES_FILE.exists() and not args.quick else ""
+    results = Results(records)
+    text = render_markdown(results, sizes, meta, notes, args.only)
+    write_report(args.out / "benchmarks.md", text)
+    write_chart(args.out / "benchmarks.png", results, sizes)
+    log.info("wrote %s and %s", args.out / "benchmarks.md", args.out / "benchmarks.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write the report; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    sizes = QUICK if args.quick else FULL
+    runs = args.runs or (1 if args.quick else 3)
+    if args.from_records is not None:
+        saved = json.loads(args.from_records.read_text())
+        records = [Record(**r) for r in saved["records"]]
+        _render(args, records, saved["meta"], sizes)
+        return 0
+    competitor_python = None if args.no_venv else ensure_competitor_venv()
+    contenders = (
+        frozenset(c.strip() for c in args.contenders.split(",")) if args.contenders else None
+    )
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="jfrog-mlflow-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    meta = machine_info(competitor_python)
+    meta["mode"] = f"{'quick' if args.quick else 'full'}, {runs} run(s) per contender"
+    runner = Runner(sizes, runs, work, competitor_python, contenders)
+    try:
+        runner.run(args.only)
+    finally:
+        runner.close()
+    meta["load average at end (1/5/15 min)"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    saved = {"meta": meta, "records": [dataclasses.asdict(r) for r in runner.records]}
+    (work / "records.json").write_text(json.dumps(saved, indent=1))
+    _render(args, runner.records, meta, sizes)
+    if not args.keep and args.work_dir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log.info("scratch and child logs kept in %s", work)
+    failed = [r for r in runner.records if "error" in r.data]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The servers the benchmark talks to, started as real processes on free loopback ports.
+
+* the emulator: ``python -m fake_artifactory serve --port 0 ...``; it prints
+  ``READY <base-url>`` once listening (the CLI contract of the foundation issue);
+* moto's S3 server: ``python -m moto.server`` from the competitors' environment.
+
+Both are stopped with SIGTERM (then SIGKILL) when their context manager exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+__all__ = [
+    "BENCH_TOKEN",
+    "Emulator",
+    "MotoServer",
+    "free_port",
+    "start_emulator",
+    "start_moto",
+]
+
+log = logging.getLogger(__name__)
+
+#: Token the emulator is started with; a benchmark-only value, not a secret.
+BENCH_TOKEN = "bench-token-not-a-secret"
+DEFAULT_REPO = "example-repo-local"
+_START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Emulator:
+    """A running emulator: ``url`` ends in ``/artifactory``; ``root_url`` has the control plane."""
+
+    url: str
+    root_url: str
+    pid: int
+    token: str = BENCH_TOKEN
+    repo: str = DEFAULT_REPO
+
+    def as_spec(self) -> dict[str, str]:
+        """The part of a child spec that tells a contender where Artifactory is."""
+        return {"url": self.url, "root_url": self.root_url, "token": self.token, "repo": self.repo}
+
+    def reset(self) -> None:
+        """Forget all stored artifacts and the request journal."""
+        requests.post(f"{self.root_url}/_fake/reset", timeout=120).raise_for_status()
+        requests.delete(f"{self.root_url}/_fake/requests", timeout=60).raise_for_status()
+
+
+@dataclass(frozen=True, slots=True)
+class MotoServer:
+    """A running moto server (S3 endpoint ``endpoint``)."""
+
+    endpoint: str
+    pid: int
+
+    def as_spec(self) -> dict[str, str]:
+        return {"endpoint": self.endpoint}
+
+    def reset(self) -> None:
+        """Drop every bucket and object (moto's own reset endpoint)."""
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=120).raise_for_status()
+
+
+def free_port() -> int:
+    """Ask the kernel for a free loopback port (for servers without ``--port 0``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+def _drain(stream: object) -> None:
+    """Keep reading a child's pipe so it never blocks on a full buffer."""
+    read = getattr(stream, "readline", None)
+    if read is None:
+        return
+    for _ in iter(read, b""):
+        pass
+
+
+@contextmanager
+def start_emulator(
+    extra_args: Sequence[str] = (), python: str | None = None, log_file: Path | None = None
+) -> Iterator[Emulator]:
+    """Start the emulator on a free port and yield it once it answers."""
+    cmd = [python or sys.executable, "-m", "fake_artifactory", "serve", "--port", "0"]
+    cmd += ["--token", BENCH_TOKEN, *extra_args]
+    stderr = log_file.open("ab") if log_file else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr)
+    try:
+        assert proc.stdout is not None
+        url = ""
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                where = f"; see {log_file}" if log_file else ""
+                raise RuntimeError(f"emulator exited early (status {proc.wait()}){where}")
+            text = line.decode(errors="replace").strip()
+            if text.startswith("READY "):
+                url = text.split(" ", 1)[1].rstrip("/")
+                break
+        if not url:
+            raise RuntimeError("emulator did not print READY in time")
+        threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
+        root = url[: -len("/artifactory")] if url.endswith("/artifactory") else url
+        log.info("emulator %s up at %s", " ".join(extra_args), url)
+        yield Emulator(url=url, root_url=root, pid=proc.pid)
+    finally:
+        _stop(proc)
+        if log_file and stderr is not subprocess.DEVNULL:
+            stderr.close()  # type: ignore[union-attr]
+
+
+@contextmanager
+def start_moto(python: str, log_file: Path | None = None) -> Iterator[MotoServer]:
+    """Start ``moto.server`` with ``python`` on a free port and yield it once it answers."""
+    port = free_port()
+    cmd = [python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    stderr = log_file.open("ab") if log_file else subprocess.DEVNULL
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    proc = subprocess.Popen(cmd, stdout=stderr, stderr=stderr, env=env)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"moto server exited early (status {proc.returncode})")
+            try:
+                requests.get(f"{endpoint}/moto-api/", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start in time") from None
+                time.sleep(0.2)
+        yield MotoServer(endpoint=endpoint, pid=proc.pid)
+    finally:
+        _stop(proc)
+        if log_file and stderr is not subprocess.DEVNULL:
+            stderr.close()  # type: ignore[union-attr]

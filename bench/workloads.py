@@ -1,0 +1,413 @@
+"""The workloads W1..W6, scheduled in the parent process.
+
+Every measurement runs in a fresh child process (:mod:`bench.child`) of the interpreter that
+has the contender installed. Runs are alternated (the contender order rotates every run) so
+machine noise hits every contender alike; the report takes medians.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.servers import Emulator, MotoServer, start_emulator, start_moto
+from bench.trees import TreeSpec, make_big_file, make_tree
+from bench.venv import REPO_ROOT
+
+__all__ = ["ALL_WORKLOADS", "FULL", "QUICK", "Record", "Runner", "Sizes", "rotate"]
+
+log = logging.getLogger(__name__)
+
+ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6")
+#: Contenders that run in the competitors' environment.
+COMPETITORS = frozenset({"jfrog", "s3", "moto"})
+#: Contenders that talk to the emulator.
+ARTIFACTORY_CLIENTS = frozenset({"ours", "jfrog", "requests", "curl", "emulator"})
+_CHILD_TIMEOUT_S = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """Workload sizes; :data:`FULL` is the issue's, :data:`QUICK` keeps CI fast."""
+
+    tree: TreeSpec
+    big_bytes: int
+    walk_tree: TreeSpec
+    rps_clients: int
+    rps_count: int
+    rps_size: int
+    latency_ms: int = 20
+
+
+FULL = Sizes(
+    tree=TreeSpec(files=2000, folders=60, size=4096),
+    big_bytes=1 << 30,
+    walk_tree=TreeSpec(files=10_000, folders=500, size=1024),
+    rps_clients=8,
+    rps_count=400,
+    rps_size=1024,
+)
+QUICK = Sizes(
+    tree=TreeSpec(files=30, folders=6, size=4096),
+    big_bytes=4 << 20,
+    walk_tree=TreeSpec(files=60, folders=10, size=512),
+    rps_clients=8,
+    rps_count=10,
+    rps_size=1024,
+)
+
+
+@dataclass(slots=True)
+class Record:
+    """One child run: which workload, contender and run, and what it reported."""
+
+    workload: str
+    contender: str
+    run: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def rotate(items: Sequence[str], run: int) -> list[str]:
+    """Return ``items`` rotated left by ``run`` (alternates who goes first)."""
+    if not items:
+        return []
+    k = run % len(items)
+    return list(items[k:]) + list(items[:k])
+
+
+def _read_hwm_kib(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _wait_with_peak_rss(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int]:
+    """Wait for ``proc``; return (exit status, its peak RSS in KiB).
+
+    The peak is the child's own ``VmHWM``, sampled every 20 ms until it exits (the value
+    only grows). ``wait4``'s ``ru_maxrss`` would be wrong here: a forked child inherits
+    the harness's own high-water mark from before its ``exec``.
+    """
+    deadline = time.monotonic() + timeout
+    peak = 0
+    while proc.poll() is None:
+        hwm = _read_hwm_kib(proc.pid)
+        if hwm is not None:
+            peak = max(peak, hwm)
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            break
+        time.sleep(0.02)
+    return int(proc.returncode), peak
+
+
+class Runner:
+    """Holds the servers, interpreters and scratch space; runs workloads and records results."""
+
+    def __init__(
+        self,
+        sizes: Sizes,
+        runs: int,
+        work: Path,
+        competitor_python: Path | None,
+        contenders: frozenset[str] | None = None,
+    ) -> None:
+        self.sizes = sizes
+        self.runs = runs
+        self.work = work
+        self.main_python = sys.executable
+        self.competitor_python = str(competitor_python) if competitor_python else None
+        self.only_contenders = contenders
+        self.records: list[Record] = []
+        self.notes: list[str] = []
+        self._stack = ExitStack()
+        self._emulator: Emulator | None = None
+        self._slow_emulator: Emulator | None = None
+        self._moto: MotoServer | None = None
+        self._moto_failed = False
+        self._seq = 0
+        self.logs = work / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    # ----------------------------------------------------------------- plumbing
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def wants(self, contender: str) -> bool:
+        return self.only_contenders is None or contender in self.only_contenders
+
+    @property
+    def emulator(self) -> Emulator:
+        if self._emulator is None:
+            self._emulator = self._stack.enter_context(
+                start_emulator(log_file=self.logs / "emulator.log")
+            )
+        return self._emulator
+
+    @property
+    def slow_emulator(self) -> Emulator:
+        if self._slow_emulator is None:
+            args = ["--latency-ms", str(self.sizes.latency_ms)]
+            self._slow_emulator = self._stack.enter_context(
+                start_emulator(args, log_file=self.logs / "emulator-latency.log")
+            )
+        return self._slow_emulator
+
+    @property
+    def moto(self) -> MotoServer | None:
+        if self._moto is None and not self._moto_failed and self.competitor_python:
+            try:
+                self._moto = self._stack.enter_context(
+                    start_moto(self.competitor_python, log_file=self.logs / "moto.log")
+                )
+            except (RuntimeError, OSError) as exc:
+                log.warning("moto server unavailable: %s", exc)
+                self._moto_failed = True
+        return self._moto
+
+    def python_for(self, contender: str) -> str | None:
+        if contender in COMPETITORS:
+            return self.competitor_python
+        return self.main_python
+
+    def child(self, contender: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Run one child; return its result plus ``peak_rss_kib`` from the kernel."""
+        python = self.python_for(contender)
+        if python is None:
+            return {"skipped": "competitors' environment not available (--no-venv?)"}
+        self._seq += 1
+        spec_file = self.work / f"spec-{self._seq}.json"
+        result_file = self.work / f"result-{self._seq}.json"
+        spec = dict(spec, contender=contender, result_file=str(result_file))
+        spec_file.write_text(json.dumps(spec))
+        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+        with (self.logs / f"child-{contender}.log").open("ab") as out:
+            out.write(f"\n=== {spec['action']} {spec.get('prefix', '')} ===\n".encode())
+            out.flush()
+            proc = subprocess.Popen(
+                [python, "-m", "bench.child", str(spec_file)],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=out,
+                stderr=out,
+            )
+            status, peak = _wait_with_peak_rss(proc, _CHILD_TIMEOUT_S)
+        if not result_file.exists():
+            return {"error": f"child exited with status {status} and no result"}
+        result: dict[str, Any] = json.loads(result_file.read_text())
+        # The child's own VmHWM at its end is exact; the sampled one may miss a last spike.
+        result["peak_rss_kib"] = result.get("hwm_kib") or peak
+        return result
+
+    def record(self, workload: str, contender: str, run: int, data: dict[str, Any]) -> None:
+        self.records.append(Record(workload, contender, run, data))
+        shown = {k: v for k, v in data.items() if not k.endswith("_requests") and k != "python"}
+        log.info("%s %-8s run %d: %s", workload, contender, run, shown)
+
+    def scratch(self, name: str) -> Path:
+        path = self.work / "scratch" / name
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        return path
+
+    def _emu(self, contender: str, latency: bool = False) -> Emulator | None:
+        """The emulator a contender talks to (started on first use), or None."""
+        if contender not in ARTIFACTORY_CLIENTS:
+            return None
+        return self.slow_emulator if latency else self.emulator
+
+    def _reset(self, contender: str, emulator: Emulator | None) -> bool:
+        """Reset the store a contender uses; False when that store is unavailable."""
+        if contender in ("s3", "moto"):
+            moto = self.moto
+            if moto is None:
+                return False
+            moto.reset()
+        elif emulator is not None:
+            emulator.reset()
+        return True
+
+    def _targets(self, contender: str, emulator: Emulator | None) -> dict[str, Any]:
+        spec: dict[str, Any] = {}
+        if emulator is not None and contender in ARTIFACTORY_CLIENTS:
+            spec["art"] = emulator.as_spec()
+        if contender in ("s3", "moto") and self.moto is not None:
+            spec["s3"] = self.moto.as_spec()
+        return spec
+
+    def _runs(self, contenders: Sequence[str]) -> Iterator[tuple[int, str]]:
+        chosen = [c for c in contenders if self.wants(c)]
+        for run in range(self.runs):
+            for contender in rotate(chosen, run):
+                yield run, contender
+
+    # ----------------------------------------------------------------- workloads
+
+    def run_tree(self, workloads: set[str], latency: bool = False) -> None:
+        """W1 + W2 (or W5 with the latency emulator): upload then download a tree."""
+        name = "W5" if latency else "W1/W2"
+        src = self.work / "tree"
+        if not src.exists():
+            make_tree(src, self.sizes.tree)
+        contenders = (
+            ["ours", "jfrog", "requests"]
+            if latency
+            else ["ours", "jfrog", "s3", "requests", "copy"]
+        )
+        phases = ["up", "down"] if latency or "W2" in workloads else ["up"]
+        for run, contender in self._runs(contenders):
+            emulator = self._emu(contender, latency)
+            if not self._reset(contender, emulator):
+                self.record(name, contender, run, {"skipped": "moto server unavailable"})
+                continue
+            spec = dict(
+                self._targets(contender, emulator),
+                action="tree",
+                src=str(src),
+                dst=str(self.scratch("tree-dst")),
+                prefix=f"tree/r{run}-{contender}",
+                phases=phases,
+            )
+            self.record(name, contender, run, self.child(contender, spec))
+
+    def run_big(self) -> None:
+        """W3: one large file up and down; MiB/s and the client's peak RSS."""
+        src = self.work / "big.bin"
+        if not src.exists() or src.stat().st_size != self.sizes.big_bytes:
+            make_big_file(src, self.sizes.big_bytes)
+        for run, contender in self._runs(["ours", "jfrog", "s3", "curl", "copy"]):
+            if not self._reset(contender, self._emu(contender)):
+                self.record("W3", contender, run, {"skipped": "moto server unavailable"})
+                continue
+            if contender == "curl":
+                self.record("W3", contender, run, self._curl(src, run))
+                continue
+            store = self.scratch("big-store")
+            base = dict(
+                self._targets(contender, self._emu(contender)),
+                src=str(src),
+                dst=str(store),
+                prefix=f"big/r{run}",
+                name=src.name,
+                bytes=src.stat().st_size,
+            )
+            up = self.child(contender, dict(base, action="big_up"))
+            if "error" in up or "skipped" in up:
+                self.record("W3", contender, run, up)
+                continue
+            down_spec = dict(base, action="big_down", dst=str(self.scratch("big-dst")))
+            if contender == "copy":
+                down_spec["src"] = str(store / "store.bin")
+            down = self.child(contender, down_spec)
+            data = {f"up_{k}": v for k, v in up.items()}
+            data.update({f"down_{k}": v for k, v in down.items()})
+            if "error" in down:
+                data["error"] = down["error"]
+            self.record("W3", contender, run, data)
+
+    def _curl(self, src: Path, run: int) -> dict[str, Any]:
+        curl = shutil.which("curl")
+        if curl is None:
+            return {"skipped": "curl not installed (apt-get install curl)"}
+        emu = self.emulator
+        url = f"{emu.url}/{emu.repo}/bench/big/r{run}-curl/{src.name}"
+        auth = ["-H", f"Authorization: Bearer {emu.token}"]
+        dst = self.scratch("big-dst") / src.name
+        data: dict[str, Any] = {"up_bytes": src.stat().st_size, "down_bytes": src.stat().st_size}
+        for phase, args in (
+            ("up", ["-T", str(src), "-o", os.devnull]),
+            ("down", ["-o", str(dst)]),
+        ):
+            start = time.perf_counter()
+            proc = subprocess.Popen([curl, "-sS", "-f", *auth, *args, url])
+            status, peak = _wait_with_peak_rss(proc, _CHILD_TIMEOUT_S)
+            data[f"{phase}_seconds"] = time.perf_counter() - start
+            data[f"{phase}_peak_rss_kib"] = peak
+            if status != 0:
+                data["error"] = f"curl {phase} exited with status {status}"
+                break
+        if "error" not in data and dst.stat().st_size != src.stat().st_size:
+            data["error"] = "curl download has the wrong size"
+        return data
+
+    def run_listing(self) -> None:
+        """W4: list and walk a big tree; our plugin also downloads it once (request count)."""
+        src = self.work / "walk-tree"
+        if not src.exists():
+            make_tree(src, self.sizes.walk_tree, seed=4)
+        contenders = [c for c in ("ours", "jfrog", "s3") if self.wants(c)]
+        if {"ours", "jfrog"} & set(contenders):
+            self.emulator.reset()
+            seeded = self.child(
+                "requests",
+                dict(
+                    self._targets("ours", self.emulator), action="seed", src=str(src), prefix="walk"
+                ),
+            )
+            log.info("W4 seeded the emulator: %s", seeded)
+        moto_ok = False
+        if "s3" in contenders and self.moto is not None:
+            self.moto.reset()
+            seeded = self.child(
+                "s3", dict(self._targets("s3", None), action="seed", src=str(src), prefix="walk")
+            )
+            moto_ok = "error" not in seeded and "skipped" not in seeded
+        for run, contender in self._runs(contenders):
+            if contender == "s3" and not moto_ok:
+                self.record("W4", contender, run, {"skipped": "moto server unavailable"})
+                continue
+            spec = dict(
+                self._targets(contender, self._emu(contender)),
+                action="listing",
+                prefix="walk",
+                download=contender == "ours" and run == 0,
+                dst=str(self.scratch("walk-dst")),
+            )
+            self.record("W4", contender, run, self.child(contender, spec))
+
+    def run_rps(self) -> None:
+        """W6: requests/second of the emulator vs moto, 8 clients on keep-alive connections."""
+        for run, target in self._runs(["emulator", "moto"]):
+            if not self._reset(target, self._emu(target)):
+                self.record("W6", target, run, {"skipped": "moto server unavailable"})
+                continue
+            spec = dict(
+                self._targets(target, self._emu(target)),
+                action="rps",
+                target="moto" if target == "moto" else "artifactory",
+                clients=self.sizes.rps_clients,
+                count=self.sizes.rps_count,
+                size=self.sizes.rps_size,
+            )
+            self.record("W6", target, run, self.child(target, spec))
+
+    def run(self, workloads: set[str]) -> None:
+        """Run the selected workloads in order."""
+        if workloads & {"W1", "W2"}:
+            self.run_tree(workloads)
+        if "W5" in workloads:
+            self.run_tree(workloads, latency=True)
+        if "W3" in workloads:
+            self.run_big()
+        if "W4" in workloads:
+            self.run_listing()
+        if "W6" in workloads:
+            self.run_rps()

@@ -1,0 +1,104 @@
+"""Result bookkeeping: per-part counts, the JSON report and the terminal summary lines."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.redact import Redactor
+
+__all__ = ["Outcome", "ResultBook", "part_of"]
+
+PARTS = ("rest", "stateful", "plugin")
+STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+
+
+def part_of(nodeid: str) -> str:
+    """Which part of the suite a test belongs to."""
+    if "test_stateful" in nodeid:
+        return "stateful"
+    if "test_plugin" in nodeid:
+        return "plugin"
+    return "rest"
+
+
+@dataclass
+class Outcome:
+    """Final status of one test."""
+
+    test: str
+    status: str
+    reason: str = ""
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr or "")
+
+
+def _failure_reason(report: pytest.TestReport) -> str:
+    lines = [ln for ln in report.longreprtext.splitlines() if ln.startswith("E ")]
+    text = lines[0][1:].strip() if lines else report.longreprtext.strip()[-300:]
+    return text[:300]
+
+
+@dataclass
+class ResultBook:
+    """Collects every test's outcome from ``pytest_runtest_logreport``."""
+
+    redactor: Redactor = field(default_factory=Redactor)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+    def add(self, report: pytest.TestReport) -> None:
+        """Fold one phase report into the test's final outcome."""
+        nodeid = report.nodeid
+        current = self.outcomes.get(nodeid)
+        outcome: Outcome | None = None
+        wasxfail = getattr(report, "wasxfail", None)
+        if report.failed:
+            status = "failed" if report.when == "call" else "error"
+            outcome = Outcome(nodeid, status, _failure_reason(report))
+        elif report.skipped:
+            if wasxfail is not None:
+                outcome = Outcome(nodeid, "xfailed", str(wasxfail))
+            else:
+                outcome = Outcome(nodeid, "skipped", _skip_reason(report))
+        elif report.when == "call":
+            status = "xpassed" if wasxfail is not None else "passed"
+            outcome = Outcome(nodeid, status, str(wasxfail or ""))
+        if outcome is None:
+            return
+        if current is not None and current.status in ("failed", "error"):
+            return
+        outcome.reason = self.redactor.redact(outcome.reason)
+        self.outcomes[nodeid] = outcome
+
+    def counts(self) -> dict[str, Counter[str]]:
+        """status counts per part."""
+        out: dict[str, Counter[str]] = {p: Counter() for p in PARTS}
+        for o in self.outcomes.values():
+            out[part_of(o.test)][o.status] += 1
+        return out
+
+    def write_json(self, path: str) -> None:
+        """``[{"test", "status", "reason"}, ...]`` sorted by test id."""
+        rows: list[dict[str, Any]] = [
+            {"test": o.test, "status": o.status, "reason": o.reason}
+            for o in sorted(self.outcomes.values(), key=lambda o: o.test)
+        ]
+        Path(path).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+    def summary_lines(self) -> list[str]:
+        """One line per part: ``rest: 12 passed, 1 xfailed``."""
+        lines = []
+        for part, counter in self.counts().items():
+            shown = ", ".join(f"{counter[s]} {s}" for s in STATUSES if counter[s]) or "none run"
+            lines.append(f"  {part:<9} {shown}")
+        return lines

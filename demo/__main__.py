@@ -1,0 +1,211 @@
+"""`make demo`: the original jfrog-mlflow example, end to end, on the bundled emulator.
+
+1. starts the fake Artifactory as a real process on a free port;
+2. shows the emulator at the wire level (deploy, list, download, delete a small tree);
+3. runs the original example client-side: an experiment whose artifact location is
+   ``artifactory://mlflow-test/``, a logged pyfunc model, loaded back through ``runs:/``
+   and ``models:/`` URIs, and a prediction;
+4. runs proxy mode: ``mlflow server --artifacts-destination artifactory://mlflow-proxy``, and a
+   client without any Artifactory settings that logs, lists and downloads through the server;
+5. prints what was stored where, and cleans up (artifacts, processes, temp dirs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from fake_artifactory.testing import start_process
+
+TOKEN = "demo-token"
+REPO = "example-repo-local"
+PLUGIN_VARS = (
+    "MLFLOW_ARTIFACTORY_ENDPOINT_URL",
+    "MLFLOW_ARTIFACTORY_KEY",
+    "MLFLOW_ARTIFACTORY_REPO",
+)
+
+
+def say(msg: str) -> None:
+    """Demo output goes to stdout: this is a script, not a library."""
+    sys.stdout.write(msg + "\n")
+    sys.stdout.flush()
+
+
+def plugin_env(url: str) -> dict[str, str]:
+    """The original design's three variables."""
+    return dict(zip(PLUGIN_VARS, (url, TOKEN, REPO), strict=True))
+
+
+def artifactory_session() -> requests.Session:
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {TOKEN}"
+    return s
+
+
+def rest_tour(url: str) -> None:
+    say("\n== 1. The emulator over plain HTTP ==")
+    s = artifactory_session()
+    tree = {"demo/a.txt": b"alpha\n", "demo/sub/b;c#d.txt": b"semicolon and hash\n"}
+    for path, body in tree.items():
+        quoted = requests.utils.quote(path, safe="/")
+        r = s.put(
+            f"{url}/{REPO}/{quoted}",
+            data=body,
+            headers={"X-Checksum-Sha256": hashlib.sha256(body).hexdigest()},
+        )
+        r.raise_for_status()
+        say(f"PUT    {REPO}/{path} -> {r.status_code} size={r.json()['size']}")
+    r = s.get(
+        f"{url}/api/storage/{REPO}/demo", params={"list": "", "deep": "1", "listFolders": "1"}
+    )
+    r.raise_for_status()
+    for f in r.json()["files"]:
+        say(f"LIST   {f['uri']}  folder={f['folder']} size={f['size']}")
+    r = s.get(f"{url}/{REPO}/" + requests.utils.quote("demo/sub/b;c#d.txt", safe="/"))
+    say(f"GET    demo/sub/b;c#d.txt -> {r.status_code} {r.content!r}")
+    r = s.delete(f"{url}/{REPO}/demo")
+    say(f"DELETE demo -> {r.status_code}")
+
+
+def client_side_example(url: str, workdir: Path) -> None:
+    import mlflow
+    import pandas as pd
+    from mlflow.pyfunc import PythonModel
+
+    say("\n== 2. The original example: client -> Artifactory ==")
+    os.environ.update(plugin_env(url))
+    mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+
+    class AddN(PythonModel):  # type: ignore[misc]
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+            return model_input.apply(lambda col: col + self.n)
+
+    exp_id = mlflow.create_experiment(
+        "artifactory-demo", artifact_location="artifactory://mlflow-test/"
+    )
+    with mlflow.start_run(experiment_id=exp_id) as run:
+        mlflow.log_param("n", 5)
+        notes = workdir / "notes; #1.txt"
+        notes.write_text("a file name Artifactory needs encoded\n")
+        mlflow.log_artifact(str(notes), artifact_path="docs")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=AddN(5),
+            pip_requirements=["mlflow"],
+            registered_model_name="artifactory-demo-model",
+        )
+    say(f"run {run.info.run_id}: artifact_uri = {run.info.artifact_uri}")
+    say(f"logged model {info.model_uri}")
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    by_run = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    by_name = mlflow.pyfunc.load_model("models:/artifactory-demo-model/1")
+    say(f"predict via runs:/   -> {list(by_run.predict(frame)['x'])}")
+    say(f"predict via models:/ -> {list(by_name.predict(frame)['x'])}")
+    listed = [f.path for f in mlflow.MlflowClient().list_artifacts(run.info.run_id, "docs")]
+    say(f"list_artifacts(run, 'docs') -> {listed}")
+
+
+def start_mlflow_server(workdir: Path, env: dict[str, str], *args: str) -> tuple[Any, str]:
+    """Start ``mlflow server`` on a free port and wait until /health answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", "1", "--backend-store-uri", f"sqlite:///{workdir / 'proxy.db'}", *args]
+    with (workdir / "server.log").open("wb") as log:  # the child keeps its own handle
+        server = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/health", timeout=5).ok:
+                return server, url
+        except requests.RequestException:  # not listening yet, or busy starting
+            pass
+        time.sleep(0.3)
+    stop(server)
+    raise RuntimeError("mlflow server did not start:\n" + (workdir / "server.log").read_text())
+
+
+def stop(server: Any) -> None:
+    """Stop the server and its uvicorn worker (same process group)."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+def proxy_example(url: str, workdir: Path) -> None:
+    import mlflow
+
+    say("\n== 3. Proxy mode: mlflow server --artifacts-destination artifactory://mlflow-proxy ==")
+    for key in PLUGIN_VARS:
+        os.environ.pop(key, None)  # the client holds no Artifactory settings in proxy mode
+    server_env = {**os.environ, **plugin_env(url)}
+    server, server_url = start_mlflow_server(
+        workdir, server_env, "--artifacts-destination", "artifactory://mlflow-proxy"
+    )
+    try:
+        say(f"mlflow server running at {server_url}")
+        mlflow.set_tracking_uri(server_url)
+        with mlflow.start_run() as run:
+            (workdir / "metrics.json").write_text('{"accuracy": 0.93}\n')
+            mlflow.log_artifact(str(workdir / "metrics.json"), artifact_path="eval")
+        client = mlflow.MlflowClient()
+        say(f"run {run.info.run_id}: artifact_uri = {run.info.artifact_uri}")
+        listed = [f.path for f in client.list_artifacts(run.info.run_id, "eval")]
+        say(f"list via server -> {listed}")
+        local = client.download_artifacts(run.info.run_id, "eval/metrics.json", str(workdir))
+        say(f"downloaded via server -> {Path(local).read_text().strip()}")
+    finally:
+        stop(server)
+
+
+def show_and_clean(url: str) -> None:
+    say("\n== 4. What is stored where ==")
+    s = artifactory_session()
+    for top in ("mlflow-test", "mlflow-proxy"):
+        r = s.get(f"{url}/api/storage/{REPO}/{top}", params={"list": "", "deep": "1"})
+        r.raise_for_status()
+        for f in r.json()["files"]:
+            say(f"  {REPO}/{top}{f['uri']}  ({f['size']} bytes)")
+        r = s.delete(f"{url}/{REPO}/{top}")
+        say(f"DELETE {REPO}/{top} -> {r.status_code}")
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the demo's output readable
+    warnings.simplefilter("ignore")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with tempfile.TemporaryDirectory(prefix="jfrog-mlflow-demo-") as tmp:
+        workdir = Path(tmp)
+        with start_process("--token", TOKEN) as emulator:
+            say(f"fake Artifactory running at {emulator.url}")
+            rest_tour(emulator.url)
+            client_side_example(emulator.url, workdir)
+            proxy_example(emulator.url, workdir)
+            show_and_clean(emulator.url)
+    say("\ndemo finished: emulator and mlflow server stopped, temporary files removed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,7 @@
+"""``python -m fake_artifactory serve ...``."""
+
+import sys
+
+from fake_artifactory.cli import main
+
+sys.exit(main())

@@ -1,0 +1,185 @@
+"""Emulator configuration: one frozen value object, built from defaults or CLI arguments.
+
+Only this module parses user-supplied settings; everything else receives an
+:class:`EmulatorConfig`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+PERMISSIONS: frozenset[str] = frozenset({"read", "deploy", "delete", "annotate", "admin"})
+DEFAULT_REPO = "example-repo-local"
+
+Anonymous = Literal["off", "read", "write"]
+Edition = Literal["pro", "oss"]
+
+
+class ConfigurationError(ValueError):
+    """A setting given to the emulator does not parse."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpec:
+    """One configured user. ``perms`` is a subset of :data:`PERMISSIONS`."""
+
+    name: str
+    password: str = field(repr=False)
+    perms: frozenset[str] = PERMISSIONS
+
+    def can(self, perm: str) -> bool:
+        """True when the user holds ``perm`` (``admin`` implies everything)."""
+        return "admin" in self.perms or perm in self.perms
+
+
+DEFAULT_USERS: tuple[UserSpec, ...] = (UserSpec("admin", "password", PERMISSIONS),)
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """Everything a running emulator needs to know.
+
+    ``data_dir=None`` means an ephemeral temporary directory removed on stop.
+    Tokens belong to the first admin user and work as Bearer, as a Basic password
+    (any user name) and as ``X-JFrog-Art-Api``; API keys work as the latter two.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8081
+    data_dir: Path | None = None
+    repos: tuple[str, ...] = (DEFAULT_REPO,)
+    users: tuple[UserSpec, ...] = DEFAULT_USERS
+    tokens: tuple[str, ...] = field(default=(), repr=False)
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    anonymous: Anonymous = "off"
+    edition: Edition = "pro"
+    version: str = "7.90.10"
+    context_path: str = "/artifactory"
+    latency_ms: int = 0
+    faults_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_self_signed_ca: Path | None = None
+    threads: int = 16
+    server_id: str = "fake-artifactory-0001"
+    log_level: str = "WARNING"
+
+    @property
+    def admin_user(self) -> str:
+        """Name of the user that owns tokens and API keys."""
+        for user in self.users:
+            if "admin" in user.perms:
+                return user.name
+        return self.users[0].name if self.users else "admin"
+
+    @classmethod
+    def from_args(cls, argv: Sequence[str] | None = None) -> EmulatorConfig:
+        """Build a config from ``fake-artifactory serve`` style arguments (without ``serve``)."""
+        ns = build_parser().parse_args(list(argv) if argv is not None else None)
+        return cls.from_namespace(ns)
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace) -> EmulatorConfig:
+        """Build a config from a parsed :func:`build_parser` namespace."""
+        repos = [DEFAULT_REPO]
+        for key in ns.repo or []:
+            if key not in repos:
+                repos.append(key)
+        users = tuple(ns.user) if ns.user else DEFAULT_USERS
+        if ns.tls_self_signed and (ns.tls_cert or ns.tls_key):
+            raise ConfigurationError(
+                "--tls-self-signed cannot be combined with --tls-cert/--tls-key"
+            )
+        if bool(ns.tls_cert) != bool(ns.tls_key):
+            raise ConfigurationError("--tls-cert and --tls-key must be given together")
+        return cls(
+            host=ns.host,
+            port=ns.port,
+            data_dir=Path(ns.data_dir) if ns.data_dir else None,
+            repos=tuple(repos),
+            users=users,
+            tokens=tuple(ns.token or ()),
+            api_keys=tuple(ns.api_key or ()),
+            anonymous=ns.anonymous,
+            edition=ns.edition,
+            version=ns.version,
+            latency_ms=ns.latency_ms,
+            faults_file=Path(ns.faults) if ns.faults else None,
+            tls_cert=Path(ns.tls_cert) if ns.tls_cert else None,
+            tls_key=Path(ns.tls_key) if ns.tls_key else None,
+            tls_self_signed_ca=Path(ns.tls_self_signed) if ns.tls_self_signed else None,
+            threads=ns.threads,
+            log_level=ns.log_level,
+        )
+
+
+def user_arg(value: str) -> UserSpec:
+    """Parse ``NAME:PASSWORD[:PERMS]`` (PERMS a comma list, default all)."""
+    parts = value.split(":", 2)
+    if len(parts) < 2 or not parts[0]:
+        raise argparse.ArgumentTypeError("expected NAME:PASSWORD[:PERMS]")
+    perms = PERMISSIONS
+    if len(parts) == 3 and parts[2]:
+        perms = frozenset(p.strip() for p in parts[2].split(",") if p.strip())
+        unknown = perms - PERMISSIONS
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown permission(s) {sorted(unknown)}; choose from {sorted(PERMISSIONS)}"
+            )
+    return UserSpec(parts[0], parts[1], perms)
+
+
+def port_arg(value: str) -> int:
+    """Parse a TCP port (0 = pick a free one)."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {port}")
+    return port
+
+
+def non_negative_int_arg(value: str) -> int:
+    """Parse an integer >= 0."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {number}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fake-artifactory serve``."""
+    p = argparse.ArgumentParser(prog="fake-artifactory serve", description="Run the emulator.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=port_arg, default=8081, help="0 picks a free port")
+    p.add_argument("--data-dir", help="persist state here (default: ephemeral temp dir)")
+    p.add_argument("--repo", action="append", metavar="KEY", help="extra local generic repo")
+    p.add_argument(
+        "--user",
+        action="append",
+        type=user_arg,
+        metavar="NAME:PASSWORD[:PERMS]",
+        help="PERMS: comma list of read,deploy,delete,annotate,admin (default all); "
+        "the password cannot contain a colon",
+    )
+    p.add_argument("--token", action="append", metavar="TOKEN", help="access token (admin)")
+    p.add_argument("--api-key", action="append", metavar="KEY", help="API key (admin)")
+    p.add_argument("--anonymous", choices=("off", "read", "write"), default="off")
+    p.add_argument("--edition", choices=("pro", "oss"), default="pro")
+    p.add_argument("--version", default="7.90.10", help="Artifactory version to report")
+    p.add_argument("--latency-ms", type=non_negative_int_arg, default=0)
+    p.add_argument("--faults", metavar="FILE", help="fault rules file")
+    p.add_argument("--tls-cert", metavar="FILE")
+    p.add_argument("--tls-key", metavar="FILE")
+    p.add_argument("--tls-self-signed", metavar="CA_OUT", help="generate a CA + cert, write CA")
+    p.add_argument("--threads", type=non_negative_int_arg, default=16)
+    p.add_argument("--log-level", default="WARNING")
+    return p

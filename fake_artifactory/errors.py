@@ -1,0 +1,158 @@
+"""Emulator errors and their single translation to Artifactory's JSON error envelope.
+
+::
+
+    StorageError(Exception)          domain errors, no HTTP knowledge
+    ├── NoSuchRepo                   404
+    ├── NoSuchItem                   404
+    ├── NotAFolder                   400
+    ├── NotAFile                     400  (6.20 answers 500; see docs/fidelity.md)
+    ├── ParentNotFolder              400
+    ├── InvalidPath(…, ValueError)   400
+    ├── ChecksumMismatch             409
+    ├── ChecksumNotFound             404
+    └── RepoExists                   400
+    HttpError(Exception)             web-layer errors that already know their status
+                                     (authentication, permissions, unsupported endpoints)
+
+``STATUS_BY_ERROR`` is the one table from storage errors to HTTP statuses and
+:func:`register_error_handlers` the one place that renders the envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Flask, Response
+
+from fake_artifactory.serializers import error_body
+
+log = logging.getLogger(__name__)
+
+ERROR_CONTENT_TYPE = "application/json"
+
+
+class StorageError(Exception):
+    """Base of domain errors; ``message`` is the user-facing text Artifactory would use."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NoSuchRepo(StorageError):
+    def __init__(self, repo: str) -> None:
+        super().__init__(f"Repository {repo} not found")
+        self.repo = repo
+
+
+class NoSuchItem(StorageError):
+    def __init__(self, repo: str, path: str) -> None:
+        super().__init__("Unable to find item")
+        self.repo, self.path = repo, path
+
+
+class NotAFolder(StorageError):
+    def __init__(self, repo: str, path: str) -> None:
+        super().__init__(f"Expected a folder but found a file, at: {repo}:{path}")
+
+
+class NotAFile(StorageError):
+    def __init__(self, repo: str, path: str) -> None:
+        super().__init__(f"Expected a file but found a folder, at: {repo}:{path}")
+
+
+class ParentNotFolder(StorageError):
+    def __init__(self, repo: str, parent: str) -> None:
+        super().__init__(f"Parent {repo}:{parent} must be a folder")
+
+
+class InvalidPath(StorageError, ValueError):
+    pass
+
+
+class ChecksumMismatch(StorageError):
+    pass
+
+
+class ChecksumNotFound(StorageError):
+    pass
+
+
+class RepoExists(StorageError):
+    def __init__(self, repo: str) -> None:
+        super().__init__(f"Case insensitive repository key already exists: {repo}")
+
+
+STATUS_BY_ERROR: Mapping[type[StorageError], int] = {
+    NoSuchRepo: 404,
+    NoSuchItem: 404,
+    NotAFolder: 400,
+    NotAFile: 400,
+    ParentNotFolder: 400,
+    InvalidPath: 400,
+    ChecksumMismatch: 409,
+    ChecksumNotFound: 404,
+    RepoExists: 400,
+}
+
+
+class HttpError(Exception):
+    """An error response decided by the web layer (auth, permissions, endpoints)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        plain: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+        self.plain = plain
+
+
+def status_for(exc: StorageError) -> int:
+    """HTTP status of a storage error (walks the MRO so subclasses inherit)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """Artifactory's JSON error envelope as a response."""
+    resp = Response(error_body(status, message), status=status, content_type=ERROR_CONTENT_TYPE)
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Render every emulator error (and any unexpected one) as the envelope."""
+
+    @app.errorhandler(StorageError)
+    def _storage_error(exc: StorageError) -> Response:
+        return error_response(status_for(exc), exc.message)
+
+    @app.errorhandler(HttpError)
+    def _http_error(exc: HttpError) -> Response:
+        if exc.plain:
+            resp = Response(exc.message, status=exc.status, content_type="text/plain")
+            resp.headers.update(exc.headers)
+            return resp
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            code = exc.code or 500
+            return error_response(code, exc.description or exc.name)
+        log.exception("unhandled error in fake_artifactory")
+        return error_response(500, f"Internal error: {type(exc).__name__}")

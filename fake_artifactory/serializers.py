@@ -1,0 +1,248 @@
+"""Store objects to Artifactory's wire formats (pure functions, no Flask).
+
+JSON is pretty-printed approximately like Artifactory's Jackson 1.x printer
+(``"key" : value``), ``None`` fields are omitted, timestamps are ISO-8601 with three
+millisecond digits and ``Z``.  URLs are built from a base URL that already includes
+the context path; paths are *not* re-percent-encoded, as in Artifactory.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from fake_artifactory.storage import ItemRecord, RepoRecord
+
+ITEM_CREATED = "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json"
+FILE_INFO = "application/vnd.org.jfrog.artifactory.storage.FileInfo+json"
+FOLDER_INFO = "application/vnd.org.jfrog.artifactory.storage.FolderInfo+json"
+FILE_LIST = "application/vnd.org.jfrog.artifactory.storage.FileList+json"
+ITEM_PROPERTIES = "application/vnd.org.jfrog.artifactory.storage.ItemProperties+json"
+VERSION = "application/vnd.org.jfrog.artifactory.system.Version+json"
+REPOSITORY_LIST = "application/vnd.org.jfrog.artifactory.repositories.RepositoryDetailsList+json"
+REPOSITORY_CONFIG = (
+    "application/vnd.org.jfrog.artifactory.repositories.LocalRepositoryConfiguration+json"
+)
+
+
+def to_json(obj: Any) -> str:
+    """Jackson-like pretty JSON (``"k" : v``, two-space indent), None values dropped."""
+    return json.dumps(_drop_none(obj), indent=2, separators=(",", " : "), ensure_ascii=False)
+
+
+def _drop_none(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list | tuple):
+        return [_drop_none(v) for v in obj]
+    return obj
+
+
+def iso(ms: int) -> str:
+    """Epoch milliseconds to ``2024-05-02T10:11:12.345Z``."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def http_date(ms: int) -> str:
+    """Epoch milliseconds to an RFC 7231 HTTP-date."""
+    return format_datetime(datetime.fromtimestamp(ms // 1000, tz=timezone.utc), usegmt=True)
+
+
+def error_body(status: int, message: str) -> str:
+    """The error envelope ``{"errors":[{"status":N,"message":"..."}]}``."""
+    return to_json({"errors": [{"status": status, "message": message}]})
+
+
+def download_url(base: str, repo: str, path: str, folder: bool = False) -> str:
+    url = f"{base}/{repo}/{path}" if path else f"{base}/{repo}"
+    return url + "/" if folder else url
+
+
+def storage_url(base: str, repo: str, path: str) -> str:
+    return f"{base}/api/storage/{repo}/{path}" if path else f"{base}/api/storage/{repo}"
+
+
+def _checksums(item: ItemRecord) -> dict[str, str | None]:
+    return {"sha1": item.sha1, "md5": item.md5, "sha256": item.sha256}
+
+
+def _original_checksums(item: ItemRecord) -> dict[str, str | None]:
+    return {"sha1": item.original_sha1, "md5": item.original_md5, "sha256": item.sha256}
+
+
+def item_created(item: ItemRecord, base: str, *, include_sha256: bool = True) -> dict[str, Any]:
+    """Deploy / create-folder response body (``uri`` = download URL)."""
+    if item.is_folder:
+        return {
+            "repo": item.repo,
+            "path": f"/{item.path}/" if item.path else "/",
+            "created": iso(item.created),
+            "createdBy": item.created_by,
+            "uri": download_url(base, item.repo, item.path, folder=True),
+        }
+    checksums, originals = _checksums(item), _original_checksums(item)
+    if not include_sha256:
+        checksums.pop("sha256")
+        originals.pop("sha256")
+    url = download_url(base, item.repo, item.path)
+    return {
+        "repo": item.repo,
+        "path": f"/{item.path}",
+        "created": iso(item.created),
+        "createdBy": item.created_by,
+        "downloadUri": url,
+        "mimeType": item.mime_type,
+        "size": str(item.size),
+        "checksums": checksums,
+        "originalChecksums": originals,
+        "uri": url,
+    }
+
+
+def _base_info(item: ItemRecord) -> dict[str, Any]:
+    return {
+        "repo": item.repo,
+        "path": f"/{item.path}",
+        "created": iso(item.created),
+        "createdBy": item.created_by,
+        "lastModified": iso(item.modified),
+        "modifiedBy": item.modified_by,
+        "lastUpdated": iso(item.updated),
+    }
+
+
+def file_info(item: ItemRecord, base: str) -> dict[str, Any]:
+    """Storage API FileInfo (``size`` string, ``uri`` = storage URL)."""
+    body = _base_info(item)
+    body.update(
+        downloadUri=download_url(base, item.repo, item.path),
+        mimeType=item.mime_type,
+        size=str(item.size),
+        checksums=_checksums(item),
+        originalChecksums=_original_checksums(item),
+        uri=storage_url(base, item.repo, item.path),
+    )
+    return body
+
+
+def folder_info(item: ItemRecord, children: Iterable[ItemRecord], base: str) -> dict[str, Any]:
+    """Storage API FolderInfo (root path ``/``, ``children[{uri, folder: bool}]``)."""
+    body = _base_info(item)
+    body["children"] = [{"uri": f"/{c.name}", "folder": c.is_folder} for c in children]
+    body["uri"] = storage_url(base, item.repo, item.path)
+    return body
+
+
+def file_list(
+    folder: ItemRecord,
+    entries: Iterable[ItemRecord],
+    base: str,
+    *,
+    include_root: bool = False,
+    md_timestamps: bool = False,
+) -> dict[str, Any]:
+    """``?list`` body: numeric ``size`` (-1 for folders), ``sha2``, uris relative to folder."""
+    prefix = len(folder.path) + 1 if folder.path else 0
+    files: list[dict[str, Any]] = []
+    if include_root:
+        files.append({"uri": "/", "size": -1, "lastModified": iso(folder.modified), "folder": True})
+    for entry in entries:
+        row: dict[str, Any] = {
+            "uri": "/" + entry.path[prefix:],
+            "size": -1 if entry.is_folder else entry.size,
+            "lastModified": iso(entry.modified),
+            "folder": entry.is_folder,
+        }
+        if not entry.is_folder:
+            row["sha1"] = entry.sha1
+            row["sha2"] = entry.sha256
+        if md_timestamps and entry.properties:
+            row["mdTimestamps"] = {"properties": iso(entry.updated)}
+        files.append(row)
+    return {
+        "uri": storage_url(base, folder.repo, folder.path),
+        "created": iso(folder.created),
+        "files": files,
+    }
+
+
+def item_properties(
+    item: ItemRecord, base: str, keys: Sequence[str] | None = None
+) -> dict[str, Any] | None:
+    """Properties body, or None when there is nothing to report (Artifactory's 404)."""
+    props = {k: list(v) for k, v in sorted(item.properties.items()) if keys is None or k in keys}
+    if not props:
+        return None
+    return {"properties": props, "uri": storage_url(base, item.repo, item.path)}
+
+
+def repo_details(repo: RepoRecord, base: str) -> dict[str, Any]:
+    """One entry of ``GET /api/repositories``."""
+    return {
+        "key": repo.key,
+        "type": repo.rclass.upper(),
+        "url": f"{base}/{repo.key}",
+        "packageType": repo.package_type.capitalize(),
+        "description": repo.description,
+    }
+
+
+def repo_config(repo: RepoRecord) -> dict[str, Any]:
+    """``GET /api/repositories/{key}`` body (a local generic repository)."""
+    return {
+        "key": repo.key,
+        "packageType": repo.package_type,
+        "description": repo.description,
+        "notes": "",
+        "includesPattern": "**/*",
+        "excludesPattern": "",
+        "repoLayoutRef": "simple-default",
+        "enableFileListsIndexing": False,
+        "checksumPolicyType": "client-checksums",
+        "handleReleases": True,
+        "handleSnapshots": True,
+        "maxUniqueSnapshots": 0,
+        "snapshotVersionBehavior": "unique",
+        "archiveBrowsingEnabled": False,
+        "blackedOut": False,
+        "xrayIndex": False,
+        "propertySets": [],
+        "rclass": repo.rclass,
+    }
+
+
+def index_html(repo: str, path: str, children: Iterable[ItemRecord]) -> str:
+    """Apache-style ``Index of`` page for a folder GET with trailing slash."""
+    title = html.escape(f"{repo}/{path}" if path else repo)
+    lines = [
+        "<!DOCTYPE html>",
+        "<html>",
+        f'<head><meta name="robots" content="noindex" />\n<title>Index of {title}</title>',
+        "</head>",
+        "<body>",
+        f"<h1>Index of {title}</h1>",
+        "<pre>Name    Last modified      Size</pre><hr/>",
+        '<pre><a href="../">../</a>',
+    ]
+    for child in children:
+        name = child.name + ("/" if child.is_folder else "")
+        when = datetime.fromtimestamp(child.modified / 1000, tz=timezone.utc)
+        size = "-" if child.is_folder else f"{child.size} bytes"
+        href = quote(name, safe="/")
+        lines.append(
+            f'<a href="{href}">{html.escape(name)}</a>  {when.strftime("%d-%b-%Y %H:%M")}  {size}'
+        )
+    lines += [
+        "</pre>",
+        '<hr/><address style="font-size:small;">Artifactory</address>',
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(lines) + "\n"

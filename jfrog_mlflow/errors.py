@@ -1,0 +1,170 @@
+"""Exceptions raised by the Artifactory client layer of :mod:`jfrog_mlflow`.
+
+Nothing in this module knows about MLflow; :mod:`jfrog_mlflow.repository` translates
+these exceptions into ``MlflowException`` with one table. Leaves mix in the matching
+builtin so callers may catch either type::
+
+    ArtifactoryError(Exception)                  base; attrs: method, url (never a secret)
+    ├── ConfigurationError(…, ValueError)        bad or missing environment configuration
+    ├── InvalidArtifactUri(…, ValueError)        an artifactory:// URI that does not parse
+    ├── InvalidArtifactPath(…, ValueError)       a name Artifactory cannot store, '..', ...
+    ├── HostNotAllowed(…, PermissionError)       URI names a host outside the allow-list
+    ├── IntegrityError                           checksum or length mismatch after transfer
+    ├── TransportError                           no usable HTTP response at all
+    │   ├── ConnectError(…, ConnectionError)
+    │   └── RequestTimeout(…, TimeoutError)
+    └── HTTPStatusError                          a response with an error status
+        ├── AuthenticationFailed                 401
+        ├── PermissionDenied(…, PermissionError) 403
+        ├── ArtifactNotFound(…, FileNotFoundError) 404
+        ├── Conflict(…, FileExistsError)         409
+        └── ServerError                          5xx (after retries are exhausted)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArtifactNotFound",
+    "ArtifactoryError",
+    "AuthenticationFailed",
+    "ConfigurationError",
+    "Conflict",
+    "ConnectError",
+    "HTTPStatusError",
+    "HostNotAllowed",
+    "IntegrityError",
+    "InvalidArtifactPath",
+    "InvalidArtifactUri",
+    "PermissionDenied",
+    "RequestTimeout",
+    "ServerError",
+    "TransportError",
+    "error_for_status",
+]
+
+_MAX_DETAIL = 500
+
+
+class ArtifactoryError(Exception):
+    """Base class of every error raised by :mod:`jfrog_mlflow`.
+
+    Args:
+        message: Human-readable description (never contains a secret).
+        method: HTTP method of the failed request, if any.
+        url: Request URL, if any. URLs built by this package never carry credentials.
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(ArtifactoryError, ValueError):
+    """Bad or missing configuration; the message names the variable to set."""
+
+
+class InvalidArtifactUri(ArtifactoryError, ValueError):
+    """An ``artifactory://`` URI that cannot be parsed."""
+
+
+class InvalidArtifactPath(ArtifactoryError, ValueError):
+    """A path or file name that Artifactory cannot store, or that escapes its root."""
+
+
+class HostNotAllowed(ArtifactoryError, PermissionError):
+    """The URI names a host our credentials must not be sent to."""
+
+
+class IntegrityError(ArtifactoryError):
+    """The bytes transferred do not match the checksum or length the server reported."""
+
+
+class TransportError(ArtifactoryError):
+    """The request produced no usable HTTP response."""
+
+
+class ConnectError(TransportError, ConnectionError):
+    """The connection could not be established or broke mid-transfer."""
+
+
+class RequestTimeout(TransportError, TimeoutError):
+    """The connect or read timeout expired."""
+
+
+class HTTPStatusError(ArtifactoryError):
+    """The server answered with an error status.
+
+    Attributes:
+        status_code: The HTTP status.
+        detail: The server's own message (from the JSON error envelope when present),
+            truncated.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        detail: str = "",
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.status_code = status_code
+        self.detail = detail
+
+
+class AuthenticationFailed(HTTPStatusError):
+    """401: missing or bad credentials."""
+
+
+class PermissionDenied(HTTPStatusError, PermissionError):
+    """403: authenticated but not allowed."""
+
+
+class ArtifactNotFound(HTTPStatusError, FileNotFoundError):
+    """404: no such item."""
+
+
+class Conflict(HTTPStatusError, FileExistsError):
+    """409: typically a checksum-policy rejection."""
+
+
+class ServerError(HTTPStatusError):
+    """5xx after the retry budget is exhausted."""
+
+
+_STATUS_TO_ERROR: dict[int, type[HTTPStatusError]] = {
+    401: AuthenticationFailed,
+    403: PermissionDenied,
+    404: ArtifactNotFound,
+    409: Conflict,
+}
+
+
+def error_for_status(
+    status_code: int, detail: str, *, what: str, method: str, url: str
+) -> HTTPStatusError:
+    """Build the exception for an error status (pure; used by the client only).
+
+    Args:
+        status_code: HTTP status of the response.
+        detail: The server's own message.
+        what: What was being done, naming the artifact (e.g. ``"download of 'a/b.txt'"``).
+        method: HTTP method.
+        url: Request URL (credential-free).
+    """
+    if len(detail) > _MAX_DETAIL:
+        detail = detail[:_MAX_DETAIL] + "..."
+    cls = _STATUS_TO_ERROR.get(status_code)
+    if cls is None:
+        cls = ServerError if status_code >= 500 else HTTPStatusError
+    message = f"Artifactory {what} failed: HTTP {status_code}"
+    if detail:
+        message += f": {detail}"
+    return cls(message, status_code=status_code, detail=detail, method=method, url=url)

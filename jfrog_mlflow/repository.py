@@ -1,0 +1,360 @@
+"""MLflow ``ArtifactRepository`` for JFrog Artifactory (``artifactory://`` URIs).
+
+The only module of :mod:`jfrog_mlflow` that imports ``mlflow.store``. It maps MLflow's
+artifact operations onto :class:`~jfrog_mlflow.client.ArtifactoryClient` and translates
+:class:`~jfrog_mlflow.errors.ArtifactoryError` into ``MlflowException`` with one table
+(:data:`_ERROR_CODES`). Configuration is described in :mod:`jfrog_mlflow.config`; URI forms
+in :mod:`jfrog_mlflow.uri`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import posixpath
+import queue
+import threading
+from collections.abc import AsyncIterable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+
+from mlflow.entities import FileInfo
+from mlflow.exceptions import MlflowException
+from mlflow.protos import databricks_pb2
+from mlflow.store.artifact.artifact_repo import (
+    ArtifactRepository,
+    StreamUploadMixin,
+    verify_artifact_path,
+)
+from mlflow.utils.file_utils import ArtifactProgressBar
+
+from jfrog_mlflow import errors
+from jfrog_mlflow.client import ArtifactoryClient
+from jfrog_mlflow.config import PluginConfig
+from jfrog_mlflow.models import ListEntry
+from jfrog_mlflow.uri import ArtifactoryLocation, check_host_allowed, parse_artifact_uri
+from jfrog_mlflow.urls import join_path, validate_listed_path, validate_path
+
+__all__ = ["ArtifactoryArtifactRepository"]
+
+_logger = logging.getLogger(__name__)
+
+_STREAM_CHUNK = 1024 * 1024
+_MAX_SIZE_HINTS = 100_000
+
+# Typed aliases for untyped MLflow helpers.
+_verify_artifact_path: Callable[[str | None], None] = verify_artifact_path
+_progress_files: Callable[..., Any] = ArtifactProgressBar.files
+
+#: ArtifactoryError subclass -> MLflow error code; the first matching entry wins.
+_ERROR_CODES: tuple[tuple[type[errors.ArtifactoryError], int], ...] = (
+    (errors.ConfigurationError, databricks_pb2.INVALID_PARAMETER_VALUE),
+    (errors.InvalidArtifactUri, databricks_pb2.INVALID_PARAMETER_VALUE),
+    (errors.InvalidArtifactPath, databricks_pb2.INVALID_PARAMETER_VALUE),
+    (errors.HostNotAllowed, databricks_pb2.INVALID_PARAMETER_VALUE),
+    (errors.AuthenticationFailed, databricks_pb2.UNAUTHENTICATED),
+    (errors.PermissionDenied, databricks_pb2.PERMISSION_DENIED),
+    (errors.ArtifactNotFound, databricks_pb2.RESOURCE_DOES_NOT_EXIST),
+    (errors.Conflict, databricks_pb2.RESOURCE_CONFLICT),
+    (errors.IntegrityError, databricks_pb2.DATA_LOSS),
+    (errors.TransportError, databricks_pb2.TEMPORARILY_UNAVAILABLE),
+)
+
+
+def to_mlflow_exception(exc: errors.ArtifactoryError) -> MlflowException:
+    """Translate a client-layer error into ``MlflowException`` (the one place that does)."""
+    code: Any = databricks_pb2.INTERNAL_ERROR
+    for cls, mapped in _ERROR_CODES:
+        if isinstance(exc, cls):
+            code = mapped
+            break
+    else:
+        if isinstance(exc, errors.HTTPStatusError) and exc.status_code in (429, 502, 503, 504):
+            code = databricks_pb2.TEMPORARILY_UNAVAILABLE
+    return MlflowException(str(exc), error_code=code)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except errors.ArtifactoryError as exc:
+        raise to_mlflow_exception(exc) from exc
+
+
+def _base_init_kwargs(tracking_uri: str | None, registry_uri: str | None) -> dict[str, Any]:
+    params = inspect.signature(ArtifactRepository.__init__).parameters
+    kwargs: dict[str, Any] = {}
+    if "tracking_uri" in params:
+        kwargs["tracking_uri"] = tracking_uri
+    if "registry_uri" in params:
+        kwargs["registry_uri"] = registry_uri
+    return kwargs
+
+
+class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
+    """Stores MLflow artifacts in a JFrog Artifactory repository.
+
+    URIs: ``artifactory://<path>`` (short form, with ``MLFLOW_ARTIFACTORY_ENDPOINT_URL``) or
+    ``artifactory://<host>[:port]/artifactory/<repo>/<path>`` (full form). Environment
+    variables read: ``MLFLOW_ARTIFACTORY_ENDPOINT_URL``, ``MLFLOW_ARTIFACTORY_REPO``,
+    ``MLFLOW_ARTIFACTORY_TOKEN``, ``MLFLOW_ARTIFACTORY_KEY``, ``MLFLOW_ARTIFACTORY_USER``,
+    ``MLFLOW_ARTIFACTORY_PASSWORD``, ``ARTIFACTORY_AUTH_TOKEN``, ``ARTIFACTORY_NO_SSL``,
+    ``ARTIFACTORY_ARTIFACTS_DELETE_SKIP``, ``MLFLOW_ARTIFACTORY_ALLOWED_HOSTS``,
+    ``REQUESTS_CA_BUNDLE`` and the tuning knobs listed in :mod:`jfrog_mlflow.config`.
+
+    The constructor does no network I/O; configuration errors raise one
+    ``MlflowException`` naming the variable.
+    """
+
+    is_plugin = True
+
+    def __init__(
+        self,
+        artifact_uri: str,
+        tracking_uri: str | None = None,
+        registry_uri: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        with _translated():
+            config = PluginConfig.from_env()
+            location = parse_artifact_uri(artifact_uri, config)
+            check_host_allowed(location, artifact_uri, config)
+        self._config: PluginConfig = config
+        self._location: ArtifactoryLocation = location
+        self._client = ArtifactoryClient(location.base_url, config)
+        self._size_hints: dict[str, int] = {}
+        self._hints_lock = threading.Lock()
+        super().__init__(artifact_uri, **_base_init_kwargs(tracking_uri, registry_uri))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _repo_path(self, artifact_path: str | None) -> str:
+        return join_path(self._location.path, artifact_path)
+
+    @property
+    def client(self) -> ArtifactoryClient:
+        """The underlying HTTP client (for diagnostics and tests)."""
+        return self._client
+
+    # ------------------------------------------------------------------ uploads
+
+    def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
+        """Upload ``local_file`` to ``<root>/<artifact_path>/<basename>``."""
+        _verify_artifact_path(artifact_path)
+        rel = join_path(artifact_path, os.path.basename(local_file))
+        with _translated():
+            validate_path(rel, what=local_file)
+            self._client.deploy_file(self._location.repo, self._repo_path(rel), local_file)
+
+    def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
+        """Upload the contents of ``local_dir`` under ``artifact_path``, in parallel.
+
+        Every name is validated before anything is uploaded. Empty directories are created
+        as folders.
+        """
+        _verify_artifact_path(artifact_path)
+        files: list[tuple[str, str]] = []
+        empty_dirs: list[str] = []
+        for root, dirs, names in os.walk(local_dir):
+            dirs.sort()
+            rel_root = os.path.relpath(root, local_dir)
+            rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/")
+            if not dirs and not names and rel_root:
+                empty_dirs.append(rel_root)
+            for name in sorted(names):
+                files.append((os.path.join(root, name), join_path(artifact_path, rel_root, name)))
+        with _translated():
+            for local, rel in files:
+                validate_path(rel, what=local)
+            for rel in empty_dirs:
+                validate_path(rel, what=os.path.join(local_dir, rel))
+        failures: list[tuple[str, BaseException]] = []
+        workers = max(1, min(self._config.max_workers, len(files) or 1))
+        with (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-upload") as pool,
+            _progress_files(desc="Uploading artifacts", total=len(files)) as pbar,
+        ):
+            futures = {
+                pool.submit(
+                    self._client.deploy_file, self._location.repo, self._repo_path(rel), local
+                ): local
+                for local, rel in files
+            }
+            for future in as_completed(futures):
+                exc = future.exception()
+                if exc is not None:
+                    failures.append((futures[future], exc))
+                pbar.update()
+        if failures:
+            first = failures[0][1]
+            detail = "; ".join(f"{path}: {exc}" for path, exc in failures[:10])
+            code = (
+                to_mlflow_exception(first).error_code
+                if isinstance(first, errors.ArtifactoryError)
+                else "INTERNAL_ERROR"
+            )
+            raise MlflowException(
+                f"Failed to upload {len(failures)} of {len(files)} file(s): {detail}",
+                error_code=getattr(databricks_pb2, code),
+            ) from first
+        with _translated():
+            for rel in empty_dirs:
+                self._client.make_folder(
+                    self._location.repo, self._repo_path(join_path(artifact_path, rel))
+                )
+
+    def log_artifact_from_stream(
+        self, stream: BinaryIO, artifact_file_name: str, artifact_path: str | None = None
+    ) -> None:
+        """Stream ``stream`` to ``<root>/<artifact_path>/<basename(artifact_file_name)>``."""
+        _verify_artifact_path(artifact_path)
+        rel = join_path(artifact_path, posixpath.basename(artifact_file_name))
+        with _translated():
+            validate_path(rel, what=artifact_file_name)
+            chunks = iter(lambda: stream.read(_STREAM_CHUNK), b"")
+            self._client.deploy_stream(self._location.repo, self._repo_path(rel), chunks)
+
+    async def log_artifact_from_async_stream(
+        self,
+        chunks: AsyncIterable[bytes],
+        artifact_file_name: str,
+        artifact_path: str | None = None,
+    ) -> None:
+        """Async variant: the upload runs in a worker thread fed through a bounded queue."""
+        _verify_artifact_path(artifact_path)
+        rel = join_path(artifact_path, posixpath.basename(artifact_file_name))
+        with _translated():
+            validate_path(rel, what=artifact_file_name)
+        feed: queue.Queue[bytes | _EndOfStream] = queue.Queue(maxsize=8)
+        stop = threading.Event()
+
+        def consume() -> Iterator[bytes]:
+            while True:
+                item = feed.get()
+                if isinstance(item, _EndOfStream):
+                    if item.error is not None:
+                        raise item.error
+                    return
+                yield item
+
+        def upload() -> None:
+            try:
+                with _translated():
+                    self._client.deploy_stream(self._location.repo, self._repo_path(rel), consume())
+            finally:
+                stop.set()
+
+        def put(item: bytes | _EndOfStream) -> None:
+            while not stop.is_set():
+                try:
+                    feed.put(item, timeout=0.05)
+                    return
+                except queue.Full:
+                    continue
+
+        task = asyncio.ensure_future(asyncio.to_thread(upload))
+        try:
+            async for chunk in chunks:
+                if stop.is_set():
+                    break
+                if chunk:
+                    await asyncio.to_thread(put, bytes(chunk))
+        except BaseException as exc:
+            await asyncio.to_thread(put, _EndOfStream(OSError(f"upload source failed: {exc}")))
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+        await asyncio.to_thread(put, _EndOfStream(None))
+        await task
+
+    # ------------------------------------------------------------------ listing
+
+    def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
+        """Direct children of ``path``, root-relative, sorted; ``[]`` for a file or missing path."""
+        rel = join_path(path)
+        with _translated():
+            entries = self._client.list_children(self._location.repo, self._repo_path(rel))
+            if not entries:
+                return []
+            infos = []
+            for entry in entries:
+                child = join_path(rel, validate_listed_path(entry.path))
+                if child == rel or "/" in entry.path.strip("/"):
+                    continue
+                infos.append(
+                    FileInfo(child, entry.is_folder, None if entry.is_folder else entry.size)
+                )
+        return sorted(infos, key=lambda f: f.path)
+
+    def _is_directory(self, artifact_path: str) -> bool:
+        with _translated():
+            info = self._client.stat(self._location.repo, self._repo_path(artifact_path))
+        return info is not None and info.is_folder
+
+    def _iter_artifacts_recursive(self, path: str) -> Iterator[FileInfo]:
+        rel = join_path(path)
+        with _translated():
+            entries = self._client.list_tree(self._location.repo, self._repo_path(rel))
+            checked: list[ListEntry] = [e for e in (entries or []) if validate_listed_path(e.path)]
+        if not checked:
+            yield FileInfo(path, True, None)
+            return
+        parents: set[str] = set()
+        for entry in checked:
+            parts = entry.path.split("/")
+            parents.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        result: list[FileInfo] = []
+        for entry in checked:
+            full = join_path(rel, entry.path)
+            if entry.is_folder:
+                if entry.path not in parents:
+                    result.append(FileInfo(full, True, None))
+            else:
+                result.append(FileInfo(full, False, entry.size))
+                if entry.size is not None:
+                    with self._hints_lock:
+                        if len(self._size_hints) > _MAX_SIZE_HINTS:
+                            self._size_hints.clear()  # stale hints from abandoned downloads
+                        self._size_hints[full] = entry.size
+        yield from sorted(result, key=lambda f: f.path)
+
+    # ------------------------------------------------------------------ downloads
+
+    def _download_file(self, remote_file_path: str, local_path: str) -> None:
+        rel = join_path(remote_file_path)
+        with self._hints_lock:
+            hint = self._size_hints.pop(rel, None)
+        with _translated():
+            self._client.download_file(
+                self._location.repo, self._repo_path(rel), local_path, size_hint=hint
+            )
+
+    # ------------------------------------------------------------------ delete
+
+    def delete_artifacts(self, artifact_path: str | None = None) -> None:
+        """Delete a file or folder recursively; a missing path is a no-op.
+
+        With ``ARTIFACTORY_ARTIFACTS_DELETE_SKIP`` true, nothing is deleted and a warning is
+        logged.
+        """
+        target = self._repo_path(artifact_path)
+        if self._config.delete_skip:
+            _logger.warning(
+                "ARTIFACTORY_ARTIFACTS_DELETE_SKIP is set: not deleting '%s' in repository '%s'",
+                target,
+                self._location.repo,
+            )
+            return
+        with _translated():
+            if not self._client.delete(self._location.repo, target):
+                _logger.debug("nothing to delete at '%s'", target)
+
+
+class _EndOfStream:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error

@@ -1,0 +1,85 @@
+"""The harness end to end: invocation, preflight, reports and secret redaction."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fake_artifactory.config import EmulatorConfig
+from fake_artifactory.server import ThreadedServer
+
+SECRET = "harness-secret-token-0123456789"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=240
+    )
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with ThreadedServer(EmulatorConfig(port=0, tokens=(SECRET,))) as srv:
+        yield srv.url
+
+
+def test_python_m_conformance_runs_and_reports(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    junit = tmp_path / "j.xml"
+    p = run(
+        "-m", "conformance", "-q", "-p", "no:cacheprovider", "-k", "ping or version",
+        "--conformance-json", str(out), "--junitxml", str(junit),
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Artifactory conformance summary" in p.stdout
+    assert "hypothesis: seed " in p.stdout and "edition pro" in p.stdout
+    rows = json.loads(out.read_text())
+    assert rows and all(set(r) == {"test", "status", "reason"} for r in rows)
+    assert {r["status"] for r in rows} == {"passed"}
+    assert junit.exists()
+
+
+def test_pytest_pyargs_registers_the_options(tmp_path: Path) -> None:
+    p = run(
+        "-m", "pytest", "--pyargs", "conformance", "-q", "-p", "no:cacheprovider",
+        "-k", "ping", "--artifactory-repo", "example-repo-local", "--conformance-prefix", "c2",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "c2/" in p.stdout
+
+
+def test_wrong_target_stops_with_one_line_and_non_zero_exit(server: str) -> None:
+    p = run(
+        "-m", "conformance", "-q", "-p", "no:cacheprovider", "--artifactory-url", server,
+        "--artifactory-token", "wrong-" + SECRET,
+    )  # fmt: skip
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert "preflight failed: credentials (token) rejected" in p.stdout + p.stderr
+    assert SECRET not in p.stdout + p.stderr
+    assert "passed" not in p.stdout and "failed" not in p.stdout
+
+
+def test_secrets_never_reach_output_junit_or_json(server: str, tmp_path: Path) -> None:
+    leaky = tmp_path / "test_leaky.py"
+    leaky.write_text(
+        "def test_leak(rest):\n"
+        "    token = rest.credentials.token\n"
+        "    print('captured', token)\n"
+        "    assert token == 'something else', token\n"
+    )
+    out, junit = tmp_path / "r.json", tmp_path / "j.xml"
+    p = run(
+        "-m", "pytest", "-p", "conformance.plugin", "-p", "no:cacheprovider", str(leaky),
+        "--artifactory-url", server, "--artifactory-token", SECRET,
+        "--conformance-json", str(out), "--junitxml", str(junit), "-rA",
+    )  # fmt: skip
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "test_leak" in p.stdout and "***" in p.stdout
+    for text in (p.stdout, p.stderr, out.read_text(), junit.read_text()):
+        assert SECRET not in text

@@ -1,0 +1,84 @@
+"""Fixtures for the plugin's integration tests (emulator over real HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+TOKEN = "fake-test-token"
+
+
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "MLFLOW_ARTIFACTORY_ENDPOINT_URL",
+        "MLFLOW_ARTIFACTORY_REPO",
+        "MLFLOW_ARTIFACTORY_TOKEN",
+        "MLFLOW_ARTIFACTORY_KEY",
+        "MLFLOW_ARTIFACTORY_USER",
+        "MLFLOW_ARTIFACTORY_PASSWORD",
+        "ARTIFACTORY_AUTH_TOKEN",
+        "ARTIFACTORY_NO_SSL",
+        "ARTIFACTORY_ARTIFACTS_DELETE_SKIP",
+        "MLFLOW_ARTIFACTORY_ALLOWED_HOSTS",
+        "_MLFLOW_SERVER_ARTIFACT_DESTINATION",
+        "_MLFLOW_SERVER_ARTIFACT_ROOT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    # Fast, deterministic retries in tests.
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_BACKOFF_FACTOR", "0.01")
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_MAX_RETRIES", "2")
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_TIMEOUT", "30")
+    monkeypatch.setenv("NETRC", "/nonexistent-netrc-for-tests")
+
+
+@pytest.fixture
+def plugin_env(fake_artifactory: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Short-form configuration pointing at the session emulator (Pro edition)."""
+    _clean_env(monkeypatch)
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", fake_artifactory.url)
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_REPO", fake_artifactory.repo)
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_TOKEN", fake_artifactory.token)
+    return fake_artifactory
+
+
+@pytest.fixture
+def make_repo(plugin_env: Any) -> Callable[..., Any]:
+    """Build a repository through MLflow's real registry."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    def make(uri: str = "artifactory://mlflow-test/run") -> Any:
+        return get_artifact_repository(uri)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def oss_server() -> Iterator[Any]:
+    """A second emulator in OSS edition, with a read-only user ``reader``."""
+    from fake_artifactory.config import DEFAULT_USERS, EmulatorConfig, UserSpec
+    from fake_artifactory.server import ThreadedServer
+
+    config = EmulatorConfig(
+        port=0,
+        edition="oss",
+        tokens=(TOKEN,),
+        users=(*DEFAULT_USERS, UserSpec("reader", "readerpw", frozenset({"read"}))),
+    )
+    with ThreadedServer(config) as server:
+        yield server
+
+
+@pytest.fixture
+def oss_artifactory(oss_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Handle on the OSS emulator, reset, with the plugin configured for it."""
+    from fake_artifactory.testing import FakeArtifactoryHandle
+
+    handle = FakeArtifactoryHandle(url=oss_server.url, root_url=oss_server.root_url, token=TOKEN)
+    handle.reset()
+    _clean_env(monkeypatch)
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", handle.url)
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_REPO", handle.repo)
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_TOKEN", TOKEN)
+    return handle

@@ -1,0 +1,114 @@
+"""Parsing of Artifactory JSON and error translation (pure)."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.exceptions import MlflowException
+
+from jfrog_mlflow import errors
+from jfrog_mlflow.models import (
+    parse_error_message,
+    parse_file_list,
+    parse_storage_info,
+)
+from jfrog_mlflow.repository import to_mlflow_exception
+
+
+def test_parse_file_info():
+    info = parse_storage_info(
+        {"repo": "r", "path": "/a", "size": "452", "checksums": {"sha1": "AB", "sha256": "CD"}}
+    )
+    assert not info.is_folder and info.size == 452
+    assert info.checksums.sha1 == "ab" and info.checksums.sha256 == "cd"
+
+
+def test_parse_folder_info():
+    info = parse_storage_info(
+        {
+            "path": "/",
+            "children": [{"uri": "/model", "folder": True}, {"uri": "/m j", "folder": False}],
+        }
+    )
+    assert info.is_folder
+    assert [(c.path, c.is_folder) for c in info.children] == [("model", True), ("m j", False)]
+    assert parse_storage_info({"path": "/", "children": []}).children == ()
+
+
+def test_parse_file_list():
+    entries = parse_file_list(
+        {
+            "uri": "http://x/api/storage/r/a",
+            "files": [
+                {"uri": "/", "size": -1, "folder": True},
+                {"uri": "/model", "size": -1, "folder": True},
+                {"uri": "/model/MLmodel", "size": 452, "folder": False, "sha1": "a", "sha2": "b"},
+            ],
+        }
+    )
+    assert [(e.path, e.is_folder, e.size) for e in entries] == [
+        ("model", True, None),
+        ("model/MLmodel", False, 452),
+    ]
+    assert entries[1].checksums.sha256 == "b"
+
+
+def test_parse_rejects_non_objects():
+    with pytest.raises(ValueError):
+        parse_storage_info([])
+    with pytest.raises(ValueError):
+        parse_file_list("x")
+
+
+def test_error_message():
+    assert parse_error_message({"errors": [{"status": 404, "message": "File not found."}]}) == (
+        "File not found."
+    )
+    assert parse_error_message({"nope": 1}) == ""
+    assert parse_error_message(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("status", "cls", "code"),
+    [
+        (401, errors.AuthenticationFailed, "UNAUTHENTICATED"),
+        (403, errors.PermissionDenied, "PERMISSION_DENIED"),
+        (404, errors.ArtifactNotFound, "RESOURCE_DOES_NOT_EXIST"),
+        (409, errors.Conflict, "RESOURCE_CONFLICT"),
+        (500, errors.ServerError, "INTERNAL_ERROR"),
+        (503, errors.ServerError, "TEMPORARILY_UNAVAILABLE"),
+        (413, errors.HTTPStatusError, "INTERNAL_ERROR"),
+    ],
+)
+def test_status_translation(status, cls, code):
+    exc = errors.error_for_status(
+        status, "server says no", what="download of 'r/a.txt'", method="GET", url="http://h/a"
+    )
+    assert type(exc) is cls
+    mlflow_exc = to_mlflow_exception(exc)
+    assert isinstance(mlflow_exc, MlflowException)
+    assert mlflow_exc.error_code == code
+    assert "r/a.txt" in mlflow_exc.message
+    assert str(status) in mlflow_exc.message
+    assert "server says no" in mlflow_exc.message
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (errors.ConfigurationError("x"), "INVALID_PARAMETER_VALUE"),
+        (errors.InvalidArtifactPath("x"), "INVALID_PARAMETER_VALUE"),
+        (errors.HostNotAllowed("x"), "INVALID_PARAMETER_VALUE"),
+        (errors.ConnectError("x"), "TEMPORARILY_UNAVAILABLE"),
+        (errors.RequestTimeout("x"), "TEMPORARILY_UNAVAILABLE"),
+        (errors.IntegrityError("x"), "DATA_LOSS"),
+    ],
+)
+def test_non_status_translation(exc, code):
+    assert to_mlflow_exception(exc).error_code == code
+
+
+def test_builtin_mixins():
+    assert issubclass(errors.ArtifactNotFound, FileNotFoundError)
+    assert issubclass(errors.PermissionDenied, PermissionError)
+    assert issubclass(errors.ConfigurationError, ValueError)
+    assert issubclass(errors.ConnectError, ConnectionError)

@@ -1,0 +1,75 @@
+"""TLS (https by default for full-form URIs, REQUESTS_CA_BUNDLE) and package hygiene."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+import jfrog_mlflow
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    trustme = pytest.importorskip("trustme")
+    from fake_artifactory.config import EmulatorConfig
+    from fake_artifactory.server import ThreadedServer
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    d = tmp_path_factory.mktemp("tls")
+    ca_file, key_file, cert_file = d / "ca.pem", d / "key.pem", d / "cert.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    config = EmulatorConfig(port=0, tokens=("tls-token",), tls_cert=cert_file, tls_key=key_file)
+    with ThreadedServer(config) as server:
+        yield server, ca_file
+
+
+def test_full_form_defaults_to_https_and_uses_ca_bundle(tls_server, monkeypatch, tmp_path):
+    server, ca_file = tls_server
+    for name in (
+        "MLFLOW_ARTIFACTORY_ENDPOINT_URL",
+        "MLFLOW_ARTIFACTORY_TOKEN",
+        "ARTIFACTORY_NO_SSL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ARTIFACTORY_AUTH_TOKEN", "tls-token")
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_MAX_RETRIES", "0")
+    uri = f"artifactory://127.0.0.1:{server.port}/artifactory/example-repo-local/tls"
+    local = tmp_path / "f.txt"
+    local.write_bytes(b"over tls")
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    with pytest.raises(MlflowException) as info:
+        get_artifact_repository(uri).log_artifact(str(local))
+    assert info.value.error_code == "TEMPORARILY_UNAVAILABLE"
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    repo = get_artifact_repository(uri)
+    repo.log_artifact(str(local))
+    dst = tmp_path / "dl"
+    dst.mkdir()
+    out = repo.download_artifacts("f.txt", str(dst))
+    assert open(out, "rb").read() == b"over tls"
+
+
+def test_public_surface():
+    assert jfrog_mlflow.__all__ == ["ArtifactoryArtifactRepository", "__version__"]
+    assert isinstance(jfrog_mlflow.__version__, str)
+    with pytest.raises(AttributeError):
+        jfrog_mlflow.NoSuchThing  # noqa: B018
+
+
+def test_import_is_cheap_and_does_not_import_mlflow():
+    code = (
+        "import sys, jfrog_mlflow, jfrog_mlflow.client, jfrog_mlflow.uri;"
+        "print('mlflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
