@@ -25,6 +25,7 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m conformance -n auto -q -p no:cacheprovider
 
 # The whole suite: lint, types, our tests and the conformance suite against the emulator.
 test: lint typecheck unit

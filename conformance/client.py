@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from conformance.config import Credentials
+from conformance.errors import ConformanceError
 from conformance.paths import quote_path
 
 __all__ = ["RestClient", "auth_headers", "error_envelope"]
@@ -67,6 +68,8 @@ class RestClient:
         self._verify = verify
         self._local = threading.local()
         self.request_count = 0
+        #: Fail requests beyond this many (0 = unlimited): bounds the load on a real server.
+        self.max_requests = 0
 
     def __repr__(self) -> str:
         return f"RestClient({self.base_url!r}, repo={self.repo!r}, auth={self.credentials.kind})"
@@ -111,6 +114,10 @@ class RestClient:
         kwargs.setdefault("timeout", TIMEOUT)
         kwargs.setdefault("allow_redirects", False)
         self.request_count += 1
+        if self.max_requests and self.request_count > self.max_requests:
+            raise ConformanceError(
+                f"request budget of {self.max_requests} exhausted (--conformance-max-requests)"
+            )
         resp = self.session.request(method, url, **kwargs)
         log.debug("%s %s -> %s", method, url, resp.status_code)
         return resp

@@ -61,6 +61,7 @@ class TargetConfig:
     ca_bundle: str | None = None
     emulator_edition: str = "pro"
     json_report: str | None = None
+    max_requests: int = 0
 
     @property
     def is_emulator(self) -> bool:
@@ -113,6 +114,12 @@ class TargetConfig:
         if not prefix:
             raise ConformanceConfigError("--conformance-prefix must not be empty")
         json_report = options.get("conformance_json")
+        try:
+            max_requests = int(str(options.get("conformance_max_requests") or 0))
+        except ValueError as exc:
+            raise ConformanceConfigError("--conformance-max-requests must be an integer") from exc
+        if max_requests < 0:
+            raise ConformanceConfigError("--conformance-max-requests must not be negative")
         return cls(
             url=url,
             repo=pick("artifactory_repo", "REPO") or DEFAULT_REPO,
@@ -123,6 +130,7 @@ class TargetConfig:
             ca_bundle=env.get("REQUESTS_CA_BUNDLE") or None,
             emulator_edition=edition,
             json_report=json_report if isinstance(json_report, str) and json_report else None,
+            max_requests=max_requests,
         )
 
 

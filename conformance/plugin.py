@@ -20,7 +20,7 @@ from hypothesis import settings
 from conformance.client import RestClient
 from conformance.config import TargetConfig
 from conformance.errors import ConformanceConfigError, TargetUnavailable
-from conformance.profiles import FAST, REAL, register_profiles
+from conformance.profiles import FAST, REAL, THOROUGH, register_profiles
 from conformance.redact import Redactor
 from conformance.reporting import ResultBook
 from conformance.targets import (
@@ -90,6 +90,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="first delete run folders older than 24 hours left by crashed runs")  # fmt: skip
     add("--conformance-json", dest="conformance_json", default=None, metavar="FILE",
         help="write [{test, status, reason}, ...] to FILE")  # fmt: skip
+    add("--conformance-max-requests", dest="conformance_max_requests", default=0, type=int,
+        metavar="N", help="fail requests beyond N per process (0 = unlimited)")  # fmt: skip
     add("--emulator-edition", dest="emulator_edition", default="pro", choices=("pro", "oss"),
         help="edition of the bundled emulator (default pro)")  # fmt: skip
 
@@ -195,7 +197,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tconf = config.stash[CONFIG_KEY]
     caps = config.stash[STATE_KEY].capabilities
     kind = "emulator" if tconf.is_emulator else "remote"
+    # The thorough profile runs for many minutes per test: lift an ini-file per-test timeout
+    # (an explicit --timeout on the command line still wins).
+    lift_timeout = (
+        config.getoption("hypothesis_profile", None) == THOROUGH
+        and config.pluginmanager.hasplugin("timeout")
+        and config.getoption("timeout", None) is None
+    )
     for item in items:
+        if lift_timeout:
+            item.add_marker(pytest.mark.timeout(0))
         for mark in item.iter_markers("known_divergence"):
             if mark.kwargs.get("target", "emulator") == kind:
                 reason = f"known {kind} divergence: {mark.kwargs.get('reason', '')}"

@@ -99,6 +99,7 @@ def start_target(config: TargetConfig) -> Target:
     verify: str | bool = config.ca_bundle or True
     if config.url is not None:
         client = RestClient(config.url, config.repo, config.credentials, verify=verify)
+        client.max_requests = config.max_requests
         return Target(config, client, "remote")
     try:
         # Imported lazily: a remote target must not need the emulator's dependencies.
@@ -117,6 +118,7 @@ def start_target(config: TargetConfig) -> Target:
     server = emulator_server.ThreadedServer(emu_config)
     server.start()
     client = RestClient(server.url, config.repo, config.credentials, verify=verify)
+    client.max_requests = config.max_requests
     return Target(config, client, "emulator", server)
 
 
@@ -210,6 +212,7 @@ class Workspace:
 
     def cleanup(self) -> tuple[int, list[str]]:
         """Delete the run folder (then, on failure, each tracked item); (deleted, failures)."""
+        self.client.max_requests = 0  # cleanup is never cut short by the request budget
         resp = self.client.delete(self.root)
         if resp.status_code in (204, 404):
             return len(self.created), []

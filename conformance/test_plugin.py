@@ -22,8 +22,15 @@ from conformance.targets import Target, Workspace
 Tree = tuple[dict[str, bytes], list[str]]
 
 
+class PluginEnv(dict[str, str]):
+    """Environment variables for the plugin; never shows its values (they hold secrets)."""
+
+    def __repr__(self) -> str:
+        return f"PluginEnv({sorted(self)})"
+
+
 @pytest.fixture(scope="session")
-def plugin_env(target: Target) -> dict[str, str]:
+def plugin_env(target: Target) -> PluginEnv:
     """Environment that points the plugin at the target (skips if it is not importable)."""
     try:
         # MLflow's registry first, as in a real process: it loads the entry point itself.
@@ -32,10 +39,10 @@ def plugin_env(target: Target) -> dict[str, str]:
     except Exception as exc:  # noqa: BLE001 - any import failure means "not available yet"
         pytest.skip(f"jfrog_mlflow.repository is not importable: {type(exc).__name__}: {exc}")
     creds = target.client.credentials
-    env = {
-        "MLFLOW_ARTIFACTORY_ENDPOINT_URL": target.client.base_url,
-        "MLFLOW_ARTIFACTORY_REPO": target.client.repo,
-    }
+    env = PluginEnv(
+        MLFLOW_ARTIFACTORY_ENDPOINT_URL=target.client.base_url,
+        MLFLOW_ARTIFACTORY_REPO=target.client.repo,
+    )
     if creds.token:
         env["MLFLOW_ARTIFACTORY_TOKEN"] = creds.token
     elif creds.user and creds.password:

@@ -25,7 +25,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import requests
+from mlflow.pyfunc import PythonModel
 
 from fake_artifactory.testing import start_process
 
@@ -36,6 +38,16 @@ PLUGIN_VARS = (
     "MLFLOW_ARTIFACTORY_KEY",
     "MLFLOW_ARTIFACTORY_REPO",
 )
+
+
+class AddN(PythonModel):  # type: ignore[misc]
+    """The example model: adds ``n`` to every column."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
+        return model_input.apply(lambda col: col + self.n)
 
 
 def say(msg: str) -> None:
@@ -82,19 +94,11 @@ def rest_tour(url: str) -> None:
 
 def client_side_example(url: str, workdir: Path) -> None:
     import mlflow
-    import pandas as pd
-    from mlflow.pyfunc import PythonModel
 
     say("\n== 2. The original example: client -> Artifactory ==")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the demo's output readable
     os.environ.update(plugin_env(url))
     mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
-
-    class AddN(PythonModel):  # type: ignore[misc]
-        def __init__(self, n: int) -> None:
-            self.n = n
-
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
-            return model_input.apply(lambda col: col + self.n)
 
     exp_id = mlflow.create_experiment(
         "artifactory-demo", artifact_location="artifactory://mlflow-test/"
@@ -134,13 +138,17 @@ def start_mlflow_server(workdir: Path, env: dict[str, str], *args: str) -> tuple
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
-    while server.poll() is None and time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/health", timeout=5).ok:
-                return server, url
-        except requests.RequestException:  # not listening yet, or busy starting
-            pass
-        time.sleep(0.3)
+    try:
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/health", timeout=5).ok:
+                    return server, url
+            except requests.RequestException:  # not listening yet, or busy starting
+                pass
+            time.sleep(0.3)
+    except BaseException:  # Ctrl-C or anything unexpected: never leave a server behind
+        stop(server)
+        raise
     stop(server)
     raise RuntimeError("mlflow server did not start:\n" + (workdir / "server.log").read_text())
 
@@ -149,7 +157,11 @@ def stop(server: Any) -> None:
     """Stop the server and its uvicorn worker (same process group)."""
     if server.poll() is None:
         os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
 
 
 def proxy_example(url: str, workdir: Path) -> None:
@@ -192,7 +204,6 @@ def show_and_clean(url: str) -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the demo's output readable
     warnings.simplefilter("ignore")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with tempfile.TemporaryDirectory(prefix="jfrog-mlflow-demo-") as tmp:

@@ -7,6 +7,7 @@ real OSS 400 when the emulator runs as edition ``oss``.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -27,6 +28,14 @@ _REPO_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 def _json(body: Any, content_type: str = "application/json", status: int = 200) -> Response:
     return Response(serializers.to_json(body), status=status, content_type=content_type)
+
+
+def _json_body() -> Any:
+    """The request body as JSON, or None when it is not valid (or absurdly nested) JSON."""
+    try:
+        return json.loads(request.get_data())
+    except (ValueError, RecursionError):
+        return None
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -64,6 +73,10 @@ def dispatch_api(rest: str) -> Response:
             return get_repository(key)
         if key and method == "PUT":
             return create_repository(key)
+        if key and method == "POST":
+            return update_repository(key)
+        if key and method == "DELETE":
+            return delete_repository(key)
     elif head == "v1" and tail.strip("/") == "uploads/config" and method == "GET":
         return get_uploads_config()
     elif head == "search" and tail.strip("/") == "aql" and method == "POST":
@@ -162,39 +175,8 @@ def get_properties(req: RepoRequest) -> Response:
     return resp
 
 
-def _split_escaped(text: str, seps: str) -> list[str]:
-    out, cur, i = [], [], 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            cur.append(text[i + 1])
-            i += 2
-            continue
-        if ch in seps:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-        i += 1
-    out.append("".join(cur))
-    return out
-
-
-def parse_properties_param(raw: str) -> dict[str, list[str]]:
-    """Parse ``k1=v1,v2;k2=v3`` (``|`` also separates, backslash escapes)."""
-    props: dict[str, list[str]] = {}
-    for pair in _split_escaped_keep(raw, ";|"):
-        if not pair:
-            continue
-        key_part, sep, value_part = _partition_unescaped(pair, "=")
-        key = _unescape(key_part)
-        values = [_unescape(v) for v in _split_escaped_keep(value_part, ",")] if sep else [""]
-        props[key] = values
-    return props
-
-
-def _split_escaped_keep(text: str, seps: str) -> list[str]:
-    """Split on unescaped separators, keeping escapes for later unescaping."""
+def _split_unescaped(text: str, seps: str) -> list[str]:
+    """Split on separators not preceded by a backslash escape (escapes are kept)."""
     out, cur, i = [], [], 0
     while i < len(text):
         ch = text[i]
@@ -212,15 +194,21 @@ def _split_escaped_keep(text: str, seps: str) -> list[str]:
     return out
 
 
-def _partition_unescaped(text: str, sep: str) -> tuple[str, str, str]:
-    parts = _split_escaped_keep(text, sep)
-    if len(parts) == 1:
-        return text, "", ""
-    return parts[0], sep, text[len(parts[0]) + 1 :]
-
-
 def _unescape(text: str) -> str:
-    return "".join(_split_escaped(text, ""))
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def parse_properties_param(raw: str) -> dict[str, list[str]]:
+    """Parse ``k1=v1,v2;k2=v3`` (``|`` also separates pairs, ``\\`` escapes ``=,;|``)."""
+    props: dict[str, list[str]] = {}
+    for pair in _split_unescaped(raw, ";|"):
+        if not pair:
+            continue
+        key_part, *value_parts = _split_unescaped(pair, "=")
+        value_text = pair[len(key_part) + 1 :]
+        values = [_unescape(v) for v in _split_unescaped(value_text, ",")] if value_parts else [""]
+        props[_unescape(key_part)] = values
+    return props
 
 
 def set_properties(req: RepoRequest) -> Response:
@@ -271,7 +259,7 @@ def update_metadata(req: RepoRequest) -> Response:
         f"User {who.name} is not permitted to annotate '{req.repo}:{req.path}'. "
         "You must have annotate permission on this path",
     )
-    body = request.get_json(silent=True, force=True)
+    body = _json_body()
     if not isinstance(body, dict) or not ("props" in body or "stats" in body):
         raise HttpError(400, "props or stats fields required", plain=True)
     props = body.get("props") or {}
@@ -428,7 +416,9 @@ def create_repository(key: str) -> Response:
     _require_pro()
     who = routes.principal()
     require(who, "admin", "Only an admin user can create repositories.")
-    body = request.get_json(silent=True, force=True) or {}
+    body = _json_body() or {}
+    if not isinstance(body, dict):
+        raise HttpError(400, "Repository configuration must be a JSON object", plain=True)
     rclass = str(body.get("rclass", "local")).lower()
     package_type = str(body.get("packageType", "generic")).lower()
     if rclass != "local":
@@ -440,3 +430,32 @@ def create_repository(key: str) -> Response:
         raise HttpError(400, f"Case insensitive repository key already exists: {key}", plain=True)
     store.create_repo(RepoRecord(key, rclass, package_type, str(body.get("description", ""))))
     return Response(f"Successfully created repository '{key}'", content_type="text/plain")
+
+
+def _repo_admin(key: str) -> None:
+    who = routes.principal()
+    require(who, "admin", "Only an admin user can manage repositories.")
+    if not routes.emulator().store.has_repo(key):
+        raise HttpError(400, f"Repository {key} does not exist", plain=True)
+
+
+def update_repository(key: str) -> Response:
+    """``POST /api/repositories/{key}``: only ``description`` is applied -> 200 text."""
+    _repo_admin(key)
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise HttpError(400, "Repository configuration must be a JSON object", plain=True)
+    description = body.get("description")
+    if description is not None:
+        routes.emulator().store.update_repo(key, str(description))
+    return Response(f"Repository {key} update successfully.", content_type="text/plain")
+
+
+def delete_repository(key: str) -> Response:
+    """``DELETE /api/repositories/{key}``: the repo and its content -> 200 text."""
+    _repo_admin(key)
+    routes.emulator().store.delete_repo(key)
+    return Response(
+        f"Repository '{key}' and all its content have been removed successfully.",
+        content_type="text/plain",
+    )

@@ -54,7 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     server = ThreadedServer(config)
-    server.start()
+    try:
+        server.start()
+    except (ConfigurationError, OSError) as exc:
+        server.stop()
+        print(f"fake-artifactory: error: {exc}", file=sys.stderr)
+        return 2
     try:
         print(f"READY {server.url}", flush=True)
         while not stop.wait(0.5):

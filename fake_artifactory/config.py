@@ -65,6 +65,10 @@ class EmulatorConfig:
     tls_key: Path | None = None
     tls_self_signed_ca: Path | None = None
     threads: int = 16
+    #: Seconds a connection may stay silent (a stalled upload is abandoned after this).
+    socket_timeout: int = 60
+    #: Largest accepted request head (request line + headers), like Tomcat's limit.
+    max_header_bytes: int = 65536
     server_id: str = "fake-artifactory-0001"
     log_level: str = "WARNING"
 
@@ -113,6 +117,7 @@ class EmulatorConfig:
             tls_key=Path(ns.tls_key) if ns.tls_key else None,
             tls_self_signed_ca=Path(ns.tls_self_signed) if ns.tls_self_signed else None,
             threads=ns.threads,
+            socket_timeout=ns.socket_timeout,
             log_level=ns.log_level,
         )
 
@@ -181,5 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", metavar="FILE")
     p.add_argument("--tls-self-signed", metavar="CA_OUT", help="generate a CA + cert, write CA")
     p.add_argument("--threads", type=non_negative_int_arg, default=16)
+    p.add_argument("--socket-timeout", type=non_negative_int_arg, default=60, help="seconds")
     p.add_argument("--log-level", default="WARNING")
     return p

@@ -454,13 +454,16 @@ class FaultMiddleware:
                 _kill_connection(conn, rst=True)
             raise _broken(f"fault {rule.id}: connection reset before the response")
         if rule.status is not None:
-            return self._error_response(rule, start_response)
+            head = str(environ.get("REQUEST_METHOD", "")).upper() == "HEAD"
+            return self._error_response(rule, start_response, head=head)
         if rule.slow_body_bps is None and rule.truncate_after is None and rule.reset is None:
             return self.wsgi_app(environ, start_response)
         return self._mangled_response(rule, conn, environ, start_response)
 
     @staticmethod
-    def _error_response(rule: FaultRule, start_response: StartResponse) -> list[bytes]:
+    def _error_response(
+        rule: FaultRule, start_response: StartResponse, *, head: bool = False
+    ) -> list[bytes]:
         status = cast(int, rule.status)
         message = rule.message if rule.message is not None else f"Injected fault {rule.id}"
         body = error_body(status, message)
@@ -468,7 +471,7 @@ class FaultMiddleware:
         if rule.retry_after is not None:
             headers.append(("Retry-After", str(rule.retry_after)))
         start_response(f"{status} {_REASONS.get(status, 'Injected Fault')}", headers)
-        return [body]
+        return [] if head else [body]
 
     def _mangled_response(
         self, rule: FaultRule, conn: Any, environ: WSGIEnviron, start_response: StartResponse

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import shlex
 import threading
 import time
 from collections import deque
@@ -32,6 +33,7 @@ __all__ = [
     "Journal",
     "JournalMiddleware",
     "bp",
+    "curl_command",
     "is_control_plane",
     "raw_request_uri",
     "redact_headers",
@@ -127,6 +129,34 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     often need to know which kind of credential a client sent.
     """
     return {name: _redact_header(name, value) for name, value in headers}
+
+
+#: Headers a replayed request should not copy (curl sets them itself).
+_CURL_SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding"})
+
+
+def _origin(environ: Mapping[str, Any]) -> str:
+    scheme = str(environ.get("wsgi.url_scheme", "http"))
+    host = (
+        environ.get("HTTP_HOST")
+        or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+    )
+    return f"{scheme}://{host}"
+
+
+def curl_command(method: str, url: str, headers: Mapping[str, str]) -> str:
+    """A ready-to-run ``curl`` line for a journaled request (credentials stay redacted).
+
+    A request body is shown as ``--data-binary @body`` for the reader to supply.
+    """
+    parts = ["curl", "-X", method]
+    for name, value in headers.items():
+        if name.lower() not in _CURL_SKIPPED_HEADERS:
+            parts += ["-H", f"{name}: {value}"]
+    if headers.get("Content-Length", "0") not in ("", "0") or "Transfer-Encoding" in headers:
+        parts += ["--data-binary", "@body"]
+    parts.append(url)
+    return shlex.join(parts)
 
 
 def _request_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -337,14 +367,18 @@ class JournalMiddleware:
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         if is_control_plane(environ):
             return self.wsgi_app(environ, start_response)
+        method = str(environ.get("REQUEST_METHOD", ""))
+        uri = redact_uri(raw_request_uri(environ))
+        headers = redact_headers(_request_headers(environ))
         entry: dict[str, Any] = {
             "seq": self.journal.next_seq(),
             "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-            "method": str(environ.get("REQUEST_METHOD", "")),
-            "uri": redact_uri(raw_request_uri(environ)),
-            "headers": redact_headers(_request_headers(environ)),
+            "method": method,
+            "uri": uri,
+            "headers": headers,
             "status": 0,
             "complete": False,
+            "curl": curl_command(method, _origin(environ) + uri, headers),
         }
         body = _HashingInput(environ["wsgi.input"]) if "wsgi.input" in environ else None
         if body is not None:
@@ -376,10 +410,17 @@ def _journal() -> Journal:
 
 @bp.get("/_fake/requests")
 def list_requests() -> Response:
-    """List journaled requests; ``?method=PUT`` and ``?contains=text`` filter them."""
+    """List journaled requests, oldest first.
+
+    Filters: ``?method=PUT``, ``?contains=<text in the URI>``, ``?since=<seq>`` (only
+    entries with a larger ``seq``).
+    """
     method = request.args.get("method")
     contains = request.args.get("contains")
+    since = request.args.get("since", type=int)
     entries = _journal().entries()
+    if since is not None:
+        entries = [e for e in entries if e["seq"] > since]
     if method:
         entries = [e for e in entries if e["method"].upper() == method.upper()]
     if contains:

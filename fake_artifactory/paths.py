@@ -29,6 +29,9 @@ __all__ = [
 FORBIDDEN_CHARS = frozenset('\\|*?"')
 #: Characters a property key may not contain (besides whitespace).
 FORBIDDEN_KEY_CHARS = frozenset(")(}{][*+^$\\/~`!@#%&<>;=,±§")
+#: Longest item name and repo-relative path accepted (Artifactory's database columns).
+MAX_NAME_LENGTH = 255
+MAX_PATH_LENGTH = 1024
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
@@ -122,7 +125,15 @@ def validate_path(path: str) -> None:
     """
     if path == "":
         return
+    if len(path) > MAX_PATH_LENGTH:
+        raise InvalidRawPath(
+            f"Invalid path. The path is longer than {MAX_PATH_LENGTH} characters ({len(path)})"
+        )
     for segment in path.split("/"):
+        if len(segment) > MAX_NAME_LENGTH:
+            raise InvalidRawPath(
+                f"Invalid path. A name is longer than {MAX_NAME_LENGTH} characters ({len(segment)})"
+            )
         for ch in segment:
             if ch in FORBIDDEN_CHARS:
                 raise InvalidRawPath(f"Invalid path. '{ch}' is not a valid name character: {path}")

@@ -24,7 +24,7 @@ from fake_artifactory.paths import (
     parse_repo_request,
     validate_property_key,
 )
-from fake_artifactory.storage import CHUNK_SIZE, ItemRecord, verify_client_checksums
+from fake_artifactory.storage import CHUNK_SIZE, ItemRecord, StagedBlob, verify_client_checksums
 
 if TYPE_CHECKING:
     from fake_artifactory.app import Emulator
@@ -175,7 +175,7 @@ def deploy_artifact(req: RepoRequest) -> Response:
         )
         return _created(item)
     sent = _sent_checksums()
-    staged = store.stage_stream(request.stream)
+    staged = _receive_body()
     try:
         verify_client_checksums(req.repo, req.path, sent, staged.checksums())
     except ChecksumMismatch:
@@ -186,6 +186,38 @@ def deploy_artifact(req: RepoRequest) -> Response:
         req.repo, req.path, staged, user=who.name, original=original, properties=props
     )
     return _created(item)
+
+
+def _body_chunks() -> Iterator[bytes]:
+    """The request body in CHUNK_SIZE pieces; client-side failures become 4xx errors."""
+    close = {"Connection": "close"}
+    stream = request.stream
+    while True:
+        try:
+            data = stream.read(CHUNK_SIZE)
+        except TimeoutError:
+            raise HttpError(408, "Timed out while reading the request body", close) from None
+        except (ValueError, OSError) as exc:
+            raise HttpError(400, f"Malformed request body: {exc}", close) from None
+        if not data:
+            return
+        yield data
+
+
+def _receive_body() -> StagedBlob:
+    """Stream the request body into the store; a broken or short body stores nothing."""
+    close = {"Connection": "close"}
+    staged = emulator().store.stage_upload(_body_chunks())
+    expected = request.content_length
+    if expected is not None and not request.environ.get("wsgi.input_terminated"):
+        if staged.size != expected:
+            staged.discard()
+            raise HttpError(
+                400,
+                f"Request body ended after {staged.size} of {expected} bytes",
+                close,
+            )
+    return staged
 
 
 def deploy_checksum_file(req: RepoRequest, suffix: str) -> Response:

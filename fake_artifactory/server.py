@@ -16,11 +16,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from cheroot import server as cheroot_server
 from cheroot import wsgi
 from flask import Flask
 
 from fake_artifactory.app import Emulator, create_app, get_emulator
-from fake_artifactory.config import EmulatorConfig
+from fake_artifactory.config import ConfigurationError, EmulatorConfig
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,55 @@ class ConnectionExposingGateway(wsgi.Gateway_10):
     def __init__(self, req: Any) -> None:
         super().__init__(req)
         self.env[CONN_ENVIRON_KEY] = req.conn
+        if req.chunked_read:
+            strict = StrictChunkedRFile(req.conn.rfile, req.server.max_request_body_size)
+            req.rfile = strict
+            self.env["wsgi.input"] = strict
+
+
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+class StrictChunkedRFile(cheroot_server.ChunkedRFile):
+    """Chunked-body reader that rejects what cheroot's tolerates.
+
+    cheroot treats a negative chunk size as the end of the body and does not notice a
+    body cut short before the last chunk; both would store a truncated artifact.  This
+    reader raises ValueError instead (the deploy view answers 400 and stores nothing).
+    """
+
+    def _fetch(self) -> None:
+        if self.closed:
+            return
+        line = self.rfile.readline()
+        self.bytes_read += len(line)
+        if not line.endswith(b"\n"):
+            raise ValueError("chunked body ended inside a chunk-size line")
+        size_text = line.strip().split(b";", 1)[0].strip()
+        if not size_text or len(size_text) > 15 or not set(size_text) <= _HEX:
+            raise ValueError(f"bad chunk size {size_text[:20]!r}")
+        size = int(size_text, 16)
+        if size == 0:
+            while True:  # optional trailers, then the blank line
+                trailer = self.rfile.readline()
+                if not trailer:
+                    raise ValueError("chunked body ended before its final blank line")
+                if trailer in (b"\r\n", b"\n"):
+                    break
+            self.closed = True
+            return
+        if self.maxlen and self.bytes_read + size > self.maxlen:
+            raise OSError("Request Entity Too Large")
+        chunk = self.rfile.read(size)
+        self.bytes_read += len(chunk)
+        if len(chunk) != size or self.rfile.read(2) != b"\r\n":
+            raise ValueError("chunked body ended inside a chunk")
+        self.buffer += chunk
+
+
+def _log_server_error(msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+    """cheroot's error hook, routed to logging instead of raw stderr writes."""
+    log.log(level, "cheroot: %s", msg, exc_info=traceback)
 
 
 class ThreadedServer:
@@ -70,7 +120,12 @@ class ThreadedServer:
     def _ssl_adapter(self) -> Any:
         cert, key = self.config.tls_cert, self.config.tls_key
         if self.config.tls_self_signed_ca is not None:
-            tls = importlib.import_module("fake_artifactory.tls")
+            try:
+                tls = importlib.import_module("fake_artifactory.tls")
+            except ImportError as exc:
+                raise ConfigurationError(
+                    "self-signed TLS needs the fake_artifactory.tls module"
+                ) from exc
             self._tls_dir = tempfile.TemporaryDirectory(prefix="fake-artifactory-tls-")
             cert, key = tls.make_self_signed(
                 self.config.tls_self_signed_ca, Path(self._tls_dir.name)
@@ -91,10 +146,12 @@ class ThreadedServer:
             numthreads=max(self.config.threads, 1),
             server_name="fake-artifactory",
             request_queue_size=64,
-            timeout=60,
+            timeout=self.config.socket_timeout,
             shutdown_timeout=2,
         )
         server.gateway = ConnectionExposingGateway
+        server.error_log = _log_server_error  # type: ignore[method-assign]
+        server.max_request_header_size = self.config.max_header_bytes
         adapter = self._ssl_adapter()
         if adapter is not None:
             server.ssl_adapter = adapter

@@ -15,10 +15,8 @@ complete version.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import mimetypes
-import os
 import shutil
 import sqlite3
 import tempfile
@@ -30,8 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from fake_artifactory.blobs import (
+    CHECKSUM_ALGS,
+    CHUNK_SIZE,
+    BlobStore,
+    StagedBlob,
+    checksum_policy_message,
+    verify_client_checksums,
+)
 from fake_artifactory.errors import (
-    ChecksumMismatch,
     ChecksumNotFound,
     NoSuchItem,
     NoSuchRepo,
@@ -43,10 +48,18 @@ from fake_artifactory.errors import (
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "CHECKSUM_ALGS",
+    "CHUNK_SIZE",
+    "ItemRecord",
+    "RepoRecord",
+    "StagedBlob",
+    "Store",
+    "checksum_policy_message",
+    "verify_client_checksums",
+]
+
 SCHEMA_VERSION = 1
-CHUNK_SIZE = 1024 * 1024
-CHECKSUM_ALGS = ("sha1", "md5", "sha256")
-_ALG_LABEL = {"sha1": "SHA-1", "md5": "MD5", "sha256": "SHA-256"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -127,62 +140,11 @@ class ItemRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class StagedBlob:
-    """A fully received, fsynced upload waiting in ``tmp/`` to be committed."""
-
-    tmp_path: Path
-    size: int
-    sha1: str
-    md5: str
-    sha256: str
-
-    def checksums(self) -> dict[str, str]:
-        return {"sha1": self.sha1, "md5": self.md5, "sha256": self.sha256}
-
-    def discard(self) -> None:
-        """Remove the staged file (after a rejected deploy)."""
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp_path.unlink()
-
-
-@dataclass(frozen=True, slots=True)
 class RepoRecord:
     key: str
     rclass: str = "local"
     package_type: str = "generic"
     description: str = ""
-
-
-def checksum_policy_message(
-    repo: str, path: str, sent: Mapping[str, str], actual: Mapping[str, str]
-) -> str:
-    """The exact 409 message of the CLIENT checksum policy."""
-
-    def info(alg: str) -> str:
-        label = _ALG_LABEL[alg]
-        original = sent.get(alg) or "null"
-        return (
-            f"{label}=ChecksumInfo{{type={label}, original='{original}', actual='{actual[alg]}'}}"
-        )
-
-    inner = ", ".join(info(alg) for alg in CHECKSUM_ALGS)
-    return (
-        f"Checksum policy 'LocalRepoChecksumPolicy: CLIENT' rejected the artifact "
-        f"'{repo}:{path}'. Checksums info: ChecksumsInfo{{checksums={{{inner}}}}}"
-    )
-
-
-def verify_client_checksums(
-    repo: str, path: str, sent: Mapping[str, str], actual: Mapping[str, str]
-) -> None:
-    """Raise ChecksumMismatch if any client-sent checksum differs from the actual one."""
-    for alg, value in sent.items():
-        if value and value.lower() != actual[alg]:
-            raise ChecksumMismatch(checksum_policy_message(repo, path, sent, actual))
-
-
-def _hash_name(alg: str) -> str:
-    return alg
 
 
 class Store:
@@ -192,13 +154,10 @@ class Store:
         self.ephemeral = data_dir is None
         root = Path(tempfile.mkdtemp(prefix="fake-artifactory-")) if data_dir is None else data_dir
         self.root = root
-        self.blob_dir = root / "blobs"
-        self.tmp_dir = root / "tmp"
-        for d in (root, self.blob_dir, self.tmp_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        for leftover in self.tmp_dir.iterdir():  # partial uploads from a crash
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        root.mkdir(parents=True, exist_ok=True)
+        self.blobs = BlobStore(root)
+        self.blob_dir = self.blobs.blob_dir
+        self.tmp_dir = self.blobs.tmp_dir
         self.db_path = root / "meta.sqlite3"
         self._local = threading.local()
         self._write_lock = threading.RLock()
@@ -287,6 +246,22 @@ class Store:
         """Create a repository; RepoExists if the key is taken."""
         self._insert_repo(repo, configured=False, exist_ok=False)
 
+    def update_repo(self, key: str, description: str) -> None:
+        """Change a repository's description (NoSuchRepo if unknown)."""
+        self._require_repo(key)
+        with self._write_lock, self._tx() as db:
+            db.execute("UPDATE repos SET description = ? WHERE key = ?", (description, key))
+
+    def delete_repo(self, key: str) -> None:
+        """Remove a repository and all its content (NoSuchRepo if unknown)."""
+        self._require_repo(key)
+        with self._write_lock:
+            with self._tx() as db:
+                db.execute("DELETE FROM repos WHERE key = ?", (key,))
+                db.execute("DELETE FROM items WHERE repo = ?", (key,))
+                db.execute("DELETE FROM props WHERE repo = ?", (key,))
+            self.collect_garbage()
+
     def list_repos(self) -> list[RepoRecord]:
         rows = self._db().execute(
             "SELECT key, rclass, package_type, description FROM repos ORDER BY key"
@@ -310,65 +285,23 @@ class Store:
         if not self.has_repo(key):
             raise NoSuchRepo(key)
 
-    # -- blobs ----------------------------------------------------------------------------
+    # -- blobs (delegated) -----------------------------------------------------------------
 
     def blob_path(self, sha256: str) -> Path:
         """Host path of a blob (content addressed)."""
-        return self.blob_dir / sha256[:2] / sha256
+        return self.blobs.path(sha256)
 
     def open_blob(self, sha256: str) -> BinaryIO:
         """Open a blob for reading (the file never changes once written)."""
-        return open(self.blob_path(sha256), "rb")  # noqa: SIM115
+        return self.blobs.open(sha256)
 
     def stage_upload(self, chunks: Iterable[bytes]) -> StagedBlob:
-        """Stream ``chunks`` to a temp file while hashing; fsync it. Memory stays flat."""
-        h_sha1, h_md5, h_sha256 = hashlib.sha1(), hashlib.md5(), hashlib.sha256()
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="upload-")
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    if not chunk:
-                        continue
-                    out.write(chunk)
-                    h_sha1.update(chunk)
-                    h_md5.update(chunk)
-                    h_sha256.update(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name)
-            raise
-        return StagedBlob(
-            Path(name), size, h_sha1.hexdigest(), h_md5.hexdigest(), h_sha256.hexdigest()
-        )
+        """Stream ``chunks`` to a temp file while hashing (see :meth:`BlobStore.stage`)."""
+        return self.blobs.stage(chunks)
 
     def stage_stream(self, stream: IO[bytes], chunk_size: int = CHUNK_SIZE) -> StagedBlob:
-        """:meth:`stage_upload` over a file-like object read in ``chunk_size`` pieces."""
-
-        def chunks() -> Iterator[bytes]:
-            while True:
-                data = stream.read(chunk_size)
-                if not data:
-                    return
-                yield data
-
-        return self.stage_upload(chunks())
-
-    def _publish_blob(self, staged: StagedBlob) -> None:
-        target = self.blob_path(staged.sha256)
-        if target.exists():
-            staged.discard()
-            return
-        target.parent.mkdir(exist_ok=True)
-        os.replace(staged.tmp_path, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        """:meth:`stage_upload` over a file-like object."""
+        return self.blobs.stage_stream(stream, chunk_size)
 
     # -- items ------------------------------------------------------------------------------
 
@@ -513,7 +446,7 @@ class Store:
         try:
             with self._write_lock:
                 self._check_file_target(repo, path)
-                self._publish_blob(staged)
+                self.blobs.publish(staged)
                 return self._commit_item(
                     repo,
                     path,
@@ -715,20 +648,6 @@ class Store:
 
     # -- checksum side-files ------------------------------------------------------------
 
-    def find_checksum(
-        self, sha1: str | None = None, sha256: str | None = None
-    ) -> ItemRecord | None:
-        """Any file item whose sha256 (preferred) or sha1 matches."""
-        db = self._db()
-        column, value = ("sha256", sha256) if sha256 else ("sha1", sha1)
-        if not value:
-            return None
-        row = db.execute(
-            f"SELECT {self._COLS} FROM items WHERE {column} = ? AND type = 'file' LIMIT 1",
-            (value.lower(),),
-        ).fetchone()
-        return self._row_to_item(db, row) if row else None
-
     def set_original_checksum(self, repo: str, path: str, alg: str, value: str) -> None:
         """Record a client-provided checksum for an existing file (``*.sha1`` uploads)."""
         if alg not in ("sha1", "md5"):
@@ -767,11 +686,4 @@ class Store:
                     "SELECT DISTINCT sha256 FROM items WHERE sha256 IS NOT NULL"
                 )
             }
-            removed = 0
-            for sub in self.blob_dir.iterdir():
-                for blob in sub.iterdir():
-                    if blob.name not in used:
-                        with contextlib.suppress(OSError):
-                            blob.unlink()
-                            removed += 1
-            return removed
+            return self.blobs.collect_garbage(used)

@@ -51,12 +51,15 @@ from jfrog_mlflow.models import (
     Checksums,
     ItemInfo,
     ListEntry,
+    build_children_aql,
+    parse_aql_children,
     parse_checksums,
     parse_error_message,
     parse_file_list,
     parse_storage_info,
 )
 from jfrog_mlflow.urls import (
+    build_aql_url,
     build_deep_list_url,
     build_item_url,
     build_list_url,
@@ -140,6 +143,7 @@ class ArtifactoryClient:
         self._once_session: requests.Session | None = None
         self._lock = threading.Lock()
         self._is_pro: bool | None = None
+        self._aql_ok = True
 
     def __repr__(self) -> str:
         return f"ArtifactoryClient(base_url={self.base_url!r})"
@@ -319,8 +323,9 @@ class ArtifactoryClient:
         """Direct children of the folder ``path`` (paths relative to it).
 
         Returns ``None`` when ``path`` is a file or does not exist. On Pro this is one File
-        List request; on OSS it is one Folder Info request plus, when ``sizes`` is true, one
-        storage-info request per child file (run in parallel) to learn file sizes.
+        List request. On OSS it is one AQL search when ``sizes`` is true (then a file or an
+        empty folder also gives ``[]``); when AQL is refused (e.g. anonymous access), one
+        Folder Info request plus one storage-info request per child file, in parallel.
         """
         what = f"listing of '{join_path(repo, path)}'"
         if self._is_pro is not False:
@@ -328,6 +333,10 @@ class ArtifactoryClient:
                 return self._file_list(build_list_url(self.base_url, repo, path), what)
             except _ProOnly:
                 pass
+        if sizes and self._aql_ok:
+            found = self._aql_children(repo, path)
+            if found is not None:
+                return found
         info = self.stat(repo, path)
         if info is None or not info.is_folder:
             return None
@@ -347,6 +356,28 @@ class ArtifactoryClient:
         with ThreadPoolExecutor(max_workers=min(len(files), self.config.max_workers)) as pool:
             filled = {e.path: e for e in pool.map(fill, files)}
         return [filled.get(c.path, c) for c in children]
+
+    def _aql_children(self, repo: str, path: str) -> list[ListEntry] | None:
+        """Children with sizes via AQL; ``None`` (and AQL disabled) when it is refused."""
+        what = f"AQL listing of '{join_path(repo, path)}'"
+        resp = self._request(
+            "POST",
+            build_aql_url(self.base_url),
+            what=what,
+            headers={"Content-Type": "text/plain"},
+            data=build_children_aql(repo, path).encode("utf-8"),
+        )
+        if resp.status_code != 200:
+            _logger.debug("AQL unavailable (HTTP %s); listing folder by folder", resp.status_code)
+            resp.close()
+            self._aql_ok = False
+            return None
+        try:
+            return parse_aql_children(self._json(resp, what))
+        except ValueError as exc:
+            raise ArtifactoryError(f"Artifactory {what}: {exc}") from exc
+        finally:
+            resp.close()
 
     def list_tree(self, repo: str, path: str) -> list[ListEntry] | None:
         """Every file and folder below ``path`` (paths relative to it), or ``None``.

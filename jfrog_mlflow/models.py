@@ -8,6 +8,7 @@ percent-encoded.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ __all__ = [
     "Checksums",
     "ItemInfo",
     "ListEntry",
+    "build_children_aql",
+    "parse_aql_children",
     "parse_checksums",
     "parse_error_message",
     "parse_file_list",
@@ -139,3 +142,27 @@ def parse_error_message(data: Any) -> str:
             if isinstance(message, str):
                 return message
     return ""
+
+
+def build_children_aql(repo: str, path: str) -> str:
+    """AQL text selecting the direct children (files and folders) of ``path``.
+
+    AQL calls the repository root ``"."``. Values are JSON-encoded, so any name is safe.
+    """
+    criteria = json.dumps({"repo": repo, "path": path or ".", "type": "any"})
+    return f'items.find({criteria}).include("name","type","size")'
+
+
+def parse_aql_children(data: Any) -> list[ListEntry]:
+    """Parse AQL results into children entries (skipping the ``.`` root-folder row)."""
+    obj = _as_dict(data, "AQL")
+    entries = []
+    for row in obj.get("results") or []:
+        if not isinstance(row, dict):
+            continue
+        name = row.get("name")
+        if not isinstance(name, str) or name in ("", ".") or "/" in name:
+            continue
+        folder = row.get("type") == "folder"
+        entries.append(ListEntry(name, folder, None if folder else _as_int(row.get("size"))))
+    return entries

@@ -15,21 +15,32 @@ import logging
 import os
 import posixpath
 import queue
+import sys
 import threading
+import warnings
 from collections.abc import AsyncIterable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, BinaryIO
 
-from mlflow.entities import FileInfo
-from mlflow.exceptions import MlflowException
-from mlflow.protos import databricks_pb2
-from mlflow.store.artifact.artifact_repo import (
-    ArtifactRepository,
-    StreamUploadMixin,
-    verify_artifact_path,
-)
-from mlflow.utils.file_utils import ArtifactProgressBar
+# If this module is imported before MLflow's artifact-repository registry, importing MLflow
+# below makes the registry load our entry point while this module is half-initialised; that
+# attempt fails with a warning naming our scheme. Silence exactly that warning here and
+# register the class ourselves at the bottom of the module (see _register_with_mlflow).
+with warnings.catch_warnings():
+    warnings.filterwarnings(
+        "ignore",
+        message='Failure attempting to register artifact repository for scheme "artifactory"',
+    )
+    from mlflow.entities import FileInfo
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos import databricks_pb2
+    from mlflow.store.artifact.artifact_repo import (
+        ArtifactRepository,
+        StreamUploadMixin,
+        verify_artifact_path,
+    )
+    from mlflow.utils.file_utils import ArtifactProgressBar
 
 from jfrog_mlflow import errors
 from jfrog_mlflow.client import ArtifactoryClient
@@ -85,6 +96,27 @@ def _translated() -> Iterator[None]:
         raise to_mlflow_exception(exc) from exc
 
 
+_CLIENTS: dict[tuple[str, PluginConfig], ArtifactoryClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+_MAX_CLIENTS = 64
+
+
+def _shared_client(base_url: str, config: PluginConfig) -> ArtifactoryClient:
+    """One client (session, connection pool, learnt edition) per base URL and config.
+
+    MLflow builds a repository per run and logged model; sharing the client lets them reuse
+    connections. Construction does no I/O.
+    """
+    key = (base_url, config)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            if len(_CLIENTS) >= _MAX_CLIENTS:
+                _CLIENTS.pop(next(iter(_CLIENTS)))  # oldest; still usable by its holders
+            client = _CLIENTS[key] = ArtifactoryClient(base_url, config)
+        return client
+
+
 def _base_init_kwargs(tracking_uri: str | None, registry_uri: str | None) -> dict[str, Any]:
     params = inspect.signature(ArtifactRepository.__init__).parameters
     kwargs: dict[str, Any] = {}
@@ -125,7 +157,7 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             check_host_allowed(location, artifact_uri, config)
         self._config: PluginConfig = config
         self._location: ArtifactoryLocation = location
-        self._client = ArtifactoryClient(location.base_url, config)
+        self._client = _shared_client(location.base_url, config)
         self._size_hints: dict[str, int] = {}
         self._hints_lock = threading.Lock()
         super().__init__(artifact_uri, **_base_init_kwargs(tracking_uri, registry_uri))
@@ -358,3 +390,19 @@ class _EndOfStream:
 
     def __init__(self, error: BaseException | None) -> None:
         self.error = error
+
+
+def _register_with_mlflow() -> None:
+    """Register the ``artifactory`` scheme if MLflow's registry missed it.
+
+    That happens only when this module was imported before the registry (see the comment at
+    the imports); with the usual order the entry point has already registered the class.
+    """
+    registry_module = sys.modules.get("mlflow.store.artifact.artifact_repository_registry")
+    registry = getattr(registry_module, "_artifact_repository_registry", None)
+    table = getattr(registry, "_registry", None)
+    if isinstance(table, dict) and "artifactory" not in table:
+        registry.register("artifactory", ArtifactoryArtifactRepository)  # type: ignore[union-attr]
+
+
+_register_with_mlflow()

@@ -23,6 +23,7 @@ from jfrog_mlflow.errors import InvalidArtifactPath
 
 __all__ = [
     "PATH_SEGMENT_SAFE",
+    "build_aql_url",
     "build_deep_list_url",
     "build_item_url",
     "build_list_url",
@@ -159,3 +160,8 @@ def build_list_url(base_url: str, repo: str, path: str) -> str:
 def build_deep_list_url(base_url: str, repo: str, path: str) -> str:
     """File List URL for the whole tree below a folder, folders included (Pro)."""
     return build_storage_url(base_url, repo, path) + "?list&deep=1&listFolders=1"
+
+
+def build_aql_url(base_url: str) -> str:
+    """AQL search endpoint."""
+    return f"{base_url}/api/search/aql"

@@ -95,6 +95,7 @@ def test_no_url_means_emulator_with_the_fixed_token() -> None:
         {"artifactory_user": "admin"},
         {"artifactory_token": "t", "artifactory_api_key": "k"},
         {"conformance_prefix": "/"},
+        {"conformance_max_requests": "-1"},
     ],
 )
 def test_bad_options_fail_before_any_request(options: dict[str, str]) -> None:

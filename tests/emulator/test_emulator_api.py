@@ -204,3 +204,16 @@ def test_control_plane(fake_artifactory, session, repo_url):
     assert state["repos"][REPO]["items"] == {}
     assert "keep" in state["repos"]["Other-Repo"]["items"]
     assert requests.post(f"{fake_artifactory.root_url}/_fake/reset?repo=nope").status_code == 404
+
+
+def test_update_and_delete_repository(session, base):
+    session.put(f"{base}/api/repositories/gone-local", json={"rclass": "local"})
+    session.put(f"{base}/gone-local/f.txt", data=b"1")
+    resp = session.post(f"{base}/api/repositories/gone-local", json={"description": "d"})
+    assert resp.status_code == 200
+    assert session.get(f"{base}/api/repositories/gone-local").json()["description"] == "d"
+    assert session.post(f"{base}/api/repositories/gone-local", data=b"[]").status_code == 400
+    resp = session.delete(f"{base}/api/repositories/gone-local")
+    assert resp.status_code == 200 and "removed successfully" in resp.text
+    assert session.get(f"{base}/api/repositories/gone-local").status_code == 400
+    assert session.delete(f"{base}/api/repositories/gone-local").status_code == 400

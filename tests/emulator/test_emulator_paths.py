@@ -147,3 +147,15 @@ def test_parser_never_crashes_unexpectedly(text):
         parse_repo_request("/repo/" + text)
     except InvalidRawPath:
         pass
+
+
+def test_properties_query_parameter_parsing():
+    from fake_artifactory.api import parse_properties_param
+
+    assert parse_properties_param("a=1,2;b=x\\,y|c;d=e=f;k\\=q=z") == {
+        "a": ["1", "2"],
+        "b": ["x,y"],
+        "c": [""],
+        "d": ["e=f"],
+        "k=q": ["z"],
+    }

@@ -303,6 +303,14 @@ def test_status_fault_has_the_artifactory_envelope_and_retry_after(base_url, reg
     assert_still_serving(base_url)
 
 
+def test_status_fault_on_head_sends_no_body(base_url, registry):
+    registry.add({"operation": "head", "times": 1, "status": 404})
+    with requests.Session() as session:  # one keep-alive connection for both requests
+        resp = session.head(f"{base_url}/artifactory/repo/a.bin", timeout=10)
+        assert resp.status_code == 404 and int(resp.headers["Content-Length"]) > 0
+        assert session.get(f"{base_url}/artifactory/repo/a.bin", timeout=10).content == BODY
+
+
 def test_status_fault_on_upload_with_custom_message(base_url, registry):
     registry.add({"operation": "deploy", "times": 1, "status": 500, "message": "boom"})
     url = f"{base_url}/artifactory/repo/up.bin"

@@ -17,6 +17,7 @@ from fake_artifactory.journal import (
     Journal,
     JournalMiddleware,
     bp,
+    curl_command,
     raw_request_uri,
     redact_headers,
     redact_uri,
@@ -112,6 +113,11 @@ def test_raw_request_uri_prefers_the_server_raw_form():
     assert raw_request_uri({"PATH_INFO": "/a b", "QUERY_STRING": "q=1"}) == "/a%20b?q=1"
 
 
+def test_curl_command_quotes_for_the_shell():
+    line = curl_command("GET", "http://h/a b", {"X-Odd": "it's", "Host": "h"})
+    assert line == "curl -X GET -H 'X-Odd: it'\"'\"'s' 'http://h/a b'"
+
+
 def test_journal_is_bounded_and_ordered():
     journal = Journal(max_entries=3)
     for seq in (2, 1, 3, 4):
@@ -160,6 +166,17 @@ def test_credentials_never_reach_the_journal(base_url):
     assert first["headers"]["X-Jfrog-Art-Api"] == "***"
     assert first["headers"]["Cookie"] == "***"
     assert second["headers"]["Authorization"] == "Bearer ***"
+    assert "-H 'Authorization: Bearer ***'" in second["curl"]
+
+
+def test_curl_line_replays_the_request(base_url):
+    requests.put(f"{base_url}/artifactory/repo/it's here", data=b"abc", timeout=10)
+    [entry] = fetch(base_url)
+    port = base_url.rsplit(":", 1)[1]
+    assert entry["curl"].startswith("curl -X PUT ")
+    assert "--data-binary @body" in entry["curl"]
+    assert entry["curl"].endswith(f"'http://127.0.0.1:{port}/artifactory/repo/it'\"'\"'s%20here'")
+    assert "Content-Length" not in entry["curl"]
 
 
 def test_unread_body_is_not_drained_by_the_journal(base_url):
@@ -175,6 +192,8 @@ def test_filters_and_clear(base_url):
     requests.get(f"{base_url}/artifactory/repo/two", timeout=10)
     assert [e["method"] for e in fetch(base_url, method="put")] == ["PUT"]
     assert [e["uri"] for e in fetch(base_url, contains="two")] == ["/artifactory/repo/two"]
+    first_seq = fetch(base_url)[0]["seq"]
+    assert [e["method"] for e in fetch(base_url, since=str(first_seq))] == ["GET", "GET"]
     assert len(fetch(base_url)) == 3  # reading the journal is not journaled
     assert requests.delete(f"{base_url}/_fake/requests", timeout=10).status_code == 204
     assert fetch(base_url) == []

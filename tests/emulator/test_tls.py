@@ -115,3 +115,22 @@ def test_threaded_server_with_self_signed_tls_serves_https(tmp_path):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{server.url}/api/system/ping", verify=str(ca), timeout=10)
         assert requests.get(f"{server.url}/api/system/ping", verify=str(ca), timeout=10).ok
+        url = f"{server.url}/example-repo-local/tls.bin"
+        auth = ("admin", "password")
+        body = b"0123456789" * 5000
+        assert requests.put(url, data=body, auth=auth, verify=str(ca), timeout=10).ok
+        for rule in ({"truncate_after": 100}, {"reset": "mid_body"}, {"slow_body_bps": 10**6}):
+            requests.post(
+                f"{server.root_url}/_fake/faults",
+                json={"operation": "download", "times": 1, **rule},
+                verify=str(ca),
+                timeout=10,
+            ).raise_for_status()
+            if "slow_body_bps" in rule:
+                assert requests.get(url, auth=auth, verify=str(ca), timeout=10).content == body
+                continue
+            with pytest.raises(
+                (requests.exceptions.ChunkedEncodingError, requests.ConnectionError)
+            ):
+                requests.get(url, auth=auth, verify=str(ca), timeout=10).content  # noqa: B018
+        assert requests.get(url, auth=auth, verify=str(ca), timeout=10).content == body

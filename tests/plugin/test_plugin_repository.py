@@ -358,3 +358,8 @@ def test_log_artifacts_of_empty_and_flat_directories(make_repo, tmp_path):
     _write(tmp_path / "flat" / "one.txt", b"1")
     repo.log_artifacts(str(tmp_path / "flat") + os.sep)
     assert _infos(repo.list_artifacts()) == [("one.txt", False, 1)]
+
+
+def test_repositories_share_one_client_per_endpoint(make_repo):
+    a, b = make_repo("artifactory://x/run1"), make_repo("artifactory://x/run2")
+    assert a.client is b.client

@@ -84,6 +84,7 @@ def test_tree_download_request_budget(edition, request, tmp_path, monkeypatch):
 
 def test_oss_fallback_probes_the_edition_once(oss_artifactory, tmp_path):
     repo = get_artifact_repository("artifactory://probe")
+    repo._client = ArtifactoryClient(repo.client.base_url, repo._config)  # edition unknown
     repo.log_artifact(str(_write(tmp_path / "a.txt", b"a")), "x")
     oss_artifactory.clear_requests()
     repo.list_artifacts("x")
@@ -253,3 +254,66 @@ def test_credentials_never_follow_a_redirect_to_another_host(tmp_path):
     finally:
         origin.shutdown()
         target.shutdown()
+
+
+def test_connection_resets_are_retried(plugin_env, make_repo, tmp_path):
+    repo = make_repo()
+    data = os.urandom(20_000)
+    repo.log_artifact(str(_write(tmp_path / "src" / "r.bin", data)))
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    with plugin_env.faults({"operation": "download", "reset": "mid_body", "times": 1}):
+        out = repo.download_artifacts("r.bin", str(dst))
+    assert Path(out).read_bytes() == data
+    with plugin_env.faults({"operation": "storage_info", "reset": "before", "times": 1}):
+        assert repo._is_directory("") is True
+
+
+def test_retry_after_is_capped():
+    from urllib3 import HTTPResponse
+
+    from jfrog_mlflow.client import _retry_policy
+
+    policy = _retry_policy(PluginConfig(), retries=3)
+    resp = HTTPResponse(status=503, headers={"Retry-After": "86400"})
+    assert policy.get_retry_after(resp) == 60.0
+    assert policy.is_retry("PUT", 503, has_retry_after=True)
+    assert not policy.is_retry("POST", 503)
+
+
+def test_oss_root_download_of_a_logged_model_stays_in_budget(oss_artifactory, tmp_path):
+    repo = get_artifact_repository("artifactory://models/1/models/m-1/artifacts")
+    src = tmp_path / "src"
+    files = {
+        name: os.urandom(32)
+        for name in ["MLmodel", "conda.yaml", "python_env.yaml", "requirements.txt", "model.pkl"]
+    }
+    files["code/mod.py"] = b"x = 1"
+    for rel, data in files.items():
+        _write(src / rel, data)
+    repo.log_artifacts(str(src))
+    out, reqs = _count_download(oss_artifactory, repo, tmp_path, "")
+    got = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert got == files
+    assert len(reqs) <= len(files) + 2 + 3, [(r["method"], r["uri"]) for r in reqs]
+
+
+def test_oss_listing_falls_back_when_aql_is_refused(oss_artifactory, tmp_path):
+    repo = get_artifact_repository("artifactory://noaql")
+    repo._client = ArtifactoryClient(repo.client.base_url, repo._config)
+    repo.log_artifact(str(_write(tmp_path / "a.txt", b"abc")))
+    with oss_artifactory.faults({"operation": "aql", "status": 403, "message": "no AQL"}):
+        infos = [(f.path, f.is_dir, f.file_size) for f in repo.list_artifacts()]
+        again = [(f.path, f.is_dir, f.file_size) for f in repo.list_artifacts()]
+    assert infos == again == [("a.txt", False, 3)]
+    assert repo.client._aql_ok is False
+
+
+def test_oss_listing_of_nasty_names(oss_artifactory, tmp_path):
+    repo = get_artifact_repository("artifactory://nasty oss/dir #1")
+    names = ["a b.txt", "h#;%+&=@:.txt", "ünï.txt", "q\"uo'te".replace('"', "")]
+    for name in names:
+        repo.log_artifact(str(_write(tmp_path / name, name.encode())), "sub;dir")
+    got = [(f.path, f.file_size) for f in repo.list_artifacts("sub;dir")]
+    assert got == sorted((f"sub;dir/{n}", len(n.encode())) for n in names)
+    assert [f.path for f in repo.list_artifacts()] == ["sub;dir"]

@@ -14,6 +14,7 @@ segments or re-encodes the path on the way.  Every test checks the same invarian
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from reliability_support import (
     REPO,
@@ -51,20 +52,18 @@ VICTIM_BODY = b"victim content that must never change or leak\n"
 KNOWN_PATH = "hostile/known.bin"
 KNOWN_BODY = bytes(range(256)) * 13  # 3,328 bytes
 TRIED: Counter[str] = Counter()
+#: The emulator's socket timeout here: how long a stalled upload may hold a connection.
+SOCKET_TIMEOUT = 3
 
 HYPOTHESIS = settings(
     max_examples=60 * scale(),
     deadline=None,
     derandomize=True,
+    # No shrinking: a failure is reported with the example found, which keeps known-bug
+    # (strict xfail) tests as fast as passing ones.
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-CORE = "fake_artifactory (HELPER-CORE)"
-
-
-def known_bug(reason: str) -> pytest.MarkDecorator:
-    """A bug these tests found in the emulator; strict, so the fix is noticed."""
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 @dataclass
@@ -109,7 +108,14 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     data_dir = area / "data"
     (area / "outside").mkdir()
     (area / "outside" / "sentinel.txt").write_text("do not touch")
-    emu = start_emulator(area / "emu", "--repo", VICTIM_REPO, data_dir=data_dir)
+    emu = start_emulator(
+        area / "emu",
+        "--repo",
+        VICTIM_REPO,
+        "--socket-timeout",
+        str(SOCKET_TIMEOUT),
+        data_dir=data_dir,
+    )
     with emu.session() as s:
         assert s.put(f"{emu.repo_url}/{KNOWN_PATH}", data=KNOWN_BODY).status_code == 201
         r = s.put(f"{emu.url}/{VICTIM_REPO}/{VICTIM_PATH}", data=VICTIM_BODY)
@@ -300,9 +306,8 @@ def test_copy_and_move_cannot_traverse(hostile: Hostile) -> None:
 # --- overlong paths and headers --------------------------------------------------------
 
 
-@known_bug("emulator stores paths of 20,000+ characters (no length limit): 201")
-@settings(HYPOTHESIS, max_examples=8 * scale())
-@given(length=st.integers(20_000, 200_000), method=st.sampled_from(["PUT", "GET"]))
+@settings(HYPOTHESIS, max_examples=4 * scale())
+@given(length=st.integers(20_000, 100_000), method=st.sampled_from(["PUT", "GET"]))
 def test_overlong_paths_get_4xx(hostile: Hostile, length: int, method: str) -> None:
     TRIED["overlong path"] += 1
     segment = "a" * 200
@@ -311,7 +316,6 @@ def test_overlong_paths_get_4xx(hostile: Hostile, length: int, method: str) -> N
     assert_clear_4xx(resp, f"{method} path of {length} chars")
 
 
-@known_bug("emulator stores a 70,000-character name (no length limit): 201")
 def test_overlong_single_name_gets_4xx(hostile: Hostile) -> None:
     TRIED["overlong path"] += 1
     resp = raw_request(
@@ -321,7 +325,6 @@ def test_overlong_single_name_gets_4xx(hostile: Hostile) -> None:
     assert_contained(hostile)
 
 
-@known_bug("cheroot max_request_header_size unset: a 70 KB header is served 200")
 @settings(HYPOTHESIS, max_examples=8 * scale())
 @given(
     size=st.integers(70_000, 2_000_000),
@@ -338,7 +341,6 @@ def test_overlong_headers_get_4xx(hostile: Hostile, size: int, name: str) -> Non
     assert_clear_4xx(resp, f"{name} header of {size} bytes")
 
 
-@known_bug("cheroot max_request_header_size unset: 5,000 headers are served 200")
 def test_many_headers_get_4xx(hostile: Hostile) -> None:
     TRIED["overlong header"] += 1
     headers = {f"X-H{i}": "v" * 100 for i in range(5_000)}
@@ -543,7 +545,6 @@ def json_bodies(draw: st.DrawFn) -> bytes:
     return ("[" * depth + "]" * depth).encode()
 
 
-@known_bug("PUT /api/repositories/{key} with a JSON array body: 500 AttributeError")
 @HYPOTHESIS
 @given(
     body=json_bodies(),
@@ -561,10 +562,33 @@ def json_bodies(draw: st.DrawFn) -> bytes:
 def test_hostile_json_bodies_get_4xx_or_success(
     hostile: Hostile, body: bytes, endpoint: tuple[str, str], ctype: str
 ) -> None:
-    TRIED["json body"] += 1
     method, target = endpoint
+    if "/api/repositories/" in target:
+        # A junk ``rclass`` is a known emulator bug (501, not 400), tracked on its own by
+        # test_repository_with_a_junk_rclass_is_400; keep the property about the rest.
+        with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
+            parsed = json.loads(body)
+            assume(not (isinstance(parsed, dict) and parsed.get("rclass", "local") != "local"))
+    TRIED["json body"] += 1
     resp = raw_request(hostile.port, request_bytes(method, target, body, {"Content-Type": ctype}))
     assert_not_5xx(resp, f"{method} {target} {body[:120]!r}")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="emulator bug: PUT /api/repositories/{key} with a junk rclass (a number, an "
+    "unknown word) answers 501 'does not implement' instead of 400 (api.py, create repo)",
+)
+@pytest.mark.parametrize("rclass", [5, "nonsense", None, ["local"]])
+def test_repository_with_a_junk_rclass_is_400(hostile: Hostile, rclass: object) -> None:
+    TRIED["json body"] += 1
+    body = json.dumps({"rclass": rclass, "packageType": "generic"}).encode()
+    target = "/artifactory/api/repositories/hostile-junk-rclass"
+    resp = raw_request(
+        hostile.port,
+        request_bytes("PUT", target, body, {"Content-Type": "application/json"}),
+    )
+    assert resp.status == 400, f"rclass {rclass!r}: HTTP {resp.status} {resp.body[:200]!r}"
 
 
 def test_aql_and_json_leave_everything_contained(hostile: Hostile) -> None:
@@ -574,7 +598,6 @@ def test_aql_and_json_leave_everything_contained(hostile: Hostile) -> None:
 # --- lying Content-Length, broken chunking, stalled bodies ------------------------------
 
 
-@known_bug("a body shorter than its Content-Length (client EOF) is stored: 201")
 @settings(HYPOTHESIS, max_examples=10 * scale())
 @given(sent=st.integers(0, 5000), extra=st.integers(1, 10**7), n=st.integers(0, 10**9))
 def test_content_length_longer_than_the_body_stores_nothing(
@@ -610,7 +633,6 @@ def test_content_length_shorter_than_the_body_is_caught_by_the_checksum(
     assert get.status == 404
 
 
-@known_bug("malformed chunked bodies: 500 (bad chunk size) or 201 (chunk size -1)")
 @pytest.mark.parametrize(
     "chunks",
     [
@@ -635,7 +657,6 @@ def test_malformed_chunked_bodies_store_nothing(hostile: Hostile, chunks: bytes)
     assert get.status == 404, f"{path} stored from a malformed chunked body"
 
 
-@known_bug("a stalled body ends in 500 'Internal error: TimeoutError', not 4xx/close")
 def test_stalled_bodies_time_out_while_other_clients_are_served(hostile: Hostile) -> None:
     TRIED["stalled body"] += 4
     sockets = []
@@ -663,7 +684,9 @@ def test_stalled_bodies_time_out_while_other_clients_are_served(hostile: Hostile
             except (ConnectionResetError, BrokenPipeError):
                 pass
             except TimeoutError:
-                pytest.fail("a stalled upload held its connection open for 120 s")
+                pytest.fail(
+                    f"a stalled upload outlived the {SOCKET_TIMEOUT} s socket timeout by 2 min"
+                )
             resp = RawResponse(None, {}, b"")
             if chunks:
                 from reliability_support import parse_raw_response
