@@ -1,14 +1,19 @@
 """The control plane under ``/_fake/`` (never under the context path; no auth).
 
-``GET /_fake/health``, ``POST /_fake/reset[?repo=KEY]``, ``GET /_fake/state``.
+``GET /_fake/health``, ``POST /_fake/reset[?repo=KEY]``, ``GET /_fake/state``,
+``GET /_fake/snapshot`` (export, a tar.gz) and ``POST /_fake/snapshot`` (import: the
+request body is a snapshot; it replaces the whole state).
 The journal and fault modules register their own ``/_fake/...`` blueprints.
 """
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+
+from fake_artifactory import snapshot
 
 from fake_artifactory.errors import HttpError
 from fake_artifactory.storage import ItemRecord
@@ -77,3 +82,36 @@ def state_dump(store: Any) -> dict[str, Any]:
 def state() -> Response:
     """JSON dump of every repository's tree (paths, types, sizes, sha256, properties)."""
     return jsonify(state_dump(_emulator().store))
+
+
+@bp.get("/_fake/snapshot")
+def export_snapshot() -> Response:
+    """The whole state as a tar.gz (see :mod:`fake_artifactory.snapshot`)."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response
+    snapshot.export_snapshot(_emulator().store, spool)
+    size = spool.tell()
+    spool.seek(0)
+    resp = Response(_file_chunks(spool), content_type="application/gzip", direct_passthrough=True)
+    resp.headers["Content-Length"] = str(size)
+    resp.headers["Content-Disposition"] = 'attachment; filename="fake-artifactory-snapshot.tar.gz"'
+    return resp
+
+
+def _file_chunks(fh: Any) -> Any:
+    with fh:
+        while data := fh.read(1024 * 1024):
+            yield data
+
+
+@bp.post("/_fake/snapshot")
+def import_snapshot() -> Response:
+    """Replace the whole state with the snapshot in the request body; 400 if invalid."""
+    with tempfile.TemporaryFile() as spool:
+        while data := request.stream.read(1024 * 1024):
+            spool.write(data)
+        spool.seek(0)
+        try:
+            count = snapshot.import_snapshot(_emulator().store, spool)
+        except snapshot.SnapshotError as exc:
+            raise HttpError(400, f"Invalid snapshot: {exc}") from None
+    return jsonify({"status": "imported", "items": count})

@@ -7,7 +7,6 @@ real OSS 400 when the emulator runs as edition ``oss``.
 from __future__ import annotations
 
 import importlib
-import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -16,38 +15,22 @@ from urllib.parse import unquote
 
 from flask import Response, request
 
-from fake_artifactory import routes, serializers
+from fake_artifactory import api_copy, api_search, routes, serializers
+from fake_artifactory.api_common import PRO_ONLY as PRO_ONLY
+from fake_artifactory.api_common import flag, json_body, json_response, require_pro
 from fake_artifactory.auth import require, require_non_anonymous
 from fake_artifactory.errors import HttpError, NoSuchItem, NoSuchRepo
 from fake_artifactory.paths import InvalidRawPath, RepoRequest, validate_property_key
 from fake_artifactory.storage import ItemRecord, RepoRecord
 
-PRO_ONLY = "This REST API is available only in Artifactory Pro."
 _REPO_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_RCLASSES = frozenset({"local", "remote", "virtual", "federated"})
 
-
-def _json(body: Any, content_type: str = "application/json", status: int = 200) -> Response:
-    return Response(serializers.to_json(body), status=status, content_type=content_type)
-
-
-def _json_body() -> Any:
-    """The request body as JSON, or None when it is not valid (or absurdly nested) JSON."""
-    try:
-        return json.loads(request.get_data())
-    except (ValueError, RecursionError):
-        return None
-
-
-def _flag(name: str, default: bool = False) -> bool:
-    value = request.args.get(name)
-    if value is None:
-        return default
-    return value.lower() in ("1", "true", "")
-
-
-def _require_pro() -> None:
-    if routes.emulator().config.edition != "pro":
-        raise HttpError(400, PRO_ONLY)
+# Short aliases kept for the views below (and for code importing them from here).
+_json = json_response
+_json_body = json_body
+_flag = flag
+_require_pro = require_pro
 
 
 def dispatch_api(rest: str) -> Response:
@@ -81,8 +64,10 @@ def dispatch_api(rest: str) -> Response:
         return get_uploads_config()
     elif head == "search" and tail.strip("/") == "aql" and method == "POST":
         return search_aql()
+    elif head == "search" and tail.strip("/") == "prop" and method in ("GET", "HEAD"):
+        return api_search.search_properties()
     elif head in ("copy", "move") and method == "POST":
-        _require_pro()
+        return api_copy.copy_or_move(head, tail)
     raise routes.not_implemented(f"/api{rest}")
 
 
@@ -419,8 +404,21 @@ def create_repository(key: str) -> Response:
     body = _json_body() or {}
     if not isinstance(body, dict):
         raise HttpError(400, "Repository configuration must be a JSON object", plain=True)
-    rclass = str(body.get("rclass", "local")).lower()
-    package_type = str(body.get("packageType", "generic")).lower()
+    raw_rclass = body.get("rclass", "local")
+    if not isinstance(raw_rclass, str) or raw_rclass.lower() not in _RCLASSES:
+        raise HttpError(
+            400,
+            "Invalid repository configuration: 'rclass' must be one of "
+            + ", ".join(sorted(_RCLASSES)),
+            plain=True,
+        )
+    rclass = raw_rclass.lower()
+    raw_type = body.get("packageType", "generic")
+    if not isinstance(raw_type, str) or not raw_type:
+        raise HttpError(
+            400, "Invalid repository configuration: 'packageType' must be a string", plain=True
+        )
+    package_type = raw_type.lower()
     if rclass != "local":
         raise routes.not_implemented(f"repositories of rclass {rclass!r}")
     if not _REPO_KEY.match(key):

@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from fake_artifactory import admin, routes
-from fake_artifactory.auth import authenticate, require_authenticated
-from fake_artifactory.config import EmulatorConfig
+from fake_artifactory import admin, routes, tokens
+from fake_artifactory.auth import TokenLookup, authenticate, require_authenticated
+from fake_artifactory.config import ConfigurationError, EmulatorConfig
 from fake_artifactory.errors import register_error_handlers
 from fake_artifactory.paths import split_context
 from fake_artifactory.storage import Store, now_ms
@@ -33,11 +33,25 @@ class Emulator:
     def __init__(self, config: EmulatorConfig, store: Store | None = None) -> None:
         self.config = config
         self.store = store if store is not None else Store(config.data_dir, config.repos)
+        if config.seed is not None:
+            self._load_seed(config.seed)
         self.started_ms = now_ms()
         #: Filled by fake_artifactory.faults when available (a FaultRegistry).
         self.faults: Any = None
         #: Filled by fake_artifactory.journal when available (a Journal).
         self.journal: Any = None
+        #: Resolves Access API tokens (set by create_app).
+        self.token_lookup: TokenLookup | None = None
+
+    def _load_seed(self, seed: Path) -> None:
+        from fake_artifactory.snapshot import SnapshotError, import_snapshot
+
+        try:
+            with seed.open("rb") as fh:
+                import_snapshot(self.store, fh)
+        except (OSError, SnapshotError) as exc:
+            self.store.close()
+            raise ConfigurationError(f"cannot load seed snapshot {seed}: {exc}") from None
 
     def close(self) -> None:
         self.store.close()
@@ -94,6 +108,7 @@ def create_app(config: EmulatorConfig | None = None, store: Store | None = None)
     app = Flask(__name__, root_path=here, instance_path=here)
     app.config["MAX_CONTENT_LENGTH"] = None
     emulator = Emulator(config, store)
+    emulator.token_lookup = tokens.make_lookup(emulator.store, config)
     app.extensions[EXTENSION_KEY] = emulator
     register_error_handlers(app)
 
@@ -103,7 +118,7 @@ def create_app(config: EmulatorConfig | None = None, store: Store | None = None)
         g.fake_rest = rest
         if rest is None or rest.rstrip("/") == "/api/system/ping":
             return
-        principal = authenticate(request.headers, config)
+        principal = authenticate(request.headers, config, emulator.token_lookup)
         require_authenticated(principal, config)
         g.principal = principal
 
@@ -116,6 +131,7 @@ def create_app(config: EmulatorConfig | None = None, store: Store | None = None)
         return resp
 
     app.register_blueprint(admin.bp)
+    app.register_blueprint(tokens.bp)
     for name in OPTIONAL_BLUEPRINTS:
         module = _optional_module(name)
         if module is not None and hasattr(module, "bp"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from werkzeug.datastructures import Headers
@@ -47,22 +48,33 @@ def _eq(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def _secret_owner(config: EmulatorConfig, secret: str) -> Principal | None:
+#: Resolves a secret minted at run time (an Access API token) to its owner, or None.
+TokenLookup = Callable[[str], "Principal | None"]
+
+
+def _secret_owner(
+    config: EmulatorConfig, secret: str, lookup: TokenLookup | None = None
+) -> Principal | None:
     for token in (*config.tokens, *config.api_keys):
         if _eq(token, secret):
             return Principal(config.admin_user, PERMISSIONS)
-    return None
+    return lookup(secret) if lookup is not None else None
 
 
-def authenticate(headers: Headers, config: EmulatorConfig) -> Principal:
+def authenticate(
+    headers: Headers, config: EmulatorConfig, lookup: TokenLookup | None = None
+) -> Principal:
     """Resolve the caller from request headers (case-insensitive mapping).
+
+    ``lookup`` resolves tokens minted through the Access API (expired or revoked
+    ones resolve to None and so get ``Bad credentials``).
 
     Returns the anonymous principal (possibly with no permissions) when no credentials
     are given; raises HttpError 401/403 for bad ones.
     """
     art_api = headers.get("X-JFrog-Art-Api") or headers.get("X-Api-Key")
     if art_api:
-        owner = _secret_owner(config, art_api)
+        owner = _secret_owner(config, art_api, lookup)
         if owner is None:
             raise HttpError(403, "Bad credentials")
         return owner
@@ -70,18 +82,18 @@ def authenticate(headers: Headers, config: EmulatorConfig) -> Principal:
     scheme, _, value = authorization.partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
-        owner = _secret_owner(config, value)
+        owner = _secret_owner(config, value, lookup)
         if owner is None:
             raise HttpError(401, "Bad credentials", CHALLENGE)
         return owner
     if scheme.lower() == "basic" and value:
-        return _basic(value, config)
+        return _basic(value, config, lookup)
     if authorization:
         raise HttpError(401, "Bad credentials", CHALLENGE)
     return Principal(ANONYMOUS, _ANON_PERMS[config.anonymous])
 
 
-def _basic(value: str, config: EmulatorConfig) -> Principal:
+def _basic(value: str, config: EmulatorConfig, lookup: TokenLookup | None) -> Principal:
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
@@ -92,7 +104,7 @@ def _basic(value: str, config: EmulatorConfig) -> Principal:
     for user in config.users:
         if user.name == name and _eq(user.password, secret):
             return Principal(user.name, user.perms)
-    owner = _secret_owner(config, secret)
+    owner = _secret_owner(config, secret, lookup)
     if owner is not None:
         # A token given as a Basic password is honoured whatever the user name.
         return owner

@@ -1,7 +1,10 @@
-"""``fake-artifactory serve ...``: run the emulator in the foreground.
+"""``fake-artifactory serve|export|import``.
 
-Prints exactly one line ``READY <base-url>`` on stdout once listening, logs to
-stderr, and exits 0 on SIGINT/SIGTERM.
+``serve`` runs the emulator in the foreground: it prints exactly one line
+``READY <base-url>`` on stdout once listening, logs to stderr, and exits 0 on
+SIGINT/SIGTERM.  ``export --data-dir DIR OUT.tar.gz`` writes a snapshot of a data
+directory, ``import --data-dir DIR IN.tar.gz`` replaces a data directory's state with
+a snapshot (stop the emulator using that directory first).
 """
 
 from __future__ import annotations
@@ -28,12 +31,48 @@ def _parser() -> argparse.ArgumentParser:
         help="run the emulator",
         description=serve.description,
     )
+    for name, what, arg in (
+        ("export", "write a snapshot of a data directory", "OUT"),
+        ("import", "replace a data directory's state with a snapshot", "SNAPSHOT"),
+    ):
+        cmd = sub.add_parser(name, help=what, description=what)
+        cmd.add_argument("--data-dir", required=True, help="the emulator's data directory")
+        cmd.add_argument("--repo", action="append", metavar="KEY", help="extra configured repo")
+        cmd.add_argument("archive", metavar=arg, help="snapshot file (.tar.gz)")
     return parser
+
+
+def _snapshot_command(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fake_artifactory.config import DEFAULT_REPO
+    from fake_artifactory.snapshot import SnapshotError, export_snapshot, import_snapshot
+    from fake_artifactory.storage import Store
+
+    repos = [DEFAULT_REPO, *[r for r in ns.repo or [] if r != DEFAULT_REPO]]
+    store = Store(Path(ns.data_dir), repos)
+    try:
+        if ns.command == "export":
+            with open(ns.archive, "wb") as out:
+                count = export_snapshot(store, out)
+            print(f"exported {count} items to {ns.archive}")
+        else:
+            with open(ns.archive, "rb") as src:
+                count = import_snapshot(store, src)
+            print(f"imported {count} items from {ns.archive}")
+    except (OSError, SnapshotError) as exc:
+        print(f"fake-artifactory: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and of ``python -m fake_artifactory``."""
     ns = _parser().parse_args(list(argv) if argv is not None else None)
+    if ns.command in ("export", "import"):
+        return _snapshot_command(ns)
     try:
         config = EmulatorConfig.from_namespace(ns)
     except ConfigurationError as exc:
@@ -53,7 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    server = ThreadedServer(config)
+    try:
+        server = ThreadedServer(config)
+    except ConfigurationError as exc:
+        print(f"fake-artifactory: error: {exc}", file=sys.stderr)
+        return 2
     try:
         server.start()
     except (ConfigurationError, OSError) as exc:

@@ -71,6 +71,8 @@ class EmulatorConfig:
     max_header_bytes: int = 65536
     server_id: str = "fake-artifactory-0001"
     log_level: str = "WARNING"
+    #: A snapshot (``.tar.gz``) that replaces the state when the emulator starts.
+    seed: Path | None = None
 
     @property
     def admin_user(self) -> str:
@@ -119,6 +121,7 @@ class EmulatorConfig:
             threads=ns.threads,
             socket_timeout=ns.socket_timeout,
             log_level=ns.log_level,
+            seed=Path(ns.seed) if getattr(ns, "seed", None) else None,
         )
 
 
@@ -188,4 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=non_negative_int_arg, default=16)
     p.add_argument("--socket-timeout", type=non_negative_int_arg, default=60, help="seconds")
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument(
+        "--seed", metavar="SNAPSHOT", help="load this snapshot (.tar.gz) at start, replacing state"
+    )
     return p

@@ -11,7 +11,8 @@
     ├── InvalidPath(…, ValueError)   400
     ├── ChecksumMismatch             409
     ├── ChecksumNotFound             404
-    └── RepoExists                   400
+    ├── RepoExists                   400
+    └── InvalidCopy                  400  (copy/move into itself, file onto a folder, ...)
     HttpError(Exception)             web-layer errors that already know their status
                                      (authentication, permissions, unsupported endpoints)
 
@@ -85,6 +86,10 @@ class RepoExists(StorageError):
         super().__init__(f"Case insensitive repository key already exists: {repo}")
 
 
+class InvalidCopy(StorageError):
+    pass
+
+
 STATUS_BY_ERROR: Mapping[type[StorageError], int] = {
     NoSuchRepo: 404,
     NoSuchItem: 404,
@@ -95,6 +100,7 @@ STATUS_BY_ERROR: Mapping[type[StorageError], int] = {
     ChecksumMismatch: 409,
     ChecksumNotFound: 404,
     RepoExists: 400,
+    InvalidCopy: 400,
 }
 
 

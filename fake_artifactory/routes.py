@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
@@ -368,10 +369,28 @@ def _requested_ranges(item: ItemRecord) -> list[tuple[int, int]] | None:
     return merged
 
 
+def _not_modified(item: ItemRecord) -> bool:
+    """RFC 7232: ``If-None-Match`` (sha1 ETags, ``*``) wins over ``If-Modified-Since``."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")}
+        return "*" in tags or item.sha1 in tags
+    since = request.headers.get("If-Modified-Since")
+    if since is None:
+        return False
+    try:
+        when = parsedate_to_datetime(since)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if when.tzinfo is None:
+        return False
+    return item.modified // 1000 <= int(when.timestamp())
+
+
 def _file_response(item: ItemRecord) -> Response:
     headers = _file_headers(item)
     mime = item.mime_type or "application/octet-stream"
-    if request.headers.get("If-None-Match", "").strip('"') == item.sha1:
+    if _not_modified(item):
         return Response(status=304, headers=headers)
     try:
         ranges = _requested_ranges(item)

@@ -36,6 +36,12 @@ from fake_artifactory.blobs import (
     checksum_policy_message,
     verify_client_checksums,
 )
+from fake_artifactory.copymove import (
+    CopyOutcome,
+    check_not_into_itself,
+    rebase,
+    resolve_target,
+)
 from fake_artifactory.errors import (
     ChecksumNotFound,
     NoSuchItem,
@@ -55,6 +61,7 @@ __all__ = [
     "RepoRecord",
     "StagedBlob",
     "Store",
+    "TokenRecord",
     "checksum_policy_message",
     "verify_client_checksums",
 ]
@@ -82,6 +89,11 @@ CREATE TABLE IF NOT EXISTS props (
     seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS props_item ON props(repo, path);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, username TEXT NOT NULL,
+    scope TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL DEFAULT 0,
+    description TEXT NOT NULL DEFAULT ''
+);
 """
 
 
@@ -137,6 +149,25 @@ class ItemRecord:
     @property
     def is_folder(self) -> bool:
         return self.type == "folder"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An access token minted through the Access API (only its SHA-256 digest is kept).
+
+    ``expires`` is epoch milliseconds, 0 = never.
+    """
+
+    token_id: str
+    digest: str = field(repr=False)
+    username: str
+    scope: str
+    created: int
+    expires: int = 0
+    description: str = ""
+
+    def expired(self, now: int) -> bool:
+        return self.expires != 0 and now >= self.expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -646,6 +677,172 @@ class Store:
                         (repo, target, key),
                     )
 
+    # -- copy and move -------------------------------------------------------------------
+
+    def copy_tree(
+        self,
+        src_repo: str,
+        src_path: str,
+        dst_repo: str,
+        dst_path: str,
+        *,
+        move: bool,
+        user: str,
+        into: bool = False,
+        dry: bool = False,
+    ) -> CopyOutcome:
+        """Copy (or move) a file or folder subtree in one transaction.
+
+        Unix semantics: an existing target folder (or ``into``) receives the source
+        under its own name, otherwise the source is renamed.  Properties and checksums
+        travel with the items; blobs are shared (content addressed).  ``dry`` checks
+        everything and changes nothing.  Raises NoSuchItem, NoSuchRepo, InvalidCopy,
+        NotAFile, NotAFolder or ParentNotFolder.
+        """
+        self._require_repo(dst_repo)
+        with self._write_lock:
+            source = self.require_item(src_repo, src_path)
+            existing = self.get_item(dst_repo, dst_path)
+            target = resolve_target(
+                src_path,
+                dst_path,
+                dst_is_folder=existing is not None and existing.is_folder,
+                dst_exists=existing is not None,
+                into=into,
+            )
+            check_not_into_itself(
+                src_repo, src_path, dst_repo, target, src_is_folder=source.is_folder
+            )
+            items = [source] if src_path else []
+            if source.is_folder:
+                items += list(self.iter_descendants(src_repo, src_path))
+            if not source.is_folder and target == "":
+                raise NotAFile(dst_repo, target)
+            db = self._db()
+            overwrites = 0
+            for item in items:
+                path = rebase(item.path, src_path, target)
+                row = db.execute(
+                    "SELECT type FROM items WHERE repo = ? AND path = ?", (dst_repo, path)
+                ).fetchone()
+                if row is None:
+                    continue
+                if item.is_folder and row[0] != "folder":
+                    raise NotAFolder(dst_repo, path)
+                if not item.is_folder:
+                    if row[0] == "folder":
+                        raise NotAFile(dst_repo, path)
+                    overwrites += 1
+            for anc in ancestors(target):
+                row = db.execute(
+                    "SELECT type FROM items WHERE repo = ? AND path = ?", (dst_repo, anc)
+                ).fetchone()
+                if row is not None and row[0] != "folder":
+                    raise ParentNotFolder(dst_repo, parent_of(target))
+            outcome = CopyOutcome(
+                target_path=target,
+                files=sum(1 for i in items if not i.is_folder),
+                folders=sum(1 for i in items if i.is_folder),
+                overwrites=overwrites,
+            )
+            if dry:
+                return outcome
+            ts = now_ms()
+            with self._tx() as db:
+                self._ensure_parents(db, dst_repo, target, user, ts)
+                for item in items:
+                    self._copy_row(
+                        db, item, dst_repo, rebase(item.path, src_path, target), user, ts
+                    )
+                if move:
+                    self._delete_subtree(db, src_repo, src_path)
+            return outcome
+
+    def _copy_row(
+        self, db: sqlite3.Connection, item: ItemRecord, repo: str, path: str, user: str, ts: int
+    ) -> None:
+        if item.is_folder:
+            db.execute(
+                "INSERT OR IGNORE INTO items(repo, path, type, created, modified, updated, "
+                "created_by, modified_by) VALUES (?, ?, 'folder', ?, ?, ?, ?, ?)",
+                (repo, path, ts, ts, ts, user, user),
+            )
+            self._add_props(db, repo, path, item.properties)
+            return
+        db.execute(
+            "INSERT OR REPLACE INTO items(repo, path, type, size, sha1, md5, sha256, "
+            "original_sha1, original_md5, mime_type, created, modified, updated, "
+            "created_by, modified_by) VALUES (?, ?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                repo,
+                path,
+                item.size,
+                item.sha1,
+                item.md5,
+                item.sha256,
+                item.original_sha1,
+                item.original_md5,
+                item.mime_type,
+                ts,
+                item.modified,
+                ts,
+                user,
+                item.modified_by,
+            ),
+        )
+        self._replace_props(db, repo, path, item.properties)
+
+    def _delete_subtree(self, db: sqlite3.Connection, repo: str, path: str) -> None:
+        if path == "":
+            db.execute("DELETE FROM items WHERE repo = ? AND path != ''", (repo,))
+            db.execute("DELETE FROM props WHERE repo = ? AND path != ''", (repo,))
+            return
+        lo, hi = path + "/", path + "0"
+        for table in ("items", "props"):
+            db.execute(
+                f"DELETE FROM {table} WHERE repo = ? AND (path = ? OR (path > ? AND path < ?))",
+                (repo, path, lo, hi),
+            )
+
+    # -- access tokens --------------------------------------------------------------------
+
+    _TOKEN_COLS = "token_id, digest, username, scope, created, expires, description"
+
+    def add_token(self, token: TokenRecord) -> None:
+        with self._write_lock, self._tx() as db:
+            db.execute(
+                f"INSERT INTO tokens({self._TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    token.token_id,
+                    token.digest,
+                    token.username,
+                    token.scope,
+                    token.created,
+                    token.expires,
+                    token.description,
+                ),
+            )
+
+    def find_token(
+        self, *, token_id: str | None = None, digest: str | None = None
+    ) -> TokenRecord | None:
+        column, value = ("token_id", token_id) if token_id is not None else ("digest", digest)
+        row = (
+            self._db()
+            .execute(f"SELECT {self._TOKEN_COLS} FROM tokens WHERE {column} = ?", (value,))
+            .fetchone()
+        )
+        return TokenRecord(*row) if row else None
+
+    def list_tokens(self) -> list[TokenRecord]:
+        rows = self._db().execute(f"SELECT {self._TOKEN_COLS} FROM tokens ORDER BY created")
+        return [TokenRecord(*row) for row in rows]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Forget a token; False when no such token exists."""
+        with self._write_lock, self._tx() as db:
+            return db.execute("DELETE FROM tokens WHERE token_id = ?", (token_id,)).rowcount > 0
+
     # -- checksum side-files ------------------------------------------------------------
 
     def set_original_checksum(self, repo: str, path: str, alg: str, value: str) -> None:
@@ -658,6 +855,77 @@ class Store:
                 (value, repo, path),
             )
 
+    # -- snapshots ------------------------------------------------------------------------
+
+    def replace_state(
+        self,
+        repos: Iterable[RepoRecord],
+        items: Iterable[ItemRecord],
+        tokens: Iterable[TokenRecord],
+        blobs: Iterable[StagedBlob],
+    ) -> None:
+        """Replace everything (repositories, items, properties, tokens) in one transaction.
+
+        ``blobs`` are published first (content addressed, so harmless if the
+        transaction then fails); unreferenced blobs are collected afterwards.
+        """
+        with self._write_lock:
+            for blob in blobs:
+                self.blobs.publish(blob)
+            with self._tx() as db:
+                for table in ("items", "props", "repos", "tokens"):
+                    db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                for repo in repos:
+                    db.execute(
+                        "INSERT INTO repos(key, rclass, package_type, description, configured) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (
+                            repo.key,
+                            repo.rclass,
+                            repo.package_type,
+                            repo.description,
+                            int(repo.key in self._configured_repos),
+                        ),
+                    )
+                for item in items:
+                    db.execute(
+                        f"INSERT OR REPLACE INTO items({self._COLS}) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            item.repo,
+                            item.path,
+                            item.type,
+                            item.size,
+                            item.sha1,
+                            item.md5,
+                            item.sha256,
+                            item.original_sha1,
+                            item.original_md5,
+                            item.mime_type,
+                            item.created,
+                            item.modified,
+                            item.updated,
+                            item.created_by,
+                            item.modified_by,
+                        ),
+                    )
+                    self._replace_props(db, item.repo, item.path, item.properties)
+                for token in tokens:
+                    db.execute(
+                        f"INSERT INTO tokens({self._TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            token.token_id,
+                            token.digest,
+                            token.username,
+                            token.scope,
+                            token.created,
+                            token.expires,
+                            token.description,
+                        ),
+                    )
+            self._ensure_configured_repos()
+            self.collect_garbage()
+
     # -- reset and garbage ------------------------------------------------------------
 
     def reset(self, repo: str | None = None) -> None:
@@ -665,6 +933,7 @@ class Store:
         with self._write_lock:
             with self._tx() as db:
                 if repo is None:
+                    db.execute("DELETE FROM tokens")
                     db.execute("DELETE FROM items")
                     db.execute("DELETE FROM props")
                     db.execute("DELETE FROM repos")

@@ -1,6 +1,7 @@
 """HTTP client for the subset of the Artifactory REST API the plugin needs.
 
-This is the only module of :mod:`jfrog_mlflow` that does network I/O, and it never imports
+This module and :mod:`jfrog_mlflow.transfer` (the download and upload mechanics built on
+it) are the only modules of :mod:`jfrog_mlflow` that do network I/O; neither imports
 MLflow. One :class:`ArtifactoryClient` owns one ``requests.Session``; it is safe to share
 between threads (MLflow downloads on a thread pool, and the tracking server shares one
 repository between request threads).
@@ -10,26 +11,25 @@ Resilience:
 * urllib3 ``Retry`` on the adapter retries connection errors, 429 and 5xx (honouring
   ``Retry-After``) with exponential backoff and jitter, for idempotent methods only (GET,
   HEAD, PUT of known bytes, DELETE). Streamed uploads of unknown bytes are never retried.
-* Failures after the response started (truncated body, checksum mismatch) are retried by
-  :meth:`ArtifactoryClient.download_file` itself.
+* urllib3 stops at the headers. A body that breaks off afterwards (connection reset,
+  truncation, a JSON document cut short) raises :class:`~jfrog_mlflow.errors.ResponseBroken`,
+  which :meth:`ArtifactoryClient.with_retries` retries with the same backoff and jitter
+  for every idempotent operation; downloads also retry checksum and length mismatches.
 * Redirects are followed by hand: credentials go only to the origin the client was built
   for; a hop to another host or scheme is made without our credentials.
-* Every response status is checked in :meth:`ArtifactoryClient._check`, the one place that
+* Every response status is checked in :meth:`ArtifactoryClient.check`, the one place that
   turns a status into an :class:`~jfrog_mlflow.errors.ArtifactoryError`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -37,14 +37,14 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
-from jfrog_mlflow import __version__
+from jfrog_mlflow import __version__, transfer
 from jfrog_mlflow.auth import auth_from_config
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.errors import (
     ArtifactoryError,
     ConnectError,
-    IntegrityError,
     RequestTimeout,
+    ResponseBroken,
     error_for_status,
 )
 from jfrog_mlflow.models import (
@@ -52,12 +52,12 @@ from jfrog_mlflow.models import (
     ItemInfo,
     ListEntry,
     build_children_aql,
+    error_detail,
     parse_aql_children,
-    parse_checksums,
-    parse_error_message,
     parse_file_list,
     parse_storage_info,
 )
+from jfrog_mlflow.transfer import hash_file
 from jfrog_mlflow.urls import (
     build_aql_url,
     build_deep_list_url,
@@ -71,24 +71,15 @@ __all__ = ["ArtifactoryClient", "hash_file"]
 
 _logger = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 _CHUNK = 1024 * 1024
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 _MAX_REDIRECTS = 5
 _PRO_ONLY_MARKER = "artifactory pro"
 _MAX_RETRY_AFTER = 60.0
-
-
-def hash_file(path: str | os.PathLike[str]) -> tuple[int, str, str]:
-    """Return ``(size, sha1, sha256)`` of a local file, reading it in 1 MiB chunks."""
-    sha1, sha256 = hashlib.sha1(), hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            sha1.update(chunk)
-            sha256.update(chunk)
-            size += len(chunk)
-    return size, sha1.hexdigest(), sha256.hexdigest()
+_MAX_BACKOFF = 30.0
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -165,7 +156,7 @@ class ArtifactoryClient:
             session.verify = self.config.ca_bundle
         return session
 
-    def _no_retry_session(self) -> requests.Session:
+    def no_retry_session(self) -> requests.Session:
         with self._lock:
             if self._once_session is None:
                 self._once_session = self._make_session(0)
@@ -177,7 +168,38 @@ class ArtifactoryClient:
         if self._once_session is not None:
             self._once_session.close()
 
-    def _request(
+    @property
+    def host(self) -> str:
+        """``host[:port]`` of the base URL (for messages)."""
+        return self._origin[1]
+
+    def with_retries(
+        self,
+        what: str,
+        call: Callable[[], _T],
+        *,
+        retry_on: tuple[type[BaseException], ...] = (ResponseBroken,),
+    ) -> _T:
+        """Run ``call``, retrying ``retry_on`` errors with exponential backoff and jitter.
+
+        For idempotent operations only: ``call`` must be safe to repeat from the start.
+        Makes at most ``max_retries + 1`` attempts; the last error propagates unchanged.
+        """
+        attempts = self.config.max_retries + 1
+        for attempt in range(attempts):
+            try:
+                return call()
+            except retry_on as exc:
+                if attempt + 1 >= attempts:
+                    raise
+                delay = self.config.backoff_factor * (2**attempt) + random.uniform(
+                    0, self.config.backoff_factor
+                )
+                _logger.debug("retrying %s in %.2fs: %s", what, delay, exc)
+                time.sleep(min(delay, _MAX_BACKOFF))
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def request(
         self,
         method: str,
         url: str,
@@ -188,7 +210,11 @@ class ArtifactoryClient:
         stream: bool = False,
         session: requests.Session | None = None,
     ) -> requests.Response:
-        """Send one request, following redirects safely; no status check here."""
+        """Send one request, following redirects safely; no status check here.
+
+        Unless ``stream`` is set the body is read here; a body that breaks off raises
+        :class:`ResponseBroken` (retry it with :meth:`with_retries`).
+        """
         sess = session or self._session
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
@@ -200,7 +226,7 @@ class ArtifactoryClient:
                     current,
                     headers=dict(headers or {}),
                     data=data,
-                    stream=stream,
+                    stream=True,
                     timeout=self._timeout,
                     allow_redirects=False,
                     auth=self._auth if same_origin else _NoAuth(),
@@ -211,8 +237,7 @@ class ArtifactoryClient:
                 ) from exc
             except requests.RequestException as exc:
                 raise ConnectError(
-                    f"Artifactory {what} failed: cannot reach {self._origin[1]} "
-                    f"({type(exc).__name__})",
+                    f"Artifactory {what} failed: cannot reach {self.host} ({type(exc).__name__})",
                     method=method,
                     url=url,
                 ) from exc
@@ -227,36 +252,46 @@ class ArtifactoryClient:
             if (
                 resp.status_code in (301, 302, 303, 307, 308)
                 and location
-                and method
-                in (
-                    "GET",
-                    "HEAD",
-                )
+                and method in ("GET", "HEAD")
             ):
                 resp.close()
                 current = urljoin(current, location)
                 continue
+            if not stream:
+                try:
+                    resp.content  # noqa: B018 - reads and caches the whole body
+                except requests.RequestException as exc:
+                    resp.close()
+                    raise self.broken(resp, what, type(exc).__name__) from exc
             return resp
         raise ConnectError(f"Artifactory {what} failed: too many redirects", method=method, url=url)
 
+    def broken(self, resp: requests.Response, what: str, why: str) -> ResponseBroken:
+        """The error for a response whose body broke off while being read."""
+        host = urlsplit(resp.url).netloc or self.host
+        return ResponseBroken(
+            f"Artifactory {what} failed: the response from {host} broke off while reading "
+            f"the body ({why})",
+            method=resp.request.method if resp.request is not None else None,
+            url=resp.url,
+        )
+
+    def iter_body(self, resp: requests.Response, what: str) -> Iterator[bytes]:
+        """Iterate over a streamed body in 1 MiB chunks; a break raises ResponseBroken."""
+        try:
+            yield from resp.iter_content(_CHUNK)
+        except requests.RequestException as exc:
+            raise self.broken(resp, what, type(exc).__name__) from exc
+
     @staticmethod
-    def _check(
+    def check(
         resp: requests.Response, *, what: str, ok: Iterable[int] = (200,)
     ) -> requests.Response:
         """Raise the matching ArtifactoryError unless the status is in ``ok``."""
         if resp.status_code in tuple(ok):
             return resp
-        detail = ""
         try:
-            body = resp.content[:65536]
-            try:
-                detail = parse_error_message(resp.json()) if body.lstrip()[:1] == b"{" else ""
-            except ValueError:
-                detail = ""
-            if not detail:
-                ctype = resp.headers.get("Content-Type", "")
-                if "html" not in ctype:
-                    detail = body.decode("utf-8", "replace").strip()
+            detail = error_detail(resp.content, resp.headers.get("Content-Type", ""))
         except requests.RequestException:
             detail = ""
         finally:
@@ -269,27 +304,40 @@ class ArtifactoryClient:
             url=resp.url,
         )
 
-    @staticmethod
-    def _json(resp: requests.Response, what: str) -> Any:
+    def read_json(self, resp: requests.Response, what: str, parse: Callable[[Any], _T]) -> _T:
+        """Parse the JSON body of a (non-streamed) response with ``parse``.
+
+        A body that starts like JSON but does not decode was cut short: that raises
+        :class:`ResponseBroken`, so it is retried. A body that is not JSON at all, or JSON
+        that ``parse`` rejects (``ValueError``), raises :class:`ArtifactoryError`.
+        """
         try:
-            return resp.json()
+            data = resp.json()
         except ValueError as exc:
+            if resp.content.lstrip()[:1] in (b"", b"{", b"["):
+                raise self.broken(resp, what, "incomplete JSON") from exc
             raise ArtifactoryError(f"Artifactory {what}: response is not JSON") from exc
+        try:
+            return parse(data)
+        except ValueError as exc:
+            raise ArtifactoryError(f"Artifactory {what}: {exc}") from exc
 
     # ------------------------------------------------------------------ metadata
 
     def stat(self, repo: str, path: str) -> ItemInfo | None:
         """Storage info of ``path`` (one request); ``None`` when it does not exist."""
         what = f"storage info of '{join_path(repo, path)}'"
-        resp = self._request("GET", build_storage_url(self.base_url, repo, path), what=what)
-        if resp.status_code == 404:
-            resp.close()
-            return None
-        self._check(resp, what=what)
-        try:
-            return parse_storage_info(self._json(resp, what))
-        except ValueError as exc:
-            raise ArtifactoryError(f"Artifactory {what}: {exc}") from exc
+        url = build_storage_url(self.base_url, repo, path)
+
+        def once() -> ItemInfo | None:
+            resp = self.request("GET", url, what=what)
+            if resp.status_code == 404:
+                resp.close()
+                return None
+            self.check(resp, what=what)
+            return self.read_json(resp, what, parse_storage_info)
+
+        return self.with_retries(what, once)
 
     @property
     def is_pro(self) -> bool | None:
@@ -298,26 +346,24 @@ class ArtifactoryClient:
 
     def _file_list(self, url: str, what: str) -> list[ListEntry] | None:
         """GET a File List URL; ``None`` when not a folder; raises _ProOnly on OSS."""
-        resp = self._request("GET", url, what=what)
-        if resp.status_code == 404:
-            resp.close()
-            return None
-        if resp.status_code == 400:
-            try:
-                detail = parse_error_message(resp.json())
-            except ValueError:
-                detail = resp.text
-            resp.close()
-            if _PRO_ONLY_MARKER in detail.lower():
-                self._is_pro = False
-                raise _ProOnly()
-            return None  # "expected a folder": the path is a file
-        self._check(resp, what=what)
-        self._is_pro = True
-        try:
-            return parse_file_list(self._json(resp, what))
-        except ValueError as exc:
-            raise ArtifactoryError(f"Artifactory {what}: {exc}") from exc
+
+        def once() -> list[ListEntry] | None:
+            resp = self.request("GET", url, what=what)
+            if resp.status_code == 404:
+                resp.close()
+                return None
+            if resp.status_code == 400:
+                resp.close()
+                if _PRO_ONLY_MARKER in error_detail(resp.content).lower():
+                    self._is_pro = False
+                    raise _ProOnly()
+                return None  # "expected a folder": the path is a file
+            self.check(resp, what=what)
+            entries = self.read_json(resp, what, parse_file_list)
+            self._is_pro = True
+            return entries
+
+        return self.with_retries(what, once)
 
     def list_children(self, repo: str, path: str, *, sizes: bool = True) -> list[ListEntry] | None:
         """Direct children of the folder ``path`` (paths relative to it).
@@ -358,26 +404,32 @@ class ArtifactoryClient:
         return [filled.get(c.path, c) for c in children]
 
     def _aql_children(self, repo: str, path: str) -> list[ListEntry] | None:
-        """Children with sizes via AQL; ``None`` (and AQL disabled) when it is refused."""
+        """Children with sizes via AQL; ``None`` (and AQL disabled) when it is refused.
+
+        AQL is a read-only search sent as POST, so it is safe to repeat when its body breaks.
+        """
         what = f"AQL listing of '{join_path(repo, path)}'"
-        resp = self._request(
-            "POST",
-            build_aql_url(self.base_url),
-            what=what,
-            headers={"Content-Type": "text/plain"},
-            data=build_children_aql(repo, path).encode("utf-8"),
-        )
-        if resp.status_code != 200:
-            _logger.debug("AQL unavailable (HTTP %s); listing folder by folder", resp.status_code)
-            resp.close()
-            self._aql_ok = False
-            return None
-        try:
-            return parse_aql_children(self._json(resp, what))
-        except ValueError as exc:
-            raise ArtifactoryError(f"Artifactory {what}: {exc}") from exc
-        finally:
-            resp.close()
+        query = build_children_aql(repo, path).encode("utf-8")
+
+        def once() -> list[ListEntry] | None:
+            resp = self.request(
+                "POST",
+                build_aql_url(self.base_url),
+                what=what,
+                headers={"Content-Type": "text/plain"},
+                data=query,
+            )
+            if resp.status_code != 200:
+                _logger.debug("AQL refused (HTTP %s); listing folder by folder", resp.status_code)
+                resp.close()
+                self._aql_ok = False
+                return None
+            try:
+                return self.read_json(resp, what, parse_aql_children)
+            finally:
+                resp.close()
+
+        return self.with_retries(what, once)
 
     def list_tree(self, repo: str, path: str) -> list[ListEntry] | None:
         """Every file and folder below ``path`` (paths relative to it), or ``None``.
@@ -410,234 +462,53 @@ class ArtifactoryClient:
     # ------------------------------------------------------------------ writes
 
     def deploy_file(self, repo: str, path: str, local_file: str) -> Checksums:
-        """Upload a local file to ``path`` with SHA-1/SHA-256 headers.
-
-        Files of at least ``checksum_deploy_threshold`` bytes first try a checksum deploy
-        (no body); on 404 they are uploaded normally. The file is hashed first and then
-        streamed, so memory stays flat.
-        """
-        size, sha1, sha256 = hash_file(local_file)
-        url = build_item_url(self.base_url, repo, path)
-        what = f"upload of '{join_path(repo, path)}'"
-        headers = {"X-Checksum-Sha1": sha1, "X-Checksum-Sha256": sha256}
-        if size >= self.config.checksum_deploy_threshold:
-            resp = self._request(
-                "PUT", url, what=what, headers={**headers, "X-Checksum-Deploy": "true"}
-            )
-            if resp.status_code in (200, 201):
-                resp.close()
-                _logger.debug("checksum deploy hit for %s", path)
-                return Checksums(sha1, sha256)
-            if resp.status_code != 404:
-                self._check(resp, what=what, ok=(200, 201))
-            resp.close()
-        with open(local_file, "rb") as body:
-            resp = self._request(
-                "PUT",
-                url,
-                what=what,
-                headers={**headers, "Content-Type": "application/octet-stream"},
-                data=body if size else b"",
-            )
-        self._check(resp, what=what, ok=(200, 201))
-        resp.close()
-        return Checksums(sha1, sha256)
+        """Upload a local file; see :func:`jfrog_mlflow.transfer.deploy_file`."""
+        return transfer.deploy_file(self, repo, path, local_file)
 
     def deploy_stream(self, repo: str, path: str, chunks: Iterable[bytes]) -> Checksums:
-        """Upload bytes from an iterator (chunked, never retried), verifying checksums.
-
-        The body is hashed while it streams; the hashes are compared with the checksums
-        in the server's ItemCreated response. On mismatch the item is deleted and
-        :class:`IntegrityError` raised.
-        """
-        sha1, sha256 = hashlib.sha1(), hashlib.sha256()
-
-        def body() -> Iterator[bytes]:
-            for chunk in chunks:
-                if chunk:
-                    sha1.update(chunk)
-                    sha256.update(chunk)
-                    yield chunk
-
-        url = build_item_url(self.base_url, repo, path)
-        what = f"upload of '{join_path(repo, path)}'"
-        resp = self._request(
-            "PUT",
-            url,
-            what=what,
-            headers={"Content-Type": "application/octet-stream"},
-            data=body(),
-            session=self._no_retry_session(),
-        )
-        self._check(resp, what=what, ok=(200, 201))
-        try:
-            reported = parse_checksums(self._json(resp, what).get("checksums"))
-        except (AttributeError, ArtifactoryError):
-            reported = Checksums()
-        finally:
-            resp.close()
-        local = Checksums(sha1.hexdigest(), sha256.hexdigest())
-        if (reported.sha256 and reported.sha256 != local.sha256) or (
-            reported.sha1 and reported.sha1 != local.sha1
-        ):
-            try:
-                self.delete(repo, path)
-            finally:
-                raise IntegrityError(
-                    f"Artifactory {what} failed: the server stored different bytes than were "
-                    "sent (checksum mismatch); the item was deleted",
-                    method="PUT",
-                    url=url,
-                )
-        return local
+        """Upload an iterator of bytes; see :func:`jfrog_mlflow.transfer.deploy_stream`."""
+        return transfer.deploy_stream(self, repo, path, chunks)
 
     def make_folder(self, repo: str, path: str) -> None:
         """Create the folder ``path`` and its parents (idempotent)."""
         what = f"folder creation of '{join_path(repo, path)}'"
-        resp = self._request(
-            "PUT", build_item_url(self.base_url, repo, path, folder=True), what=what
-        )
-        self._check(resp, what=what, ok=(200, 201))
-        resp.close()
+        url = build_item_url(self.base_url, repo, path, folder=True)
+
+        def once() -> None:
+            self.check(self.request("PUT", url, what=what), what=what, ok=(200, 201)).close()
+
+        self.with_retries(what, once)
 
     def delete(self, repo: str, path: str) -> bool:
         """Delete a file or folder (recursively); ``False`` when it did not exist."""
         what = f"delete of '{join_path(repo, path)}'"
         url = build_item_url(self.base_url, repo, path, folder=not path)
-        resp = self._request("DELETE", url, what=what)
-        if resp.status_code == 404:
-            resp.close()
-            return False
-        self._check(resp, what=what, ok=(200, 202, 204))
-        resp.close()
-        return True
+
+        def once() -> bool:
+            resp = self.request("DELETE", url, what=what)
+            if resp.status_code == 404:
+                resp.close()
+                return False
+            self.check(resp, what=what, ok=(200, 202, 204)).close()
+            return True
+
+        return self.with_retries(what, once)
 
     # ------------------------------------------------------------------ downloads
 
     def download_file(
-        self, repo: str, path: str, local_path: str, *, size_hint: int | None = None
+        self,
+        repo: str,
+        path: str,
+        local_path: str,
+        *,
+        size_hint: int | None = None,
+        checksums: Checksums | None = None,
     ) -> None:
-        """Download ``path`` to ``local_path`` atomically, verifying the checksum.
-
-        Bytes go to a temporary file beside the target, renamed on success; on any failure
-        no file is left. Files of at least ``range_download_threshold`` bytes are fetched as
-        parallel byte ranges. Truncated bodies and checksum mismatches are retried.
-
-        Raises:
-            ArtifactNotFound: the file does not exist.
-            IntegrityError: the checksum never matched.
-        """
-        attempts = self.config.max_retries + 1
-        for attempt in range(attempts):
-            try:
-                self._download_once(repo, path, local_path, size_hint)
-                return
-            except (IntegrityError, ConnectError, RequestTimeout) as exc:
-                if attempt + 1 >= attempts:
-                    raise
-                delay = self.config.backoff_factor * (2**attempt) + random.uniform(
-                    0, self.config.backoff_factor
-                )
-                _logger.debug("retrying download of %s in %.2fs: %s", path, delay, exc)
-                time.sleep(min(delay, 30.0))
-
-    def _download_once(self, repo: str, path: str, local_path: str, size_hint: int | None) -> None:
-        url = build_item_url(self.base_url, repo, path)
-        what = f"download of '{join_path(repo, path)}'"
-        directory = os.path.dirname(os.path.abspath(local_path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".jfrog-mlflow-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                threshold = self.config.range_download_threshold
-                if size_hint is not None and size_hint >= threshold:
-                    expected = self._ranged(url, what, out, size_hint, None)
-                else:
-                    expected = self._streamed(url, what, out, threshold)
-            _verify(tmp, expected, what)
-            os.replace(tmp, local_path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-
-    def _streamed(self, url: str, what: str, out: IO[bytes], threshold: int) -> Checksums:
-        resp = self._request("GET", url, what=what, stream=True)
-        try:
-            self._check(resp, what=what)
-            expected = _header_checksums(resp.headers)
-            length = resp.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            if (
-                total is not None
-                and total >= threshold
-                and resp.headers.get("Accept-Ranges", "").lower() == "bytes"
-            ):
-                resp.close()
-                return self._ranged(url, what, out, total, expected)
-            written = 0
-            try:
-                for chunk in resp.iter_content(_CHUNK):
-                    out.write(chunk)
-                    written += len(chunk)
-            except requests.RequestException as exc:
-                raise ConnectError(
-                    f"Artifactory {what} failed: connection broken mid-transfer "
-                    f"({type(exc).__name__})"
-                ) from exc
-            if total is not None and written != total:
-                raise IntegrityError(
-                    f"Artifactory {what} failed: received {written} of {total} bytes"
-                )
-            return expected
-        finally:
-            resp.close()
-
-    def _ranged(
-        self, url: str, what: str, out: IO[bytes], size: int, expected: Checksums | None
-    ) -> Checksums:
-        out.truncate(size)
-        out.flush()
-        chunk = max(self.config.range_chunk_size, 1)
-        ranges = [(start, min(start + chunk, size) - 1) for start in range(0, size, chunk)]
-        reported: list[Checksums] = []
-        lock = threading.Lock()
-        fd = out.fileno()
-
-        def fetch(span: tuple[int, int]) -> None:
-            start, end = span
-            resp = self._request(
-                "GET", url, what=what, headers={"Range": f"bytes={start}-{end}"}, stream=True
-            )
-            try:
-                self._check(resp, what=what, ok=(206,))
-                with lock:
-                    reported.append(_header_checksums(resp.headers))
-                offset = start
-                try:
-                    for data in resp.iter_content(_CHUNK):
-                        os.pwrite(fd, data, offset)
-                        offset += len(data)
-                except requests.RequestException as exc:
-                    raise ConnectError(
-                        f"Artifactory {what} failed: connection broken mid-range "
-                        f"({type(exc).__name__})"
-                    ) from exc
-                if offset != end + 1:
-                    raise IntegrityError(
-                        f"Artifactory {what} failed: byte range {start}-{end} came back short"
-                    )
-            finally:
-                resp.close()
-
-        workers = max(1, min(len(ranges), self.config.max_workers))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-range") as pool:
-            for future in [pool.submit(fetch, span) for span in ranges]:
-                future.result()
-        if expected is not None:
-            return expected
-        return reported[0] if reported else Checksums()
+        """Download atomically and verified; see :func:`jfrog_mlflow.transfer.download_file`."""
+        transfer.download_file(
+            self, repo, path, local_path, size_hint=size_hint, checksums=checksums
+        )
 
 
 class _ProOnly(Exception):
@@ -649,29 +520,3 @@ class _NoAuth(AuthBase):
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         return r
-
-
-def _header_checksums(headers: Mapping[str, str]) -> Checksums:
-    sha1 = headers.get("X-Checksum-Sha1")
-    sha256 = headers.get("X-Checksum-Sha256")
-    return Checksums(sha1.lower() if sha1 else None, sha256.lower() if sha256 else None)
-
-
-def _verify(path: str, expected: Checksums, what: str) -> None:
-    algo: Callable[[], Any]
-    if expected.sha256:
-        algo, want = hashlib.sha256, expected.sha256
-    elif expected.sha1:
-        algo, want = hashlib.sha1, expected.sha1
-    else:
-        _logger.debug("no checksum reported for %s; not verified", what)
-        return
-    digest = algo()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    if digest.hexdigest() != want:
-        raise IntegrityError(
-            f"Artifactory {what} failed: checksum mismatch (server reported {want}, "
-            f"received {digest.hexdigest()})"
-        )

@@ -12,6 +12,7 @@ builtin so callers may catch either type::
     ├── IntegrityError                           checksum or length mismatch after transfer
     ├── TransportError                           no usable HTTP response at all
     │   ├── ConnectError(…, ConnectionError)
+    │   │   └── ResponseBroken                   the body broke off while being read
     │   └── RequestTimeout(…, TimeoutError)
     └── HTTPStatusError                          a response with an error status
         ├── AuthenticationFailed                 401
@@ -37,6 +38,7 @@ __all__ = [
     "InvalidArtifactUri",
     "PermissionDenied",
     "RequestTimeout",
+    "ResponseBroken",
     "ServerError",
     "TransportError",
     "error_for_status",
@@ -90,6 +92,10 @@ class TransportError(ArtifactoryError):
 
 class ConnectError(TransportError, ConnectionError):
     """The connection could not be established or broke mid-transfer."""
+
+
+class ResponseBroken(ConnectError):
+    """The status and headers arrived but the body broke off (reset, truncation) mid-read."""
 
 
 class RequestTimeout(TransportError, TimeoutError):

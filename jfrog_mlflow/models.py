@@ -144,6 +144,24 @@ def parse_error_message(data: Any) -> str:
     return ""
 
 
+def error_detail(body: bytes, content_type: str = "") -> str:
+    """The most useful message in an error response body (``""`` when there is none).
+
+    Artifactory's JSON envelope message when there is one, otherwise the start of the body
+    as text, except HTML pages (proxies' error pages), which say nothing useful.
+    """
+    if body.lstrip()[:1] == b"{":
+        try:
+            message = parse_error_message(json.loads(body))
+        except ValueError:
+            message = ""
+        if message:
+            return message
+    if "html" in content_type.lower():
+        return ""
+    return body[:65536].decode("utf-8", "replace").strip()
+
+
 def build_children_aql(repo: str, path: str) -> str:
     """AQL text selecting the direct children (files and folders) of ``path``.
 

@@ -45,7 +45,7 @@ with warnings.catch_warnings():
 from jfrog_mlflow import errors
 from jfrog_mlflow.client import ArtifactoryClient
 from jfrog_mlflow.config import PluginConfig
-from jfrog_mlflow.models import ListEntry
+from jfrog_mlflow.models import Checksums, ListEntry
 from jfrog_mlflow.uri import ArtifactoryLocation, check_host_allowed, parse_artifact_uri
 from jfrog_mlflow.urls import join_path, validate_listed_path, validate_path
 
@@ -54,7 +54,7 @@ __all__ = ["ArtifactoryArtifactRepository"]
 _logger = logging.getLogger(__name__)
 
 _STREAM_CHUNK = 1024 * 1024
-_MAX_SIZE_HINTS = 100_000
+_MAX_HINTS = 100_000
 
 # Typed aliases for untyped MLflow helpers.
 _verify_artifact_path: Callable[[str | None], None] = verify_artifact_path
@@ -158,7 +158,8 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         self._config: PluginConfig = config
         self._location: ArtifactoryLocation = location
         self._client = _shared_client(location.base_url, config)
-        self._size_hints: dict[str, int] = {}
+        #: file path -> its listing entry (size, checksums), consumed by _download_file
+        self._hints: dict[str, ListEntry] = {}
         self._hints_lock = threading.Lock()
         super().__init__(artifact_uri, **_base_init_kwargs(tracking_uri, registry_uri))
 
@@ -346,11 +347,11 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
                     result.append(FileInfo(full, True, None))
             else:
                 result.append(FileInfo(full, False, entry.size))
-                if entry.size is not None:
+                if entry.size is not None or entry.checksums != Checksums():
                     with self._hints_lock:
-                        if len(self._size_hints) > _MAX_SIZE_HINTS:
-                            self._size_hints.clear()  # stale hints from abandoned downloads
-                        self._size_hints[full] = entry.size
+                        if len(self._hints) > _MAX_HINTS:
+                            self._hints.clear()  # stale hints from abandoned downloads
+                        self._hints[full] = entry
         yield from sorted(result, key=lambda f: f.path)
 
     # ------------------------------------------------------------------ downloads
@@ -358,10 +359,14 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     def _download_file(self, remote_file_path: str, local_path: str) -> None:
         rel = join_path(remote_file_path)
         with self._hints_lock:
-            hint = self._size_hints.pop(rel, None)
+            hint = self._hints.pop(rel, None)
         with _translated():
             self._client.download_file(
-                self._location.repo, self._repo_path(rel), local_path, size_hint=hint
+                self._location.repo,
+                self._repo_path(rel),
+                local_path,
+                size_hint=hint.size if hint else None,
+                checksums=hint.checksums if hint else None,
             )
 
     # ------------------------------------------------------------------ delete

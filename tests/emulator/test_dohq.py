@@ -7,7 +7,7 @@ import io
 
 import pytest
 from artifactory import ArtifactoryPath
-from conftest import REPO
+from emulator_support import REPO
 
 
 @pytest.fixture
@@ -68,3 +68,46 @@ def test_mkdir_touch_unlink_rmdir(root):
     assert not (folder / "empty").exists()
     folder.rmdir()
     assert not folder.exists()
+
+
+def test_set_update_and_delete_properties_via_dohq(root):
+    path = root / "dohq-props" / "p.txt"
+    path.deploy(io.BytesIO(b"p"))
+    path.set_properties({"a": ["1", "2"], "b": "x,y|z=w"})
+    assert path.properties == {"a": ["1", "2"], "b": ["x,y|z=w"]}
+    path.update_properties({"c": "3", "a": None})
+    assert path.properties == {"b": ["x,y|z=w"], "c": ["3"]}
+    path.del_properties(["b", "c"])
+    assert path.properties == {}
+
+
+def test_aql_via_dohq(root):
+    (root / "dohq-aql" / "one.bin").deploy(io.BytesIO(b"1"))
+    (root / "dohq-aql" / "sub" / "two.bin").deploy(io.BytesIO(b"22"))
+    rows = root.aql(
+        "items.find",
+        {"repo": REPO, "path": {"$match": "dohq-aql*"}, "type": "file"},
+        ".include",
+        ["repo", "path", "name", "type", "size"],
+        ".sort",
+        {"$asc": ["name"]},
+    )
+    assert [(r["name"], r["size"]) for r in rows] == [("one.bin", 1), ("two.bin", 2)]
+    found = [root.from_aql(r) for r in rows]
+    assert [p.read_bytes() for p in found] == [b"1", b"22"]
+
+
+def test_copy_and_move_via_dohq(root):
+    src = root / "dohq-cm" / "src.txt"
+    src.deploy(io.BytesIO(b"moving bytes"))
+    copied = root / "dohq-cm" / "copied.txt"
+    src.copy(copied)
+    assert copied.read_bytes() == b"moving bytes" and src.exists()
+    folder = root / "dohq-cm" / "into"
+    folder.mkdir()
+    src.move(folder)
+    assert (folder / "src.txt").read_bytes() == b"moving bytes"
+    assert not src.exists()
+    dry = root / "dohq-cm" / "dry.txt"
+    copied.copy(dry, dry_run=True)
+    assert not dry.exists()

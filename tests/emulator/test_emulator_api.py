@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import requests
-from conftest import REPO, errors_of
+from emulator_support import REPO, errors_of
 
 
 def test_file_info(session, repo_url, base):

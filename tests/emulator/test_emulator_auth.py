@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import REPO, errors_of
+from emulator_support import REPO, errors_of
 
 CHALLENGE = 'Basic realm="Artifactory Realm"'
 

@@ -6,7 +6,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from conftest import REPO
+from emulator_support import REPO
 
 SIZE = 256 * 1024
 

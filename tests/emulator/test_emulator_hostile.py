@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import REPO, errors_of
+from emulator_support import REPO, errors_of
 
 AUTH_HEADER = "Authorization: Basic " + base64.b64encode(b"admin:password").decode()
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import requests
-from conftest import REPO, errors_of, raw_request
+from emulator_support import REPO, errors_of, raw_request
 
 
 def sha(data: bytes, alg: str = "sha256") -> str:

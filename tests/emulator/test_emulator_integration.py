@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import requests
-from conftest import REPO, errors_of
+from emulator_support import REPO, errors_of
 
 from fake_artifactory import create_app
 from fake_artifactory.app import get_emulator

@@ -112,3 +112,14 @@ def test_builtin_mixins():
     assert issubclass(errors.PermissionDenied, PermissionError)
     assert issubclass(errors.ConfigurationError, ValueError)
     assert issubclass(errors.ConnectError, ConnectionError)
+
+
+def test_error_detail_prefers_the_envelope_message_and_ignores_html():
+    from jfrog_mlflow.models import error_detail
+
+    envelope = b'{"errors": [{"status": 400, "message": "Only in Artifactory Pro"}]}'
+    assert error_detail(envelope, "application/json") == "Only in Artifactory Pro"
+    assert error_detail(b"  plain text reason \n", "text/plain") == "plain text reason"
+    assert error_detail(b"<html><body>Bad gateway</body></html>", "text/html") == ""
+    assert error_detail(b'{"not": "an envelope"}') == '{"not": "an envelope"}'
+    assert error_detail(b"{truncated", "application/json") == "{truncated"

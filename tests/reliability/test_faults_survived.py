@@ -200,23 +200,11 @@ def test_persistent_download_failure_leaves_no_partial_file(
     assert list(single.rglob("*")) in ([], [single / "broken"])
 
 
-_BODY_NOT_RETRIED = pytest.mark.xfail(
-    strict=True,
-    reason="plugin bug (HELPER-PLUGIN): a listing/storage-info response whose body breaks "
-    "mid-transfer is not retried (urllib3 Retry only covers the request and headers); "
-    "fails at once with 'cannot reach ... (ChunkedEncodingError)'",
-)
-
-
 @pytest.mark.parametrize(
     "fault",
     [
-        pytest.param(
-            {"reset": "mid_body", "truncate_after": 40},
-            id="reset-mid-body",
-            marks=_BODY_NOT_RETRIED,
-        ),
-        pytest.param({"truncate_after": 40}, id="truncated", marks=_BODY_NOT_RETRIED),
+        pytest.param({"reset": "mid_body", "truncate_after": 40}, id="reset-mid-body"),
+        pytest.param({"truncate_after": 40}, id="truncated"),
         pytest.param({"reset": "before"}, id="reset-before"),
         pytest.param({"status": 503, "retry_after": 0}, id="503"),
     ],

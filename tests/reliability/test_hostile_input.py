@@ -574,11 +574,6 @@ def test_hostile_json_bodies_get_4xx_or_success(
     assert_not_5xx(resp, f"{method} {target} {body[:120]!r}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator bug: PUT /api/repositories/{key} with a junk rclass (a number, an "
-    "unknown word) answers 501 'does not implement' instead of 400 (api.py, create repo)",
-)
 @pytest.mark.parametrize("rclass", [5, "nonsense", None, ["local"]])
 def test_repository_with_a_junk_rclass_is_400(hostile: Hostile, rclass: object) -> None:
     TRIED["json body"] += 1

@@ -289,16 +289,7 @@ def test_corrupted_or_mis_sized_bodies_are_never_accepted(
     configure_plugin: Any,
     corruption: str,
     scope: str,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if corruption.startswith("no checksum header"):
-        xfail = pytest.mark.xfail(
-            strict=True,
-            reason="plugin bug (HELPER-PLUGIN): with no X-Checksum-* response header, "
-            "ArtifactoryClient._verify skips verification although the listing / storage "
-            "info reported sha256 and size; the corrupted file is accepted",
-        )
-        request.applymarker(xfail)
     behaviour = Behaviour([Entry("/data.bin", ORIGINAL)], serve=CORRUPTIONS[corruption])
     dst = tmp_path / "dst"
     dst.mkdir()

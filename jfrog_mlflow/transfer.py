@@ -1,0 +1,367 @@
+"""Download and upload mechanics on top of :class:`~jfrog_mlflow.client.ArtifactoryClient`.
+
+The client owns the session, retries, redirects and the translation of HTTP failures into
+:mod:`jfrog_mlflow.errors`; this module owns what happens to the bytes:
+
+* Downloads go to a temporary file beside the target and are renamed into place only once
+  verified, so a failed or corrupted download never leaves a file behind. Large files are
+  fetched as parallel byte ranges written with ``pwrite``; memory stays flat.
+* Verification uses the checksum in the response headers. When the server sends none, it
+  uses the checksum and size from the listing that produced the download, and otherwise
+  asks for the file's storage info (one extra request, only on that path). The byte count
+  is always checked against ``Content-Length`` and any known size.
+* Uploads send SHA-1 and SHA-256 headers, try a checksum deploy above a threshold, and
+  stream from disk; streamed uploads of unknown bytes are checked against the checksums
+  the server reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from jfrog_mlflow.errors import ArtifactoryError, IntegrityError, TransportError
+from jfrog_mlflow.models import Checksums, parse_checksums
+from jfrog_mlflow.urls import build_item_url, join_path
+
+if TYPE_CHECKING:
+    from jfrog_mlflow.client import ArtifactoryClient
+
+__all__ = [
+    "Expected",
+    "deploy_file",
+    "deploy_stream",
+    "download_file",
+    "hash_file",
+    "header_checksums",
+    "verify_file",
+]
+
+_logger = logging.getLogger(__name__)
+
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What a downloaded file must match; either part may be unknown."""
+
+    checksums: Checksums = Checksums()
+    size: int | None = None
+
+    @property
+    def has_checksum(self) -> bool:
+        return bool(self.checksums.sha256 or self.checksums.sha1)
+
+
+# ---------------------------------------------------------------------- pure helpers
+
+
+def hash_file(path: str | os.PathLike[str]) -> tuple[int, str, str]:
+    """Return ``(size, sha1, sha256)`` of a local file, reading it in 1 MiB chunks."""
+    sha1, sha256 = hashlib.sha1(), hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            sha1.update(chunk)
+            sha256.update(chunk)
+            size += len(chunk)
+    return size, sha1.hexdigest(), sha256.hexdigest()
+
+
+def header_checksums(headers: Mapping[str, str]) -> Checksums:
+    """Checksums from ``X-Checksum-Sha1`` / ``X-Checksum-Sha256`` response headers."""
+    sha1 = headers.get("X-Checksum-Sha1")
+    sha256 = headers.get("X-Checksum-Sha256")
+    return Checksums(sha1.lower() if sha1 else None, sha256.lower() if sha256 else None)
+
+
+def verify_file(path: str, expected: Expected, what: str) -> None:
+    """Raise :class:`IntegrityError` unless the local file matches ``expected``.
+
+    SHA-256 is preferred over SHA-1; the size is checked when known. With neither a
+    checksum nor a size there is nothing to check against (logged at DEBUG).
+    """
+    actual_size = os.path.getsize(path)
+    if expected.size is not None and actual_size != expected.size:
+        raise IntegrityError(
+            f"Artifactory {what} failed: received {actual_size} bytes, the server reported "
+            f"{expected.size}"
+        )
+    algo: Callable[[], Any]
+    if expected.checksums.sha256:
+        algo, want = hashlib.sha256, expected.checksums.sha256
+    elif expected.checksums.sha1:
+        algo, want = hashlib.sha1, expected.checksums.sha1
+    else:
+        _logger.debug("no checksum known for %s; only the size was checked", what)
+        return
+    digest = algo()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    if digest.hexdigest() != want:
+        raise IntegrityError(
+            f"Artifactory {what} failed: checksum mismatch (server reported {want}, "
+            f"received {digest.hexdigest()})"
+        )
+
+
+def _created_checksums(data: Any) -> Checksums:
+    """Checksums from an ItemCreated response (none when it has no ``checksums``)."""
+    return parse_checksums(data.get("checksums") if isinstance(data, dict) else None)
+
+
+# ---------------------------------------------------------------------- downloads
+
+
+def download_file(
+    client: ArtifactoryClient,
+    repo: str,
+    path: str,
+    local_path: str,
+    *,
+    size_hint: int | None = None,
+    checksums: Checksums | None = None,
+) -> None:
+    """Download ``path`` to ``local_path`` atomically and verified; see the module docs.
+
+    ``size_hint`` and ``checksums`` come from the listing that produced the download. They
+    are trusted on the first attempt only: after a failure the storage info is asked for,
+    in case the file changed since it was listed. Truncated bodies, broken connections and
+    mismatches are retried with backoff.
+
+    Raises:
+        ArtifactNotFound: the file does not exist.
+        IntegrityError: the bytes never matched.
+    """
+    what = f"download of '{join_path(repo, path)}'"
+    url = build_item_url(client.base_url, repo, path)
+    attempt = 0
+
+    def stat() -> Expected:
+        info = client.stat(repo, path)
+        if info is None or info.is_folder:
+            raise IntegrityError(
+                f"Artifactory {what} failed: the file disappeared while it was downloaded"
+            )
+        return Expected(info.checksums, info.size)
+
+    def once() -> None:
+        nonlocal attempt
+        hint = Expected(checksums or Checksums(), size_hint) if attempt == 0 else Expected()
+        attempt += 1
+        _download_once(client, url, what, local_path, hint, stat)
+
+    client.with_retries(what, once, retry_on=(IntegrityError, TransportError))
+
+
+def _download_once(
+    client: ArtifactoryClient,
+    url: str,
+    what: str,
+    local_path: str,
+    hint: Expected,
+    stat: Callable[[], Expected],
+) -> None:
+    directory = os.path.dirname(os.path.abspath(local_path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".jfrog-mlflow-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            threshold = client.config.range_download_threshold
+            if hint.size is not None and hint.size >= threshold:
+                reported = _ranged(client, url, what, out, hint.size, None)
+            else:
+                reported = _streamed(client, url, what, out, threshold)
+        if reported.sha256 or reported.sha1:
+            expected = Expected(reported)
+        elif hint.has_checksum:
+            expected = hint
+        else:
+            _logger.debug("no checksum header for %s; asking for its storage info", what)
+            expected = stat()
+        verify_file(tmp, expected, what)
+        os.replace(tmp, local_path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _streamed(
+    client: ArtifactoryClient, url: str, what: str, out: IO[bytes], threshold: int
+) -> Checksums:
+    resp = client.request("GET", url, what=what, stream=True)
+    try:
+        client.check(resp, what=what)
+        reported = header_checksums(resp.headers)
+        length = resp.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        if (
+            total is not None
+            and total >= threshold
+            and resp.headers.get("Accept-Ranges", "").lower() == "bytes"
+        ):
+            resp.close()
+            return _ranged(client, url, what, out, total, reported)
+        written = 0
+        for chunk in client.iter_body(resp, what):
+            out.write(chunk)
+            written += len(chunk)
+        if total is not None and written != total:
+            raise IntegrityError(f"Artifactory {what} failed: received {written} of {total} bytes")
+        return reported
+    finally:
+        resp.close()
+
+
+def _ranged(
+    client: ArtifactoryClient,
+    url: str,
+    what: str,
+    out: IO[bytes],
+    size: int,
+    reported: Checksums | None,
+) -> Checksums:
+    out.truncate(size)
+    out.flush()
+    chunk = max(client.config.range_chunk_size, 1)
+    ranges = [(start, min(start + chunk, size) - 1) for start in range(0, size, chunk)]
+    seen: list[Checksums] = []
+    lock = threading.Lock()
+    fd = out.fileno()
+
+    def fetch(span: tuple[int, int]) -> None:
+        start, end = span
+        resp = client.request(
+            "GET", url, what=what, headers={"Range": f"bytes={start}-{end}"}, stream=True
+        )
+        try:
+            client.check(resp, what=what, ok=(206,))
+            with lock:
+                seen.append(header_checksums(resp.headers))
+            offset = start
+            for data in client.iter_body(resp, what):
+                if offset + len(data) > end + 1:
+                    raise IntegrityError(
+                        f"Artifactory {what} failed: byte range {start}-{end} came back long"
+                    )
+                os.pwrite(fd, data, offset)
+                offset += len(data)
+            if offset != end + 1:
+                raise IntegrityError(
+                    f"Artifactory {what} failed: byte range {start}-{end} came back short"
+                )
+        finally:
+            resp.close()
+
+    workers = max(1, min(len(ranges), client.config.max_workers))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-range") as pool:
+        for future in [pool.submit(fetch, span) for span in ranges]:
+            future.result()
+    if reported is not None and (reported.sha256 or reported.sha1):
+        return reported
+    return next((c for c in seen if c.sha256 or c.sha1), Checksums())
+
+
+# ---------------------------------------------------------------------- uploads
+
+
+def deploy_file(client: ArtifactoryClient, repo: str, path: str, local_file: str) -> Checksums:
+    """Upload a local file to ``path`` with SHA-1/SHA-256 headers.
+
+    Files of at least ``checksum_deploy_threshold`` bytes first try a checksum deploy
+    (no body); on 404 they are uploaded normally. The file is hashed first and then
+    streamed from disk, so memory stays flat. A response that breaks off is retried
+    (a PUT of known bytes is idempotent).
+    """
+    size, sha1, sha256 = hash_file(local_file)
+    url = build_item_url(client.base_url, repo, path)
+    what = f"upload of '{join_path(repo, path)}'"
+    headers = {"X-Checksum-Sha1": sha1, "X-Checksum-Sha256": sha256}
+
+    def once() -> None:
+        if size >= client.config.checksum_deploy_threshold:
+            resp = client.request(
+                "PUT", url, what=what, headers={**headers, "X-Checksum-Deploy": "true"}
+            )
+            if resp.status_code in (200, 201):
+                resp.close()
+                _logger.debug("checksum deploy hit for %s", path)
+                return
+            if resp.status_code != 404:
+                client.check(resp, what=what, ok=(200, 201))
+            resp.close()
+        with open(local_file, "rb") as body:
+            resp = client.request(
+                "PUT",
+                url,
+                what=what,
+                headers={**headers, "Content-Type": "application/octet-stream"},
+                data=body if size else b"",
+            )
+        client.check(resp, what=what, ok=(200, 201))
+        resp.close()
+
+    client.with_retries(what, once)
+    return Checksums(sha1, sha256)
+
+
+def deploy_stream(
+    client: ArtifactoryClient, repo: str, path: str, chunks: Iterable[bytes]
+) -> Checksums:
+    """Upload bytes from an iterator (chunked, never retried), verifying checksums.
+
+    The body is hashed while it streams; the hashes are compared with the checksums in
+    the server's ItemCreated response. On mismatch the item is deleted and
+    :class:`IntegrityError` raised.
+    """
+    sha1, sha256 = hashlib.sha1(), hashlib.sha256()
+
+    def body() -> Iterator[bytes]:
+        for chunk in chunks:
+            if chunk:
+                sha1.update(chunk)
+                sha256.update(chunk)
+                yield chunk
+
+    url = build_item_url(client.base_url, repo, path)
+    what = f"upload of '{join_path(repo, path)}'"
+    resp = client.request(
+        "PUT",
+        url,
+        what=what,
+        headers={"Content-Type": "application/octet-stream"},
+        data=body(),
+        session=client.no_retry_session(),
+    )
+    client.check(resp, what=what, ok=(200, 201))
+    try:
+        reported = client.read_json(resp, what, _created_checksums)
+    except ArtifactoryError:
+        reported = Checksums()  # nothing to compare with; the upload itself succeeded
+    finally:
+        resp.close()
+    local = Checksums(sha1.hexdigest(), sha256.hexdigest())
+    if (reported.sha256 and reported.sha256 != local.sha256) or (
+        reported.sha1 and reported.sha1 != local.sha1
+    ):
+        try:
+            client.delete(repo, path)
+        finally:
+            raise IntegrityError(
+                f"Artifactory {what} failed: the server stored different bytes than were "
+                "sent (checksum mismatch); the item was deleted",
+                method="PUT",
+                url=url,
+            )
+    return local

@@ -1,0 +1,160 @@
+"""Access tokens (``/access/api/v1/tokens``) and conditional GET, over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import requests
+from emulator_support import REPO, errors_of
+
+from fake_artifactory.testing import start_process
+
+
+def _access(fake_artifactory) -> str:
+    return f"{fake_artifactory.root_url}/access/api/v1/tokens"
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_created_token_has_the_access_shape_and_works_everywhere(fake_artifactory, repo_url):
+    resp = requests.post(
+        _access(fake_artifactory),
+        data={"username": "admin", "scope": "applied-permissions/admin", "expires_in": "0"},
+        auth=fake_artifactory.auth,
+    )
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/json"
+    body = resp.json()
+    assert set(body) == {"token_id", "access_token", "scope", "token_type"}  # 0 = never
+    assert body["token_type"] == "Bearer" and body["scope"] == "applied-permissions/admin"
+    token = body["access_token"]
+    assert token.count(".") == 2 and token not in repr(fake_artifactory.state())
+    assert (
+        requests.put(f"{repo_url}/tok/a.txt", data=b"a", headers=_bearer(token)).status_code == 201
+    )
+    assert requests.get(f"{repo_url}/tok/a.txt", auth=("anyone", token)).content == b"a"
+    assert (
+        requests.get(f"{repo_url}/tok/a.txt", headers={"X-JFrog-Art-Api": token}).status_code == 200
+    )
+
+
+def test_json_body_expiry_and_user_scope(fake_artifactory, repo_url):
+    resp = requests.post(
+        _access(fake_artifactory),
+        json={"username": "reader", "expires_in": 3600},
+        auth=fake_artifactory.auth,
+    )
+    body = resp.json()
+    assert body["expires_in"] == 3600 and body["scope"] == "applied-permissions/user"
+    token = body["access_token"]
+    # the token acts as "reader": may read, may not deploy
+    assert requests.get(f"{repo_url}/", headers=_bearer(token)).status_code == 200
+    resp = requests.put(f"{repo_url}/nope.txt", data=b"x", headers=_bearer(token))
+    assert resp.status_code == 403
+
+
+def test_expired_token_is_bad_credentials(fake_artifactory, repo_url):
+    body = requests.post(
+        _access(fake_artifactory), data={"expires_in": "1"}, auth=fake_artifactory.auth
+    ).json()
+    token = body["access_token"]
+    deadline = time.monotonic() + 30
+    status = 200
+    while time.monotonic() < deadline:
+        status = requests.get(f"{repo_url}/", headers=_bearer(token)).status_code
+        if status == 401:
+            break
+        time.sleep(0.25)
+    resp = requests.get(f"{repo_url}/", headers=_bearer(token))
+    assert errors_of(resp) == (401, "Bad credentials")
+    assert resp.headers["WWW-Authenticate"] == 'Basic realm="Artifactory Realm"'
+
+
+def test_revocation_by_id_and_by_token(fake_artifactory, repo_url):
+    url = _access(fake_artifactory)
+    first = requests.post(url, data={"expires_in": "0"}, auth=fake_artifactory.auth).json()
+    second = requests.post(url, data={"expires_in": "0"}, auth=fake_artifactory.auth).json()
+    listed = requests.get(url, auth=fake_artifactory.auth).json()["tokens"]
+    assert {first["token_id"], second["token_id"]} <= {t["token_id"] for t in listed}
+    assert all("access_token" not in t for t in listed)
+    resp = requests.delete(f"{url}/{first['token_id']}", auth=fake_artifactory.auth)
+    assert resp.status_code == 200
+    resp = requests.post(
+        f"{url}/revoke", data={"token": second["access_token"]}, auth=fake_artifactory.auth
+    )
+    assert resp.status_code == 200
+    for token in (first["access_token"], second["access_token"]):
+        resp = requests.get(f"{repo_url}/", headers=_bearer(token))
+        assert errors_of(resp) == (401, "Bad credentials")
+        assert requests.get(f"{repo_url}/", auth=("admin", token)).status_code == 401
+    assert (
+        requests.delete(f"{url}/{first['token_id']}", auth=fake_artifactory.auth).status_code == 404
+    )
+
+
+def test_token_api_needs_credentials_and_admin_for_others(fake_artifactory):
+    url = _access(fake_artifactory)
+    assert requests.post(url, data={"username": "x"}).status_code == 401
+    resp = requests.post(url, data={"username": "admin"}, auth=("reader", "readpw"))
+    assert resp.status_code == 403 and resp.json()["errors"][0]["code"] == "FORBIDDEN"
+    own = requests.post(url, data={}, auth=("reader", "readpw"))
+    assert own.status_code == 200
+
+
+def test_tokens_survive_a_restart_with_data_dir(tmp_path):
+    data = tmp_path / "data"
+    with start_process(data_dir=data) as proc:
+        resp = requests.post(
+            proc.root_url + "/access/api/v1/tokens",
+            data={"expires_in": "0", "scope": "applied-permissions/admin"},
+            auth=("admin", "password"),
+        )
+        token = resp.json()["access_token"]
+        proc.stop()
+    with start_process(data_dir=data) as proc:
+        resp = requests.get(f"{proc.url}/api/repositories", headers=_bearer(token))
+        assert resp.status_code == 200
+    assert token not in b"".join(p.read_bytes() for p in data.rglob("*") if p.is_file()).decode(
+        "latin-1"
+    )
+
+
+# -- conditional GET ---------------------------------------------------------------------
+
+
+def test_if_none_match_and_if_modified_since_give_304(session, repo_url):
+    put = session.put(f"{repo_url}/cond/x.bin", data=b"conditional")
+    assert put.status_code == 201
+    first = session.get(f"{repo_url}/cond/x.bin")
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    for headers in (
+        {"If-None-Match": etag},
+        {"If-None-Match": f'"{etag}"'},
+        {"If-None-Match": f'"other", "{etag}"'},
+        {"If-Modified-Since": modified},
+        {"If-Modified-Since": "Fri, 31 Dec 2200 23:59:59 GMT"},
+    ):
+        resp = session.get(f"{repo_url}/cond/x.bin", headers=headers)
+        assert resp.status_code == 304, headers
+        assert resp.content == b"" and resp.headers["ETag"] == etag
+        assert resp.headers["X-Checksum-Sha1"] == etag  # (werkzeug drops Last-Modified on 304)
+    for headers in (
+        {"If-None-Match": "0" * 40},
+        {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+        {"If-Modified-Since": "not a date"},
+        # If-None-Match takes precedence over If-Modified-Since
+        {"If-None-Match": "0" * 40, "If-Modified-Since": modified},
+    ):
+        resp = session.get(f"{repo_url}/cond/x.bin", headers=headers)
+        assert resp.status_code == 200 and resp.content == b"conditional", headers
+
+
+def test_basic_header_is_never_logged_in_token_errors(fake_artifactory):
+    secret = base64.b64encode(b"admin:wrong-secret").decode()
+    resp = requests.post(
+        _access(fake_artifactory), headers={"Authorization": f"Basic {secret}"}, data={}
+    )
+    assert resp.status_code == 401 and "wrong-secret" not in resp.text
+    assert REPO
