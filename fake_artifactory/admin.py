@@ -14,7 +14,6 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from fake_artifactory import snapshot
-
 from fake_artifactory.errors import HttpError
 from fake_artifactory.storage import ItemRecord
 

@@ -36,6 +36,8 @@ ADMIN_SCOPE = "applied-permissions/admin"
 USER_SCOPE = "applied-permissions/user"
 #: Default lifetime in seconds when the request gives none (one year).
 DEFAULT_EXPIRES_IN = 31_536_000
+#: Largest accepted lifetime (about 300 years; keeps timestamps inside SQLite's range).
+MAX_EXPIRES_IN = 10**10
 _ISSUER = "jfac@fake-artifactory"
 
 
@@ -113,11 +115,24 @@ def _caller() -> Principal | Response:
     return principal
 
 
+class _BadRequest(ValueError):
+    pass
+
+
 def _params() -> dict[str, Any]:
-    if request.is_json:
-        body = request.get_json(silent=True)
-        return body if isinstance(body, dict) else {}
-    return {k: v for k, v in request.form.items()}
+    """Form fields, or the JSON object body; _BadRequest for anything else."""
+    if not request.is_json:
+        return {k: v for k, v in request.form.items()}
+    try:
+        body = json.loads(request.get_data())
+    except (ValueError, RecursionError):
+        raise _BadRequest("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise _BadRequest("the request body must be a JSON object")
+    for key in ("username", "scope", "description", "token"):
+        if key in body and body[key] is not None and not isinstance(body[key], str):
+            raise _BadRequest(f"{key} must be a string")
+    return body
 
 
 @bp.post("/access/api/v1/tokens")
@@ -126,16 +141,19 @@ def create_token() -> Response:
     who = _caller()
     if isinstance(who, Response):
         return who
-    params = _params()
+    try:
+        params = _params()
+    except _BadRequest as exc:
+        return _error(400, "BAD_REQUEST", str(exc))
     username = str(params.get("username") or who.name)
     scope = str(params.get("scope") or USER_SCOPE)
     raw_expiry = params.get("expires_in", DEFAULT_EXPIRES_IN)
     try:
         expires_in = int(raw_expiry)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return _error(400, "BAD_REQUEST", "expires_in must be a whole number of seconds")
-    if expires_in < 0:
-        return _error(400, "BAD_REQUEST", "expires_in must not be negative")
+    if not 0 <= expires_in <= MAX_EXPIRES_IN:
+        return _error(400, "BAD_REQUEST", f"expires_in must be between 0 and {MAX_EXPIRES_IN}")
     if not who.can("admin") and (username != who.name or ADMIN_SCOPE in scope.split()):
         return _error(403, "FORBIDDEN", "Only an admin may create tokens for others or admin ones")
     issued = now_ms()
@@ -209,6 +227,9 @@ def revoke_by_token() -> Response:
     who = _caller()
     if isinstance(who, Response):
         return who
-    token = str(_params().get("token") or "")
+    try:
+        token = str(_params().get("token") or "")
+    except _BadRequest as exc:
+        return _error(400, "BAD_REQUEST", str(exc))
     record = _emulator().store.find_token(digest=digest(token)) if token else None
     return _revoke(record, who)

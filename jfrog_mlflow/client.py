@@ -8,9 +8,10 @@ repository between request threads).
 
 Resilience:
 
-* urllib3 ``Retry`` on the adapter retries connection errors, 429 and 5xx (honouring
-  ``Retry-After``) with exponential backoff and jitter, for idempotent methods only (GET,
-  HEAD, PUT of known bytes, DELETE). Streamed uploads of unknown bytes are never retried.
+* urllib3 ``Retry`` on the adapter (see :mod:`jfrog_mlflow.session`) retries connection
+  errors, 429 and 5xx (honouring ``Retry-After``) with exponential backoff and jitter, for
+  idempotent methods only (GET, HEAD, PUT of known bytes, DELETE). Streamed uploads of
+  unknown bytes are never retried.
 * urllib3 stops at the headers. A body that breaks off afterwards (connection reset,
   truncation, a JSON document cut short) raises :class:`~jfrog_mlflow.errors.ResponseBroken`,
   which :meth:`ArtifactoryClient.with_retries` retries with the same backoff and jitter
@@ -33,11 +34,9 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from urllib3.util.retry import Retry
 
-from jfrog_mlflow import __version__, transfer
+from jfrog_mlflow import transfer
 from jfrog_mlflow.auth import auth_from_config
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.errors import (
@@ -57,6 +56,7 @@ from jfrog_mlflow.models import (
     parse_file_list,
     parse_storage_info,
 )
+from jfrog_mlflow.session import NoAuth, make_session, origin
 from jfrog_mlflow.transfer import hash_file
 from jfrog_mlflow.urls import (
     build_aql_url,
@@ -74,43 +74,9 @@ _logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 _CHUNK = 1024 * 1024
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 _MAX_REDIRECTS = 5
 _PRO_ONLY_MARKER = "artifactory pro"
-_MAX_RETRY_AFTER = 60.0
 _MAX_BACKOFF = 30.0
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
-class _CappedRetry(Retry):
-    """urllib3 ``Retry`` whose ``Retry-After`` wait is capped, so a server cannot park us."""
-
-    def get_retry_after(self, response: Any) -> float | None:
-        value = super().get_retry_after(response)
-        return None if value is None else min(value, _MAX_RETRY_AFTER)
-
-
-def _retry_policy(config: PluginConfig, *, retries: int) -> Retry:
-    return _CappedRetry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        other=0,
-        redirect=0,
-        allowed_methods=_IDEMPOTENT,
-        status_forcelist=_RETRY_STATUSES,
-        backoff_factor=config.backoff_factor,
-        backoff_jitter=config.backoff_factor,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-        raise_on_redirect=False,
-    )
 
 
 class ArtifactoryClient:
@@ -127,7 +93,7 @@ class ArtifactoryClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.config = config
-        self._origin = _origin(self.base_url)
+        self._origin = origin(self.base_url)
         self._auth = auth if auth is not None else auth_from_config(config)
         self._timeout = (config.connect_timeout, config.read_timeout)
         self._session = self._make_session(config.max_retries)
@@ -142,19 +108,7 @@ class ArtifactoryClient:
     # ------------------------------------------------------------------ plumbing
 
     def _make_session(self, retries: int) -> requests.Session:
-        session = requests.Session()
-        pool = max(self.config.max_workers, 32)
-        adapter = HTTPAdapter(
-            pool_connections=4,
-            pool_maxsize=pool,
-            max_retries=_retry_policy(self.config, retries=retries),
-        )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.headers["User-Agent"] = f"jfrog-mlflow/{__version__}"
-        if self.config.ca_bundle:
-            session.verify = self.config.ca_bundle
-        return session
+        return make_session(self.config, retries=retries)
 
     def no_retry_session(self) -> requests.Session:
         with self._lock:
@@ -218,7 +172,7 @@ class ArtifactoryClient:
         sess = session or self._session
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
-            same_origin = _origin(current) == self._origin
+            same_origin = origin(current) == self._origin
             started = time.monotonic()
             try:
                 resp = sess.request(
@@ -229,7 +183,7 @@ class ArtifactoryClient:
                     stream=True,
                     timeout=self._timeout,
                     allow_redirects=False,
-                    auth=self._auth if same_origin else _NoAuth(),
+                    auth=self._auth if same_origin else NoAuth(),
                 )
             except requests.Timeout as exc:
                 raise RequestTimeout(
@@ -513,10 +467,3 @@ class ArtifactoryClient:
 
 class _ProOnly(Exception):
     """Internal signal: the server answered that File List needs Artifactory Pro."""
-
-
-class _NoAuth(AuthBase):
-    """Explicitly send no credentials (also stops requests from adding .netrc ones)."""
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        return r

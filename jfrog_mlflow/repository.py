@@ -163,6 +163,17 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         self._hints_lock = threading.Lock()
         super().__init__(artifact_uri, **_base_init_kwargs(tracking_uri, registry_uri))
 
+    @property
+    def max_workers(self) -> int:
+        """Threads of MLflow's download pool (``self.thread_pool``): our configured count.
+
+        MLflow sizes that pool at ``min(2 x CPUs, 20)``, which leaves a many-file download
+        waiting on round trips on small machines. ``__init__`` sets ``_config`` before the
+        base class creates the pool; the HTTP pool is at least this large
+        (:func:`jfrog_mlflow.session.pool_size`).
+        """
+        return self._config.max_workers
+
     # ------------------------------------------------------------------ helpers
 
     def _repo_path(self, artifact_path: str | None) -> str:

@@ -4,8 +4,10 @@ The client owns the session, retries, redirects and the translation of HTTP fail
 :mod:`jfrog_mlflow.errors`; this module owns what happens to the bytes:
 
 * Downloads go to a temporary file beside the target and are renamed into place only once
-  verified, so a failed or corrupted download never leaves a file behind. Large files are
-  fetched as parallel byte ranges written with ``pwrite``; memory stays flat.
+  verified, so a failed or corrupted download never leaves a file behind. Bytes are hashed
+  as they are written (:class:`Digest`), so the file is not read a second time. Files above
+  the range threshold are fetched as parallel byte ranges written with ``pwrite`` and
+  hashed in order while later ranges arrive; memory stays flat.
 * Verification uses the checksum in the response headers. When the server sends none, it
   uses the checksum and size from the listing that produced the download, and otherwise
   asks for the file's storage info (one extra request, only on that path). The byte count
@@ -47,6 +49,9 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
+#: Files smaller than this are read once and uploaded from memory.
+_INLINE_LIMIT = 1024 * 1024
+_NO_CHECKSUMS = Checksums()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,35 +88,56 @@ def header_checksums(headers: Mapping[str, str]) -> Checksums:
     return Checksums(sha1.lower() if sha1 else None, sha256.lower() if sha256 else None)
 
 
-def verify_file(path: str, expected: Expected, what: str) -> None:
-    """Raise :class:`IntegrityError` unless the local file matches ``expected``.
+class Digest:
+    """Size and running hashes of bytes as they are received (one pass, no re-read).
 
-    SHA-256 is preferred over SHA-1; the size is checked when known. With neither a
-    checksum nor a size there is nothing to check against (logged at DEBUG).
+    Only the algorithm that will be checked is computed: SHA-256 when ``known`` has it,
+    else SHA-1; when nothing is known yet, both (the expected value comes later).
     """
-    actual_size = os.path.getsize(path)
-    if expected.size is not None and actual_size != expected.size:
-        raise IntegrityError(
-            f"Artifactory {what} failed: received {actual_size} bytes, the server reported "
-            f"{expected.size}"
-        )
-    algo: Callable[[], Any]
-    if expected.checksums.sha256:
-        algo, want = hashlib.sha256, expected.checksums.sha256
-    elif expected.checksums.sha1:
-        algo, want = hashlib.sha1, expected.checksums.sha1
-    else:
+
+    __slots__ = ("_hashes", "size")
+
+    def __init__(self, known: Checksums = _NO_CHECKSUMS) -> None:
+        names = ["sha256"] if known.sha256 else ["sha1"] if known.sha1 else ["sha256", "sha1"]
+        self._hashes = {name: hashlib.new(name) for name in names}
+        self.size = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        for h in self._hashes.values():
+            h.update(data)
+        self.size += len(data)
+
+    def check(self, expected: Expected, what: str) -> None:
+        """Raise :class:`IntegrityError` unless size and checksum match ``expected``.
+
+        SHA-256 is preferred over SHA-1; the size is checked when known. With neither a
+        checksum nor a size there is nothing to check against (logged at DEBUG).
+        """
+        if expected.size is not None and self.size != expected.size:
+            raise IntegrityError(
+                f"Artifactory {what} failed: received {self.size} bytes, the server reported "
+                f"{expected.size}"
+            )
+        wanted = (("sha256", expected.checksums.sha256), ("sha1", expected.checksums.sha1))
+        for name, want in wanted:
+            if want and name in self._hashes:
+                got = self._hashes[name].hexdigest()
+                if got != want:
+                    raise IntegrityError(
+                        f"Artifactory {what} failed: checksum mismatch (server reported {want}, "
+                        f"received {got})"
+                    )
+                return
         _logger.debug("no checksum known for %s; only the size was checked", what)
-        return
-    digest = algo()
+
+
+def verify_file(path: str, expected: Expected, what: str) -> None:
+    """Raise :class:`IntegrityError` unless the local file matches ``expected``."""
+    digest = Digest(expected.checksums)
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
-    if digest.hexdigest() != want:
-        raise IntegrityError(
-            f"Artifactory {what} failed: checksum mismatch (server reported {want}, "
-            f"received {digest.hexdigest()})"
-        )
+    digest.check(expected, what)
 
 
 def _created_checksums(data: Any) -> Checksums:
@@ -174,12 +200,12 @@ def _download_once(
     directory = os.path.dirname(os.path.abspath(local_path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".jfrog-mlflow-", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb", buffering=0) as out:
             threshold = client.config.range_download_threshold
             if hint.size is not None and hint.size >= threshold:
-                reported = _ranged(client, url, what, out, hint.size, None)
+                reported, digest = _ranged(client, url, what, out, hint.size, hint.checksums)
             else:
-                reported = _streamed(client, url, what, out, threshold)
+                reported, digest = _streamed(client, url, what, out, threshold, hint.checksums)
         if reported.sha256 or reported.sha1:
             expected = Expected(reported)
         elif hint.has_checksum:
@@ -187,7 +213,7 @@ def _download_once(
         else:
             _logger.debug("no checksum header for %s; asking for its storage info", what)
             expected = stat()
-        verify_file(tmp, expected, what)
+        digest.check(expected, what)
         os.replace(tmp, local_path)
     except BaseException:
         try:
@@ -198,8 +224,14 @@ def _download_once(
 
 
 def _streamed(
-    client: ArtifactoryClient, url: str, what: str, out: IO[bytes], threshold: int
-) -> Checksums:
+    client: ArtifactoryClient,
+    url: str,
+    what: str,
+    out: IO[bytes],
+    threshold: int,
+    hinted: Checksums,
+) -> tuple[Checksums, Digest]:
+    """One GET, written and hashed as it arrives; switches to ranges for big files."""
     resp = client.request("GET", url, what=what, stream=True)
     try:
         client.check(resp, what=what)
@@ -212,16 +244,26 @@ def _streamed(
             and resp.headers.get("Accept-Ranges", "").lower() == "bytes"
         ):
             resp.close()
-            return _ranged(client, url, what, out, total, reported)
-        written = 0
+            known = reported if reported.sha256 or reported.sha1 else hinted
+            return _ranged(client, url, what, out, total, known)
+        digest = Digest(reported if reported.sha256 or reported.sha1 else hinted)
         for chunk in client.iter_body(resp, what):
-            out.write(chunk)
-            written += len(chunk)
-        if total is not None and written != total:
-            raise IntegrityError(f"Artifactory {what} failed: received {written} of {total} bytes")
-        return reported
+            _write_all(out, chunk)
+            digest.update(chunk)
+        if total is not None and digest.size != total:
+            raise IntegrityError(
+                f"Artifactory {what} failed: received {digest.size} of {total} bytes"
+            )
+        return reported, digest
     finally:
         resp.close()
+
+
+def _write_all(out: IO[bytes], data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        view = view[written or 0 :]
 
 
 def _ranged(
@@ -230,10 +272,11 @@ def _ranged(
     what: str,
     out: IO[bytes],
     size: int,
-    reported: Checksums | None,
-) -> Checksums:
+    known: Checksums,
+) -> tuple[Checksums, Digest]:
+    """Parallel byte ranges written with ``pwrite``; hashed in order while later ranges
+    are still arriving (each finished range is read back from the page cache once)."""
     out.truncate(size)
-    out.flush()
     chunk = max(client.config.range_chunk_size, 1)
     ranges = [(start, min(start + chunk, size) - 1) for start in range(0, size, chunk)]
     seen: list[Checksums] = []
@@ -264,13 +307,33 @@ def _ranged(
         finally:
             resp.close()
 
+    def reported() -> Checksums:
+        if known.sha256 or known.sha1:
+            return known
+        with lock:
+            return next((c for c in seen if c.sha256 or c.sha1), Checksums())
+
     workers = max(1, min(len(ranges), client.config.max_workers))
+    digest: Digest | None = None
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-range") as pool:
-        for future in [pool.submit(fetch, span) for span in ranges]:
-            future.result()
-    if reported is not None and (reported.sha256 or reported.sha1):
-        return reported
-    return next((c for c in seen if c.sha256 or c.sha1), Checksums())
+        futures = [pool.submit(fetch, span) for span in ranges]
+        try:
+            for (start, end), future in zip(ranges, futures, strict=True):
+                future.result()
+                if digest is None:
+                    digest = Digest(reported())
+                offset = start
+                while offset <= end:
+                    data = os.pread(fd, min(_CHUNK, end + 1 - offset), offset)
+                    if not data:
+                        break
+                    digest.update(data)
+                    offset += len(data)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return reported(), digest if digest is not None else Digest(known)
 
 
 # ---------------------------------------------------------------------- uploads
@@ -279,15 +342,33 @@ def _ranged(
 def deploy_file(client: ArtifactoryClient, repo: str, path: str, local_file: str) -> Checksums:
     """Upload a local file to ``path`` with SHA-1/SHA-256 headers.
 
-    Files of at least ``checksum_deploy_threshold`` bytes first try a checksum deploy
-    (no body); on 404 they are uploaded normally. The file is hashed first and then
-    streamed from disk, so memory stays flat. A response that breaks off is retried
-    (a PUT of known bytes is idempotent).
+    A file below :data:`_INLINE_LIMIT` is read once and sent from memory. A bigger one is
+    hashed in one pass and then streamed from disk (urllib3 sends it in 1 MiB blocks, see
+    :mod:`jfrog_mlflow.session`), so memory stays flat. Files of at least
+    ``checksum_deploy_threshold`` bytes first try a checksum deploy (no body); on 404 they
+    are uploaded normally. A response that breaks off is retried (a PUT of known bytes is
+    idempotent).
     """
-    size, sha1, sha256 = hash_file(local_file)
+    inline = _read_small(local_file)
+    if inline is not None:
+        size = len(inline)
+        sha1, sha256 = hashlib.sha1(inline).hexdigest(), hashlib.sha256(inline).hexdigest()
+    else:
+        size, sha1, sha256 = hash_file(local_file)
     url = build_item_url(client.base_url, repo, path)
     what = f"upload of '{join_path(repo, path)}'"
     headers = {"X-Checksum-Sha1": sha1, "X-Checksum-Sha256": sha256}
+
+    def put(body: Any) -> None:
+        resp = client.request(
+            "PUT",
+            url,
+            what=what,
+            headers={**headers, "Content-Type": "application/octet-stream"},
+            data=body,
+        )
+        client.check(resp, what=what, ok=(200, 201))
+        resp.close()
 
     def once() -> None:
         if size >= client.config.checksum_deploy_threshold:
@@ -301,19 +382,23 @@ def deploy_file(client: ArtifactoryClient, repo: str, path: str, local_file: str
             if resp.status_code != 404:
                 client.check(resp, what=what, ok=(200, 201))
             resp.close()
+        if inline is not None:
+            put(inline)
+            return
         with open(local_file, "rb") as body:
-            resp = client.request(
-                "PUT",
-                url,
-                what=what,
-                headers={**headers, "Content-Type": "application/octet-stream"},
-                data=body if size else b"",
-            )
-        client.check(resp, what=what, ok=(200, 201))
-        resp.close()
+            put(body)
 
     client.with_retries(what, once)
     return Checksums(sha1, sha256)
+
+
+def _read_small(local_file: str) -> bytes | None:
+    """The whole file when it is smaller than :data:`_INLINE_LIMIT`, else ``None``."""
+    with open(local_file, "rb") as f:
+        data = f.read(_INLINE_LIMIT)
+        if len(data) < _INLINE_LIMIT:
+            return data
+    return None
 
 
 def deploy_stream(

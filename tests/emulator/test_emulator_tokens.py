@@ -158,3 +158,15 @@ def test_basic_header_is_never_logged_in_token_errors(fake_artifactory):
     )
     assert resp.status_code == 401 and "wrong-secret" not in resp.text
     assert REPO
+
+
+def test_junk_token_requests_are_400(fake_artifactory):
+    url = _access(fake_artifactory)
+    for body in (b"[" * 5000 + b"]" * 5000, b"{", b"[]", b'{"username": 5}'):
+        resp = requests.post(
+            url, data=body, headers={"Content-Type": "application/json"}, auth=fake_artifactory.auth
+        )
+        assert resp.status_code == 400, body[:20]
+    for expiry in ("-1", "soon", str(10**400)):
+        resp = requests.post(url, data={"expires_in": expiry}, auth=fake_artifactory.auth)
+        assert resp.status_code == 400, expiry

@@ -272,9 +272,9 @@ def test_connection_resets_are_retried(plugin_env, make_repo, tmp_path):
 def test_retry_after_is_capped():
     from urllib3 import HTTPResponse
 
-    from jfrog_mlflow.client import _retry_policy
+    from jfrog_mlflow.session import retry_policy
 
-    policy = _retry_policy(PluginConfig(), retries=3)
+    policy = retry_policy(PluginConfig(), retries=3)
     resp = HTTPResponse(status=503, headers={"Retry-After": "86400"})
     assert policy.get_retry_after(resp) == 60.0
     assert policy.is_retry("PUT", 503, has_retry_after=True)

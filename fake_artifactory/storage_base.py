@@ -1,0 +1,444 @@
+"""Storage foundation: SQLite schema, records, connections, repositories and reads.
+
+No HTTP or Flask here.  :class:`StoreBase` owns the metadata database
+(``<data_dir>/meta.sqlite3``, WAL, ``synchronous=FULL``) and the blob store, and
+answers every read; writes to the item tree are in :mod:`fake_artifactory.storage_items`
+and the whole-state operations (tokens, snapshots, reset) in
+:mod:`fake_artifactory.storage`, which is the public import path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mimetypes
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from fake_artifactory.blobs import (
+    CHUNK_SIZE,
+    BlobStore,
+    StagedBlob,
+)
+from fake_artifactory.errors import (
+    NoSuchItem,
+    NoSuchRepo,
+    ParentNotFolder,
+    RepoExists,
+)
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS repos (
+    key TEXT PRIMARY KEY, rclass TEXT NOT NULL, package_type TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '', configured INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS items (
+    repo TEXT NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0, sha1 TEXT, md5 TEXT, sha256 TEXT,
+    original_sha1 TEXT, original_md5 TEXT, mime_type TEXT,
+    created INTEGER NOT NULL, modified INTEGER NOT NULL, updated INTEGER NOT NULL,
+    created_by TEXT NOT NULL, modified_by TEXT NOT NULL,
+    PRIMARY KEY (repo, path)
+);
+CREATE INDEX IF NOT EXISTS items_sha256 ON items(sha256);
+CREATE INDEX IF NOT EXISTS items_sha1 ON items(sha1);
+CREATE TABLE IF NOT EXISTS props (
+    repo TEXT NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS props_item ON props(repo, path);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, username TEXT NOT NULL,
+    scope TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL DEFAULT 0,
+    description TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+def now_ms() -> int:
+    """Current time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def guess_mime_type(name: str) -> str:
+    """MIME type from the file name, like Artifactory (unknown: application/octet-stream)."""
+    mime, _ = mimetypes.guess_type(name, strict=False)
+    return mime or "application/octet-stream"
+
+
+def parent_of(path: str) -> str:
+    """Parent of a repo-relative path (``""`` for top-level items and the root)."""
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+def ancestors(path: str) -> list[str]:
+    """Ancestors of ``path`` from the root down, excluding ``path``; root is ``""``."""
+    if path == "":
+        return []
+    parts = path.split("/")
+    return [""] + ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+@dataclass(slots=True)
+class ItemRecord:
+    """One file or folder; ``path`` is repo-relative without leading slash (root: ``""``).
+
+    Timestamps are epoch milliseconds.
+    """
+
+    repo: str
+    path: str
+    name: str
+    type: str
+    size: int
+    created: int
+    modified: int
+    updated: int
+    created_by: str
+    modified_by: str
+    sha1: str | None = None
+    md5: str | None = None
+    sha256: str | None = None
+    original_sha1: str | None = None
+    original_md5: str | None = None
+    mime_type: str | None = None
+    properties: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def is_folder(self) -> bool:
+        return self.type == "folder"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An access token minted through the Access API (only its SHA-256 digest is kept).
+
+    ``expires`` is epoch milliseconds, 0 = never.
+    """
+
+    token_id: str
+    digest: str = field(repr=False)
+    username: str
+    scope: str
+    created: int
+    expires: int = 0
+    description: str = ""
+
+    def expired(self, now: int) -> bool:
+        return self.expires != 0 and now >= self.expires
+
+
+@dataclass(frozen=True, slots=True)
+class RepoRecord:
+    key: str
+    rclass: str = "local"
+    package_type: str = "generic"
+    description: str = ""
+
+
+class StoreBase:
+    """Connections, repositories, blobs and reads (see :class:`fake_artifactory.storage.Store`)."""
+
+    def __init__(self, data_dir: Path | None = None, repos: Iterable[str] = ()) -> None:
+        self.ephemeral = data_dir is None
+        root = Path(tempfile.mkdtemp(prefix="fake-artifactory-")) if data_dir is None else data_dir
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.blobs = BlobStore(root)
+        self.blob_dir = self.blobs.blob_dir
+        self.tmp_dir = self.blobs.tmp_dir
+        self.db_path = root / "meta.sqlite3"
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._connections: list[sqlite3.Connection] = []
+        self._conn_lock = threading.Lock()
+        self._configured_repos = tuple(repos)
+        self._closed = False
+        with self._write_lock:
+            db = self._db()
+            db.executescript(_SCHEMA)
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        self._ensure_configured_repos()
+        self._finalizer = (
+            weakref.finalize(self, shutil.rmtree, str(root), True) if self.ephemeral else None
+        )
+
+    # -- connections -------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.db_path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._conn_lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close all connections; an ephemeral store removes its directory."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._conn_lock:
+            for conn in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._connections.clear()
+        if self._finalizer is not None:
+            self._finalizer()
+
+    # -- repositories ------------------------------------------------------------------
+
+    def _ensure_configured_repos(self) -> None:
+        for key in self._configured_repos:
+            self._insert_repo(RepoRecord(key), configured=True, exist_ok=True)
+
+    def _insert_repo(self, repo: RepoRecord, *, configured: bool, exist_ok: bool) -> None:
+        with self._write_lock, self._tx() as db:
+            row = db.execute("SELECT 1 FROM repos WHERE key = ?", (repo.key,)).fetchone()
+            if row is not None:
+                if exist_ok:
+                    return
+                raise RepoExists(repo.key)
+            db.execute(
+                "INSERT INTO repos(key, rclass, package_type, description, configured) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (repo.key, repo.rclass, repo.package_type, repo.description, int(configured)),
+            )
+            ts = now_ms()
+            db.execute(
+                "INSERT OR IGNORE INTO items(repo, path, type, created, modified, updated, "
+                "created_by, modified_by) VALUES (?, '', 'folder', ?, ?, ?, 'system', 'system')",
+                (repo.key, ts, ts, ts),
+            )
+
+    def create_repo(self, repo: RepoRecord) -> None:
+        """Create a repository; RepoExists if the key is taken."""
+        self._insert_repo(repo, configured=False, exist_ok=False)
+
+    def update_repo(self, key: str, description: str) -> None:
+        """Change a repository's description (NoSuchRepo if unknown)."""
+        self._require_repo(key)
+        with self._write_lock, self._tx() as db:
+            db.execute("UPDATE repos SET description = ? WHERE key = ?", (description, key))
+
+    def delete_repo(self, key: str) -> None:
+        """Remove a repository and all its content (NoSuchRepo if unknown)."""
+        self._require_repo(key)
+        with self._write_lock:
+            with self._tx() as db:
+                db.execute("DELETE FROM repos WHERE key = ?", (key,))
+                db.execute("DELETE FROM items WHERE repo = ?", (key,))
+                db.execute("DELETE FROM props WHERE repo = ?", (key,))
+            self.collect_garbage()
+
+    def list_repos(self) -> list[RepoRecord]:
+        rows = self._db().execute(
+            "SELECT key, rclass, package_type, description FROM repos ORDER BY key"
+        )
+        return [RepoRecord(*row) for row in rows]
+
+    def get_repo(self, key: str) -> RepoRecord | None:
+        row = (
+            self._db()
+            .execute(
+                "SELECT key, rclass, package_type, description FROM repos WHERE key = ?", (key,)
+            )
+            .fetchone()
+        )
+        return RepoRecord(*row) if row else None
+
+    def has_repo(self, key: str) -> bool:
+        return self.get_repo(key) is not None
+
+    def _require_repo(self, key: str) -> None:
+        if not self.has_repo(key):
+            raise NoSuchRepo(key)
+
+    # -- blobs (delegated) -----------------------------------------------------------------
+
+    def blob_path(self, sha256: str) -> Path:
+        """Host path of a blob (content addressed)."""
+        return self.blobs.path(sha256)
+
+    def open_blob(self, sha256: str) -> BinaryIO:
+        """Open a blob for reading (the file never changes once written)."""
+        return self.blobs.open(sha256)
+
+    def stage_upload(self, chunks: Iterable[bytes]) -> StagedBlob:
+        """Stream ``chunks`` to a temp file while hashing (see :meth:`BlobStore.stage`)."""
+        return self.blobs.stage(chunks)
+
+    def stage_stream(self, stream: IO[bytes], chunk_size: int = CHUNK_SIZE) -> StagedBlob:
+        """:meth:`stage_upload` over a file-like object."""
+        return self.blobs.stage_stream(stream, chunk_size)
+
+    # -- items ------------------------------------------------------------------------------
+
+    def _row_to_item(self, db: sqlite3.Connection, row: tuple[object, ...]) -> ItemRecord:
+        repo, path = str(row[0]), str(row[1])
+        item = ItemRecord(
+            repo=repo,
+            path=path,
+            name=path.rsplit("/", 1)[-1],
+            type=str(row[2]),
+            size=int(row[3]),  # type: ignore[call-overload]
+            sha1=row[4],  # type: ignore[arg-type]
+            md5=row[5],  # type: ignore[arg-type]
+            sha256=row[6],  # type: ignore[arg-type]
+            original_sha1=row[7],  # type: ignore[arg-type]
+            original_md5=row[8],  # type: ignore[arg-type]
+            mime_type=row[9],  # type: ignore[arg-type]
+            created=int(row[10]),  # type: ignore[call-overload]
+            modified=int(row[11]),  # type: ignore[call-overload]
+            updated=int(row[12]),  # type: ignore[call-overload]
+            created_by=str(row[13]),
+            modified_by=str(row[14]),
+        )
+        item.properties = self._props(db, repo, path)
+        return item
+
+    _COLS = (
+        "repo, path, type, size, sha1, md5, sha256, original_sha1, original_md5, mime_type, "
+        "created, modified, updated, created_by, modified_by"
+    )
+
+    def _props(self, db: sqlite3.Connection, repo: str, path: str) -> dict[str, list[str]]:
+        props: dict[str, list[str]] = {}
+        for key, value in db.execute(
+            "SELECT key, value FROM props WHERE repo = ? AND path = ? ORDER BY key, seq",
+            (repo, path),
+        ):
+            props.setdefault(key, []).append(value)
+        return props
+
+    def get_item(self, repo: str, path: str) -> ItemRecord | None:
+        """The item at ``path`` or None (NoSuchRepo if the repository is unknown)."""
+        self._require_repo(repo)
+        db = self._db()
+        row = db.execute(
+            f"SELECT {self._COLS} FROM items WHERE repo = ? AND path = ?", (repo, path)
+        ).fetchone()
+        return self._row_to_item(db, row) if row else None
+
+    def require_item(self, repo: str, path: str) -> ItemRecord:
+        item = self.get_item(repo, path)
+        if item is None:
+            raise NoSuchItem(repo, path)
+        return item
+
+    def list_children(self, repo: str, path: str) -> list[ItemRecord]:
+        """Direct children of a folder, sorted by name."""
+        return list(self.iter_descendants(repo, path, depth=1))
+
+    def iter_descendants(
+        self, repo: str, path: str, depth: int | None = None
+    ) -> Iterator[ItemRecord]:
+        """Descendants of folder ``path`` sorted by path; ``depth`` 1 = direct children."""
+        db = self._db()
+        if path == "":
+            rows = db.execute(
+                f"SELECT {self._COLS} FROM items WHERE repo = ? AND path != '' ORDER BY path",
+                (repo,),
+            ).fetchall()
+        else:
+            rows = db.execute(
+                f"SELECT {self._COLS} FROM items WHERE repo = ? AND path > ? AND path < ? "
+                "ORDER BY path",
+                (repo, path + "/", path + "0"),
+            ).fetchall()
+        base_depth = 0 if path == "" else path.count("/") + 1
+        for row in rows:
+            rel_depth = str(row[1]).count("/") + 1 - base_depth
+            if depth is None or rel_depth <= depth:
+                yield self._row_to_item(db, row)
+
+    def iter_items(self, repo: str | None = None) -> Iterator[ItemRecord]:
+        """Every item (including repository roots, path ``""``), for AQL and dumps."""
+        db = self._db()
+        if repo is None:
+            rows = db.execute(f"SELECT {self._COLS} FROM items ORDER BY repo, path").fetchall()
+        else:
+            rows = db.execute(
+                f"SELECT {self._COLS} FROM items WHERE repo = ? ORDER BY path", (repo,)
+            ).fetchall()
+        for row in rows:
+            yield self._row_to_item(db, row)
+
+    def _ensure_parents(
+        self, db: sqlite3.Connection, repo: str, path: str, user: str, ts: int
+    ) -> None:
+        for anc in ancestors(path):
+            row = db.execute(
+                "SELECT type FROM items WHERE repo = ? AND path = ?", (repo, anc)
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO items(repo, path, type, created, modified, updated, "
+                    "created_by, modified_by) VALUES (?, ?, 'folder', ?, ?, ?, ?, ?)",
+                    (repo, anc, ts, ts, ts, user, user),
+                )
+            elif row[0] != "folder":
+                raise ParentNotFolder(repo, parent_of(path))
+
+    def _replace_props(
+        self, db: sqlite3.Connection, repo: str, path: str, props: Mapping[str, list[str]]
+    ) -> None:
+        db.execute("DELETE FROM props WHERE repo = ? AND path = ?", (repo, path))
+        self._add_props(db, repo, path, props)
+
+    def _add_props(
+        self, db: sqlite3.Connection, repo: str, path: str, props: Mapping[str, list[str]]
+    ) -> None:
+        for key, values in props.items():
+            db.execute(
+                "DELETE FROM props WHERE repo = ? AND path = ? AND key = ?", (repo, path, key)
+            )
+            for seq, value in enumerate(values):
+                db.execute(
+                    "INSERT INTO props(repo, path, key, value, seq) VALUES (?, ?, ?, ?, ?)",
+                    (repo, path, key, value, seq),
+                )
+
+    def collect_garbage(self) -> int:
+        """Remove blobs no item references. Returns the number removed."""
+        with self._write_lock:
+            used = {
+                row[0]
+                for row in self._db().execute(
+                    "SELECT DISTINCT sha256 FROM items WHERE sha256 IS NOT NULL"
+                )
+            }
+            return self.blobs.collect_garbage(used)
