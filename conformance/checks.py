@@ -7,10 +7,13 @@ from typing import Any
 from conformance.client import RestClient
 from conformance.model import Entry, TreeModel, checksums
 from conformance.paths import join
+from conformance.strategies import Tree
+from conformance.targets import Workspace
 
 __all__ = [
     "assert_listing_matches",
     "assert_tree_matches",
+    "deploy_fresh_tree",
     "deploy_tree",
     "entries_of",
     "walk",
@@ -27,6 +30,16 @@ def deploy_tree(rest: RestClient, root: str, files: dict[str, bytes], folders: l
     for path, data in files.items():
         r = rest.deploy(join(root, path), data)
         assert r.status_code == 201, (path, r.status_code, r.text[:300])
+
+
+def deploy_fresh_tree(
+    rest: RestClient, workspace: Workspace, prefix: str, tree: Tree
+) -> tuple[str, TreeModel]:
+    """Deploy a generated ``tree`` into a fresh folder; return that folder and the model."""
+    files, empty = tree
+    root = workspace.fresh(prefix)
+    deploy_tree(rest, root, files, empty)
+    return root, TreeModel.from_files(files, empty)
 
 
 def walk(rest: RestClient, root: str) -> tuple[set[str], set[str]]:

@@ -15,6 +15,9 @@ import unicodedata
 
 from hypothesis import strategies as st
 
+#: A generated tree: ``(files, empty_folders)``, ``files`` mapping relative path to body.
+Tree = tuple[dict[str, bytes], list[str]]
+
 __all__ = [
     "HAZARD_NAMES",
     "bodies",
@@ -97,7 +100,7 @@ def _key(name: str) -> str:
 @st.composite
 def file_trees(
     draw: st.DrawFn, max_files: int = 8, max_depth: int = 4, max_body: int = 512
-) -> tuple[dict[str, bytes], list[str]]:
+) -> Tree:
     """A consistent tree: ``(files, empty_folders)``, no name both a file and a folder.
 
     Segments are drawn from a small per-tree pool so siblings and shared parents are

@@ -5,24 +5,20 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import assert_tree_matches, deploy_tree
+from conformance.checks import assert_tree_matches, deploy_fresh_tree, deploy_tree
 from conformance.client import RestClient, error_envelope
 from conformance.model import TreeModel
 from conformance.paths import join
-from conformance.strategies import file_trees
+from conformance.strategies import Tree, file_trees
 from conformance.targets import Workspace
-
-Tree = tuple[dict[str, bytes], list[str]]
 
 
 @given(tree=file_trees(), data=st.data())
 def test_deleting_a_file_keeps_its_siblings_and_parents(
     rest: RestClient, workspace: Workspace, tree: Tree, data: st.DataObject
 ) -> None:
-    files, empty = tree
-    root = workspace.fresh("delf")
-    deploy_tree(rest, root, files, empty)
-    model = TreeModel.from_files(files, empty)
+    files, _empty = tree
+    root, model = deploy_fresh_tree(rest, workspace, "delf", tree)
     victim = data.draw(st.sampled_from(sorted(files)), label="file")
     r = rest.delete(join(root, victim))
     assert r.status_code == 204, (r.status_code, r.text[:300])
@@ -36,10 +32,7 @@ def test_deleting_a_file_keeps_its_siblings_and_parents(
 def test_deleting_a_folder_removes_exactly_its_subtree(
     rest: RestClient, workspace: Workspace, tree: Tree, data: st.DataObject
 ) -> None:
-    files, empty = tree
-    root = workspace.fresh("deld")
-    deploy_tree(rest, root, files, empty)
-    model = TreeModel.from_files(files, empty)
+    root, model = deploy_fresh_tree(rest, workspace, "deld", tree)
     folders = sorted(model.folders - {""})
     if not folders:
         return

@@ -6,28 +6,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.checks import assert_listing_matches, assert_tree_matches, deploy_tree
+from conformance.checks import (
+    assert_listing_matches,
+    assert_tree_matches,
+    deploy_fresh_tree,
+    deploy_tree,
+)
 from conformance.client import RestClient
 from conformance.model import TreeModel
 from conformance.paths import join
-from conformance.strategies import file_trees
+from conformance.strategies import Tree, file_trees
 from conformance.targets import Workspace
-
-Tree = tuple[dict[str, bytes], list[str]]
-
-
-def _setup(rest: RestClient, workspace: Workspace, tree: Tree) -> tuple[str, TreeModel]:
-    files, empty = tree
-    root = workspace.fresh("ls")
-    deploy_tree(rest, root, files, empty)
-    return root, TreeModel.from_files(files, empty)
 
 
 @given(tree=file_trees())
 def test_folder_info_children_match_the_model_at_every_level(
     rest: RestClient, workspace: Workspace, tree: Tree
 ) -> None:
-    root, model = _setup(rest, workspace, tree)
+    root, model = deploy_fresh_tree(rest, workspace, "ls", tree)
     for folder in sorted(model.folders):
         children = rest.children(join(root, folder))
         got = {str(c["uri"]): c["folder"] for c in children}
@@ -65,7 +61,7 @@ def test_folder_info_of_the_repository_root_has_path_slash(rest: RestClient) -> 
 def test_deep_file_list_matches_the_model(
     rest: RestClient, workspace: Workspace, tree: Tree, depth: int | None, list_folders: bool
 ) -> None:
-    root, model = _setup(rest, workspace, tree)
+    root, model = deploy_fresh_tree(rest, workspace, "ls", tree)
     r = rest.file_list(root, deep=True, depth=depth, list_folders=list_folders)
     assert r.status_code == 200, (r.status_code, r.text[:300])
     assert r.headers["Content-Type"].startswith(
@@ -79,7 +75,7 @@ def test_deep_file_list_matches_the_model(
 def test_shallow_file_list_has_direct_children_only(
     rest: RestClient, workspace: Workspace, tree: Tree, list_folders: bool
 ) -> None:
-    root, model = _setup(rest, workspace, tree)
+    root, model = deploy_fresh_tree(rest, workspace, "ls", tree)
     r = rest.file_list(root, deep=False, list_folders=list_folders)
     assert r.status_code == 200, (r.status_code, r.text[:300])
     assert_listing_matches(r.json(), model, "", depth=1, list_folders=list_folders)
@@ -90,7 +86,7 @@ def test_shallow_file_list_has_direct_children_only(
 def test_include_root_path_adds_exactly_the_folder_itself(
     rest: RestClient, workspace: Workspace, tree: Tree
 ) -> None:
-    root, model = _setup(rest, workspace, tree)
+    root, model = deploy_fresh_tree(rest, workspace, "ls", tree)
     plain = rest.file_list(root, deep=True, list_folders=True)
     with_root = rest.file_list(root, deep=True, list_folders=True, include_root=True)
     assert plain.status_code == with_root.status_code == 200

@@ -16,10 +16,8 @@ import pytest
 from hypothesis import given
 
 from conformance.paths import join
-from conformance.strategies import file_trees
+from conformance.strategies import Tree, file_trees
 from conformance.targets import Target, Workspace
-
-Tree = tuple[dict[str, bytes], list[str]]
 
 
 class PluginEnv(dict[str, str]):

@@ -15,12 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,6 +25,7 @@ import pandas as pd
 import requests
 from mlflow.pyfunc import PythonModel
 
+from demo.mlflow_server import MlflowServer
 from fake_artifactory.testing import start_process
 
 TOKEN = "demo-token"
@@ -125,45 +122,6 @@ def client_side_example(url: str, workdir: Path) -> None:
     say(f"list_artifacts(run, 'docs') -> {listed}")
 
 
-def start_mlflow_server(workdir: Path, env: dict[str, str], *args: str) -> tuple[Any, str]:
-    """Start ``mlflow server`` on a free port and wait until /health answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--workers", "1", "--backend-store-uri", f"sqlite:///{workdir / 'proxy.db'}", *args]
-    with (workdir / "server.log").open("wb") as log:  # the child keeps its own handle
-        server = subprocess.Popen(
-            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while server.poll() is None and time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/health", timeout=5).ok:
-                    return server, url
-            except requests.RequestException:  # not listening yet, or busy starting
-                pass
-            time.sleep(0.3)
-    except BaseException:  # Ctrl-C or anything unexpected: never leave a server behind
-        stop(server)
-        raise
-    stop(server)
-    raise RuntimeError("mlflow server did not start:\n" + (workdir / "server.log").read_text())
-
-
-def stop(server: Any) -> None:
-    """Stop the server and its uvicorn worker (same process group)."""
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=10)
-
-
 def proxy_example(url: str, workdir: Path) -> None:
     import mlflow
 
@@ -171,12 +129,11 @@ def proxy_example(url: str, workdir: Path) -> None:
     for key in PLUGIN_VARS:
         os.environ.pop(key, None)  # the client holds no Artifactory settings in proxy mode
     server_env = {**os.environ, **plugin_env(url)}
-    server, server_url = start_mlflow_server(
-        workdir, server_env, "--artifacts-destination", "artifactory://mlflow-proxy"
-    )
-    try:
-        say(f"mlflow server running at {server_url}")
-        mlflow.set_tracking_uri(server_url)
+    with MlflowServer(
+        workdir, ["--artifacts-destination", "artifactory://mlflow-proxy"], server_env, "proxy.db"
+    ) as server:
+        say(f"mlflow server running at {server.url}")
+        mlflow.set_tracking_uri(server.url)
         with mlflow.start_run() as run:
             (workdir / "metrics.json").write_text('{"accuracy": 0.93}\n')
             mlflow.log_artifact(str(workdir / "metrics.json"), artifact_path="eval")
@@ -186,8 +143,6 @@ def proxy_example(url: str, workdir: Path) -> None:
         say(f"list via server -> {listed}")
         local = client.download_artifacts(run.info.run_id, "eval/metrics.json", str(workdir))
         say(f"downloaded via server -> {Path(local).read_text().strip()}")
-    finally:
-        stop(server)
 
 
 def show_and_clean(url: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 from http import HTTPStatus
@@ -32,7 +31,9 @@ class Emulator:
 
     def __init__(self, config: EmulatorConfig, store: Store | None = None) -> None:
         self.config = config
-        self.store = store if store is not None else Store(config.data_dir, config.repos)
+        self.store = (
+            store if store is not None else Store(config.data_dir, config.repos, fsync=config.fsync)
+        )
         if config.seed is not None:
             self._load_seed(config.seed)
         self.started_ms = now_ms()
@@ -55,6 +56,10 @@ class Emulator:
 
     def close(self) -> None:
         self.store.close()
+
+
+#: ``"404 Not Found"`` status lines with the reason phrases in title case.
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 def _optional_module(name: str) -> Any:
@@ -122,12 +127,15 @@ def create_app(config: EmulatorConfig | None = None, store: Store | None = None)
         require_authenticated(principal, config)
         g.principal = principal
 
+    server_header = f"Artifactory/{config.version}"
+
     @app.after_request
     def _artifactory_headers(resp: Response) -> Response:
-        with contextlib.suppress(ValueError):
-            resp.status = f"{resp.status_code} {HTTPStatus(resp.status_code).phrase}"
+        status = _STATUS_LINES.get(resp.status_code)
+        if status is not None:
+            resp.status = status
         resp.headers["X-Artifactory-Id"] = config.server_id
-        resp.headers["Server"] = f"Artifactory/{config.version}"
+        resp.headers["Server"] = server_header
         return resp
 
     app.register_blueprint(admin.bp)

@@ -2,19 +2,23 @@
 
 Blobs live under ``<root>/blobs/<sha256[:2]>/<sha256>`` and never change once written.
 Uploads are staged in ``<root>/tmp`` while sha1/md5/sha256 are computed in one pass,
-fsynced, then renamed into place (and the directory fsynced) when committed.
+then renamed into place when committed.  Whether the staged file and the blob
+directory are fsynced is the store's durability policy (:class:`Durability`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
-import tempfile
+import secrets
+import threading
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, Literal
 
 from fake_artifactory.errors import ChecksumMismatch
 
@@ -22,22 +26,64 @@ CHUNK_SIZE = 1024 * 1024
 CHECKSUM_ALGS = ("sha1", "md5", "sha256")
 _ALG_LABEL = {"sha1": "SHA-1", "md5": "MD5", "sha256": "SHA-256"}
 
+#: ``--fsync`` values; ``auto`` is ``never`` for an ephemeral store, ``blobs`` otherwise.
+FsyncPolicy = Literal["auto", "never", "blobs", "always"]
+FSYNC_POLICIES: tuple[str, ...] = ("auto", "never", "blobs", "always")
+
 
 @dataclass(frozen=True, slots=True)
+class Durability:
+    """What a store fsyncs, and the SQLite ``synchronous`` level that goes with it.
+
+    * ``never``: no fsync, ``synchronous=OFF``.  Every acknowledged write has reached
+      the kernel (``write(2)`` and ``rename(2)`` returned), so it survives the
+      *process* dying, ``kill -9`` included; a kernel crash or power loss may lose it.
+    * ``blobs`` (the default with a data dir): the blob file is fsynced before its
+      metadata is committed, ``synchronous=NORMAL`` (WAL).  Same guarantee against a
+      process crash; the blob's bytes are on disk before its metadata commits, but a
+      power loss may still lose the most recent commits.
+    * ``always``: also fsync the blob directory after the rename and commit with
+      ``synchronous=FULL``: an acknowledged write survives a power loss.
+    """
+
+    policy: str
+    fsync_files: bool
+    fsync_dirs: bool
+    synchronous: str
+
+    @classmethod
+    def resolve(cls, policy: str, *, ephemeral: bool) -> Durability:
+        """The durability for ``policy`` (one of :data:`FSYNC_POLICIES`)."""
+        if policy == "auto":
+            policy = "never" if ephemeral else "blobs"
+        if policy == "never":
+            return cls(policy, False, False, "OFF")
+        if policy == "blobs":
+            return cls(policy, True, False, "NORMAL")
+        if policy == "always":
+            return cls(policy, True, True, "FULL")
+        raise ValueError(f"unknown fsync policy {policy!r}; choose from {FSYNC_POLICIES}")
+
+
+@dataclass(slots=True)
 class StagedBlob:
-    """A fully received, fsynced upload waiting in ``tmp/`` to be committed."""
+    """A fully received upload waiting in ``tmp/`` to be committed."""
 
     tmp_path: Path
     size: int
     sha1: str
     md5: str
     sha256: str
+    #: Set once renamed into the blob store (nothing left to discard).
+    published: bool = field(default=False, compare=False)
 
     def checksums(self) -> dict[str, str]:
         return {"sha1": self.sha1, "md5": self.md5, "sha256": self.sha256}
 
     def discard(self) -> None:
-        """Remove the staged file (after a rejected deploy)."""
+        """Remove the staged file (after a rejected deploy; a no-op once published)."""
+        if self.published:
+            return
         with contextlib.suppress(FileNotFoundError):
             self.tmp_path.unlink()
 
@@ -73,9 +119,16 @@ def verify_client_checksums(
 class BlobStore:
     """The blob directory of a data dir; thread-safe because blobs are immutable."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, durability: Durability | None = None) -> None:
+        self.durability = durability or Durability.resolve("always", ephemeral=False)
         self.blob_dir = root / "blobs"
         self.tmp_dir = root / "tmp"
+        #: Blobs being published outside the store's write lock; never garbage collected.
+        self._pinned: Counter[str] = Counter()
+        self._pin_lock = threading.Lock()
+        # Unique temp names without mkstemp's retry loop (count() is thread-safe).
+        self._prefix = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._counter = itertools.count()
         for directory in (self.blob_dir, self.tmp_dir):
             directory.mkdir(parents=True, exist_ok=True)
         for leftover in self.tmp_dir.iterdir():  # partial uploads from a crash
@@ -91,13 +144,15 @@ class BlobStore:
         return open(self.path(sha256), "rb")  # noqa: SIM115
 
     def stage(self, chunks: Iterable[bytes]) -> StagedBlob:
-        """Write ``chunks`` to a temp file while hashing, then fsync. Memory stays flat.
+        """Write ``chunks`` to a temp file while hashing (then fsync it if the policy
+        says so).  Memory stays flat; no lock is held.
 
         Whatever goes wrong (including an exception raised by ``chunks``), the temp
         file is removed and the exception propagates.
         """
         h_sha1, h_md5, h_sha256 = hashlib.sha1(), hashlib.md5(), hashlib.sha256()
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="upload-")
+        name = os.path.join(self.tmp_dir, f"upload-{self._prefix}-{next(self._counter)}")
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         size = 0
         try:
             with os.fdopen(fd, "wb") as out:
@@ -109,8 +164,9 @@ class BlobStore:
                     h_md5.update(chunk)
                     h_sha256.update(chunk)
                     size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                if self.durability.fsync_files:
+                    out.flush()
+                    os.fsync(out.fileno())
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)
@@ -132,25 +188,64 @@ class BlobStore:
         return self.stage(chunks())
 
     def publish(self, staged: StagedBlob) -> None:
-        """Move a staged upload into place (durably); a duplicate is simply dropped."""
+        """Move a staged upload into place; a duplicate is simply dropped.
+
+        The directory is fsynced afterwards when the policy is ``always``.
+        """
         target = self.path(staged.sha256)
         if target.exists():
             staged.discard()
+            staged.published = True
             return
-        target.parent.mkdir(exist_ok=True)
-        os.replace(staged.tmp_path, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
+        dirs = [target.parent]
         try:
-            os.fsync(dir_fd)
+            os.replace(staged.tmp_path, target)
+        except FileNotFoundError:  # first blob of this prefix
+            target.parent.mkdir(exist_ok=True)
+            dirs.append(self.blob_dir)
+            os.replace(staged.tmp_path, target)
+        staged.published = True
+        if self.durability.fsync_dirs:
+            for directory in dirs:
+                dir_fd = os.open(directory, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+
+    @contextlib.contextmanager
+    def pinned(self, sha256: str) -> Iterator[None]:
+        """Protect blob ``sha256`` from :meth:`collect_garbage` (publish, then commit)."""
+        with self._pin_lock:
+            self._pinned[sha256] += 1
+        try:
+            yield
         finally:
-            os.close(dir_fd)
+            with self._pin_lock:
+                self._pinned[sha256] -= 1
+                if self._pinned[sha256] <= 0:
+                    del self._pinned[sha256]
+
+    def drop_if_unused(self, sha256: str, *, referenced: bool) -> None:
+        """Remove a blob published for a deploy that then failed, unless something else
+        uses it (``referenced`` by an item, or pinned by another deploy).  The caller
+        holds one pin and the store's write lock."""
+        with self._pin_lock:
+            if referenced or self._pinned[sha256] > 1:
+                return
+            with contextlib.suppress(OSError):
+                self.path(sha256).unlink()
 
     def collect_garbage(self, used: Collection[str]) -> int:
-        """Delete blobs whose sha256 is not in ``used``; returns how many were removed."""
+        """Delete blobs whose sha256 is neither in ``used`` nor pinned; returns the count."""
         removed = 0
         for sub in self.blob_dir.iterdir():
             for blob in sub.iterdir():
-                if blob.name not in used:
+                if blob.name in used:
+                    continue
+                with self._pin_lock:
+                    if blob.name in self._pinned:
+                        continue
                     with contextlib.suppress(OSError):
                         blob.unlink()
                         removed += 1

@@ -17,6 +17,8 @@ DEFAULT_REPO = "example-repo-local"
 
 Anonymous = Literal["off", "read", "write"]
 Edition = Literal["pro", "oss"]
+#: What the store fsyncs (see :class:`fake_artifactory.blobs.Durability`).
+Fsync = Literal["auto", "never", "blobs", "always"]
 
 
 class ConfigurationError(ValueError):
@@ -73,6 +75,8 @@ class EmulatorConfig:
     log_level: str = "WARNING"
     #: A snapshot (``.tar.gz``) that replaces the state when the emulator starts.
     seed: Path | None = None
+    #: Durability policy: ``auto`` = ``never`` without a data dir, ``blobs`` with one.
+    fsync: Fsync = "auto"
 
     @property
     def admin_user(self) -> str:
@@ -122,6 +126,7 @@ class EmulatorConfig:
             socket_timeout=ns.socket_timeout,
             log_level=ns.log_level,
             seed=Path(ns.seed) if getattr(ns, "seed", None) else None,
+            fsync=getattr(ns, "fsync", "auto"),
         )
 
 
@@ -191,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=non_negative_int_arg, default=16)
     p.add_argument("--socket-timeout", type=non_negative_int_arg, default=60, help="seconds")
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument(
+        "--fsync",
+        choices=("auto", "never", "blobs", "always"),
+        default="auto",
+        help="what to fsync: auto = never without --data-dir, blobs with it; "
+        "always = survive power loss (slow). Every mode survives kill -9",
+    )
     p.add_argument(
         "--seed", metavar="SNAPSHOT", help="load this snapshot (.tar.gz) at start, replacing state"
     )

@@ -3,13 +3,15 @@
 No HTTP or Flask here.  Blobs live under ``<data_dir>/blobs/<sha256[:2]>/<sha256>``
 (written once however many paths use them; user paths never become host file
 names).  Metadata (items with explicit folders, checksums, timestamps, properties)
-lives in ``<data_dir>/meta.sqlite3`` (WAL, ``synchronous=FULL``).
+lives in ``<data_dir>/meta.sqlite3`` (WAL).
 
-Durability/atomicity: an upload is streamed to ``<data_dir>/tmp`` while hashing,
-fsynced, renamed into the blob store and then committed in one SQLite transaction,
-so a crash mid-upload leaves no visible item and an acknowledged write survives
-``kill -9``.  Blobs are immutable, so readers holding an open blob always see one
-complete version.
+Durability/atomicity: an upload is streamed to ``<data_dir>/tmp`` while hashing (no
+lock held), renamed into the blob store and then committed in one SQLite transaction
+(the only serialised step), so a crash mid-upload leaves no visible item and an
+acknowledged write survives ``kill -9``: the bytes are in the kernel's page cache
+before the 201 is sent, and a process crash does not lose those.  What is fsynced
+(for power-loss durability) is the :class:`Durability` policy (``--fsync``).  Blobs
+are immutable, so readers holding an open blob always see one complete version.
 
 The code is split by concern: :mod:`fake_artifactory.storage_base` (schema, records,
 connections, reads), :mod:`fake_artifactory.storage_items` (item-tree writes) and this
@@ -24,6 +26,8 @@ from collections.abc import Iterable
 from fake_artifactory.blobs import (
     CHECKSUM_ALGS,
     CHUNK_SIZE,
+    FSYNC_POLICIES,
+    Durability,
     StagedBlob,
     checksum_policy_message,
     verify_client_checksums,
@@ -53,6 +57,8 @@ __all__ = [
     "parent_of",
     "CHECKSUM_ALGS",
     "CHUNK_SIZE",
+    "FSYNC_POLICIES",
+    "Durability",
     "ItemRecord",
     "RepoRecord",
     "StagedBlob",
@@ -69,8 +75,21 @@ class Store(ItemStore):
     # -- access tokens --------------------------------------------------------------------
 
     _TOKEN_COLS = "token_id, digest, username, scope, created, expires, description"
+    #: Bound on the token-digest cache (hits and misses); cleared when full.
+    _TOKEN_CACHE_MAX = 4096
+
+    _token_cache: dict[str, TokenRecord | None]
+
+    def _drop_other_caches(self) -> None:
+        self._token_cache = {}
 
     def add_token(self, token: TokenRecord) -> None:
+        try:
+            self._insert_token(token)
+        finally:
+            self._invalidate_caches()
+
+    def _insert_token(self, token: TokenRecord) -> None:
         with self._write_lock, self._tx() as db:
             db.execute(
                 f"INSERT INTO tokens({self._TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -88,6 +107,22 @@ class Store(ItemStore):
     def find_token(
         self, *, token_id: str | None = None, digest: str | None = None
     ) -> TokenRecord | None:
+        """A token by id or by digest (digest look-ups, one per request, are cached)."""
+        if token_id is None and digest is not None:
+            cache = self._token_cache
+            if digest in cache:
+                return cache[digest]
+            gen = self._cache_gen
+            found = self._select_token(None, digest)
+            with self._cache_lock:
+                if self._cache_gen == gen:
+                    if len(self._token_cache) >= self._TOKEN_CACHE_MAX:
+                        self._token_cache = {}
+                    self._token_cache[digest] = found
+            return found
+        return self._select_token(token_id, digest)
+
+    def _select_token(self, token_id: str | None, digest: str | None) -> TokenRecord | None:
         column, value = ("token_id", token_id) if token_id is not None else ("digest", digest)
         row = (
             self._db()
@@ -102,8 +137,11 @@ class Store(ItemStore):
 
     def revoke_token(self, token_id: str) -> bool:
         """Forget a token; False when no such token exists."""
-        with self._write_lock, self._tx() as db:
-            return db.execute("DELETE FROM tokens WHERE token_id = ?", (token_id,)).rowcount > 0
+        try:
+            with self._write_lock, self._tx() as db:
+                return db.execute("DELETE FROM tokens WHERE token_id = ?", (token_id,)).rowcount > 0
+        finally:
+            self._invalidate_caches()
 
     # -- checksum side-files ------------------------------------------------------------
 
@@ -185,6 +223,7 @@ class Store(ItemStore):
                             token.description,
                         ),
                     )
+            self._invalidate_caches()
             self._ensure_configured_repos()
             self.collect_garbage()
 
@@ -204,6 +243,7 @@ class Store(ItemStore):
                         raise NoSuchRepo(repo)
                     db.execute("DELETE FROM items WHERE repo = ? AND path != ''", (repo,))
                     db.execute("DELETE FROM props WHERE repo = ?", (repo,))
+            self._invalidate_caches()
             if repo is None:
                 self._ensure_configured_repos()
             self.collect_garbage()

@@ -1,7 +1,8 @@
 """Storage foundation: SQLite schema, records, connections, repositories and reads.
 
 No HTTP or Flask here.  :class:`StoreBase` owns the metadata database
-(``<data_dir>/meta.sqlite3``, WAL, ``synchronous=FULL``) and the blob store, and
+(``<data_dir>/meta.sqlite3``, WAL, ``synchronous`` per :class:`Durability`) and the
+blob store, keeps the repository set cached in memory, and
 answers every read; writes to the item tree are in :mod:`fake_artifactory.storage_items`
 and the whole-state operations (tokens, snapshots, reset) in
 :mod:`fake_artifactory.storage`, which is the public import path.
@@ -26,6 +27,7 @@ from typing import IO, BinaryIO
 from fake_artifactory.blobs import (
     CHUNK_SIZE,
     BlobStore,
+    Durability,
     StagedBlob,
 )
 from fake_artifactory.errors import (
@@ -152,12 +154,15 @@ class RepoRecord:
 class StoreBase:
     """Connections, repositories, blobs and reads (see :class:`fake_artifactory.storage.Store`)."""
 
-    def __init__(self, data_dir: Path | None = None, repos: Iterable[str] = ()) -> None:
+    def __init__(
+        self, data_dir: Path | None = None, repos: Iterable[str] = (), fsync: str = "auto"
+    ) -> None:
         self.ephemeral = data_dir is None
+        self.durability = Durability.resolve(fsync, ephemeral=self.ephemeral)
         root = Path(tempfile.mkdtemp(prefix="fake-artifactory-")) if data_dir is None else data_dir
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self.blobs = BlobStore(root)
+        self.blobs = BlobStore(root, self.durability)
         self.blob_dir = self.blobs.blob_dir
         self.tmp_dir = self.blobs.tmp_dir
         self.db_path = root / "meta.sqlite3"
@@ -167,6 +172,12 @@ class StoreBase:
         self._conn_lock = threading.Lock()
         self._configured_repos = tuple(repos)
         self._closed = False
+        # In-memory caches of rarely written tables, dropped by every write to them.
+        # A reader only installs what it loaded if no write happened meanwhile.
+        self._cache_lock = threading.Lock()
+        self._cache_gen = 0
+        self._repo_cache: dict[str, RepoRecord] | None = None
+        self._drop_other_caches()
         with self._write_lock:
             db = self._db()
             db.executescript(_SCHEMA)
@@ -188,7 +199,7 @@ class StoreBase:
                 self.db_path, timeout=30, isolation_level=None, check_same_thread=False
             )
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA synchronous={self.durability.synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
             with self._conn_lock:
@@ -219,6 +230,16 @@ class StoreBase:
         if self._finalizer is not None:
             self._finalizer()
 
+    def _invalidate_caches(self) -> None:
+        """Forget cached repositories and tokens (call after committing a change to them)."""
+        with self._cache_lock:
+            self._cache_gen += 1
+            self._repo_cache = None
+            self._drop_other_caches()
+
+    def _drop_other_caches(self) -> None:
+        """Hook for subclasses with more caches (called under the cache lock)."""
+
     # -- repositories ------------------------------------------------------------------
 
     def _ensure_configured_repos(self) -> None:
@@ -226,6 +247,12 @@ class StoreBase:
             self._insert_repo(RepoRecord(key), configured=True, exist_ok=True)
 
     def _insert_repo(self, repo: RepoRecord, *, configured: bool, exist_ok: bool) -> None:
+        try:
+            self._insert_repo_row(repo, configured=configured, exist_ok=exist_ok)
+        finally:
+            self._invalidate_caches()
+
+    def _insert_repo_row(self, repo: RepoRecord, *, configured: bool, exist_ok: bool) -> None:
         with self._write_lock, self._tx() as db:
             row = db.execute("SELECT 1 FROM repos WHERE key = ?", (repo.key,)).fetchone()
             if row is not None:
@@ -253,6 +280,7 @@ class StoreBase:
         self._require_repo(key)
         with self._write_lock, self._tx() as db:
             db.execute("UPDATE repos SET description = ? WHERE key = ?", (description, key))
+        self._invalidate_caches()
 
     def delete_repo(self, key: str) -> None:
         """Remove a repository and all its content (NoSuchRepo if unknown)."""
@@ -262,26 +290,32 @@ class StoreBase:
                 db.execute("DELETE FROM repos WHERE key = ?", (key,))
                 db.execute("DELETE FROM items WHERE repo = ?", (key,))
                 db.execute("DELETE FROM props WHERE repo = ?", (key,))
+            self._invalidate_caches()
             self.collect_garbage()
 
-    def list_repos(self) -> list[RepoRecord]:
+    def _repos(self) -> dict[str, RepoRecord]:
+        """Every repository by key, from the cache (loaded on first use after a change)."""
+        cached = self._repo_cache
+        if cached is not None:
+            return cached
+        gen = self._cache_gen
         rows = self._db().execute(
             "SELECT key, rclass, package_type, description FROM repos ORDER BY key"
         )
-        return [RepoRecord(*row) for row in rows]
+        loaded = {row[0]: RepoRecord(*row) for row in rows}
+        with self._cache_lock:
+            if self._cache_gen == gen:
+                self._repo_cache = loaded
+        return loaded
+
+    def list_repos(self) -> list[RepoRecord]:
+        return list(self._repos().values())
 
     def get_repo(self, key: str) -> RepoRecord | None:
-        row = (
-            self._db()
-            .execute(
-                "SELECT key, rclass, package_type, description FROM repos WHERE key = ?", (key,)
-            )
-            .fetchone()
-        )
-        return RepoRecord(*row) if row else None
+        return self._repos().get(key)
 
     def has_repo(self, key: str) -> bool:
-        return self.get_repo(key) is not None
+        return key in self._repos()
 
     def _require_repo(self, key: str) -> None:
         if not self.has_repo(key):

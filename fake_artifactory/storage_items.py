@@ -1,7 +1,8 @@
 """Writes to the item tree: deploy, folders, delete, properties, copy and move.
 
-Every write takes the store's write lock and commits in one SQLite transaction, so
-readers see the old or the new state, never a mix.
+Every metadata write takes the store's write lock and commits in one SQLite
+transaction, so readers see the old or the new state, never a mix.  Blob content is
+written and hashed before the lock is taken.
 """
 
 from __future__ import annotations
@@ -52,22 +53,34 @@ class ItemStore(StoreBase):
         properties: Mapping[str, list[str]] | None = None,
         mime_type: str | None = None,
     ) -> ItemRecord:
-        """Publish a staged blob at ``repo/path`` atomically (last complete write wins)."""
+        """Publish a staged blob at ``repo/path`` atomically (last complete write wins).
+
+        The blob is renamed into place outside the write lock (pinned against garbage
+        collection until its metadata is committed); only the commit is serialised.
+        """
         self._require_repo(repo)
+        sha256 = staged.sha256
         try:
-            with self._write_lock:
-                self._check_file_target(repo, path)
+            self._check_file_target(repo, path)  # early answer; checked again under the lock
+            with self.blobs.pinned(sha256):
                 self.blobs.publish(staged)
-                return self._commit_item(
-                    repo,
-                    path,
-                    staged.checksums(),
-                    staged.size,
-                    user,
-                    original,
-                    properties,
-                    mime_type,
-                )
+                try:
+                    with self._write_lock:
+                        self._check_file_target(repo, path)
+                        return self._commit_item(
+                            repo,
+                            path,
+                            staged.checksums(),
+                            staged.size,
+                            user,
+                            original,
+                            properties,
+                            mime_type,
+                        )
+                except BaseException:
+                    with self._write_lock:
+                        self.blobs.drop_if_unused(sha256, referenced=self._blob_used(sha256))
+                    raise
         finally:
             staged.discard()
 
@@ -111,6 +124,12 @@ class ItemStore(StoreBase):
             return self._commit_item(
                 repo, path, checksums, int(row[3]), user, checksums, properties, None
             )
+
+    def _blob_used(self, sha256: str) -> bool:
+        row = (
+            self._db().execute("SELECT 1 FROM items WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone()
+        )
+        return row is not None
 
     def _check_file_target(self, repo: str, path: str) -> None:
         row = (

@@ -27,8 +27,10 @@ ARTIFACTORY_ARTIFACTS_DELETE_SKIP       false            ``delete_artifacts`` lo
 MLFLOW_ARTIFACTORY_ALLOWED_HOSTS        (empty)          Comma list of extra trusted hosts
                                                          (``host`` or ``host:port``).
 REQUESTS_CA_BUNDLE                      (unset)          CA bundle used to verify TLS.
-MLFLOW_ARTIFACTORY_MAX_WORKERS          16               Parallel uploads / range chunks; also
-                                                         the HTTP connection-pool size.
+MLFLOW_ARTIFACTORY_MAX_WORKERS          32               Parallel uploads, downloads (MLflow's
+                                                         download pool) and range chunks; the
+                                                         HTTP pool holds at least this many
+                                                         connections.
 MLFLOW_ARTIFACTORY_CONNECT_TIMEOUT      10               Seconds to establish a connection.
 MLFLOW_ARTIFACTORY_TIMEOUT              120              Seconds to wait for response bytes.
 MLFLOW_ARTIFACTORY_MAX_RETRIES          5                Retries of idempotent requests.
@@ -188,7 +190,7 @@ class PluginConfig:
     #: REQUESTS_CA_BUNDLE.
     ca_bundle: str | None = None
     #: MLFLOW_ARTIFACTORY_MAX_WORKERS.
-    max_workers: int = 16
+    max_workers: int = 32
     #: MLFLOW_ARTIFACTORY_CONNECT_TIMEOUT.
     connect_timeout: float = 10.0
     #: MLFLOW_ARTIFACTORY_TIMEOUT.
@@ -245,7 +247,7 @@ class PluginConfig:
             server_artifact_uris=server_uris,
             ca_bundle=_empty_to_none(env("REQUESTS_CA_BUNDLE")),
             max_workers=_parse_int(
-                "MLFLOW_ARTIFACTORY_MAX_WORKERS", env("MLFLOW_ARTIFACTORY_MAX_WORKERS"), 16
+                "MLFLOW_ARTIFACTORY_MAX_WORKERS", env("MLFLOW_ARTIFACTORY_MAX_WORKERS"), 32
             ),
             connect_timeout=_parse_number(
                 "MLFLOW_ARTIFACTORY_CONNECT_TIMEOUT",

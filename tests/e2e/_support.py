@@ -1,5 +1,8 @@
 """Shared machinery for the end-to-end tests: real emulator and real ``mlflow server`` processes.
 
+``mlflow server`` is run by :class:`demo.mlflow_server.MlflowServer`, the helper ``make demo``
+uses too.
+
 Every module starts its own processes through module-scoped fixtures (one emulator, at most
 two tracking servers), on free ports, with SQLite backend stores under a temporary directory.
 Nothing here is mocked: MLflow loads the plugin through its entry point, exactly as users get it.
@@ -8,17 +11,20 @@ Nothing here is mocked: MLflow loads the plugin through its entry point, exactly
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # demo/ is a tool folder, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+# Re-exported for the test modules; the same helper runs `make demo`'s server.
+from demo.mlflow_server import MlflowServer as MlflowServer  # noqa: E402
 
 TOKEN = "e2e-token"
 REPO = "example-repo-local"
@@ -59,12 +65,6 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env["DO_NOT_TRACK"] = "true"
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Artifactory:
@@ -122,91 +122,6 @@ def emulator() -> Iterator[Artifactory]:
 
     with start_process("--token", TOKEN) as proc:
         yield Artifactory(proc.url, proc.root_url)
-
-
-class MlflowServer:
-    """``mlflow server`` as a real process on a free port, SQLite backend store."""
-
-    def __init__(self, workdir: Path, args: list[str], env: Mapping[str, str]) -> None:
-        self.workdir = workdir
-        self.db = workdir / "mlflow.db"
-        self.backend_store_uri = f"sqlite:///{self.db}"
-        self.args = args
-        self.env = dict(env)
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = workdir / "server.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, attempts: int = 3) -> MlflowServer:
-        for _ in range(attempts):  # a free port can be taken between probe and bind: retry
-            self.port = free_port()
-            cmd = [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-                "--backend-store-uri",
-                self.backend_store_uri,
-                *self.args,
-            ]
-            with self.log.open("ab") as log:
-                self.proc = subprocess.Popen(
-                    cmd,
-                    cwd=self.workdir,
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # uvicorn runs as a child: stop the whole group
-                )
-            if self._wait_healthy(timeout=120):
-                return self
-            self.stop()
-        raise RuntimeError(f"mlflow server did not start:\n{self.tail()}")
-
-    def _wait_healthy(self, timeout: float) -> bool:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                if requests.get(f"{self.url}/health", timeout=2).ok:
-                    return True
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        return False
-
-    def tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=3)  # nothing to flush: SQLite commits per request
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=20)
-        self.proc = None
 
 
 @pytest.fixture

@@ -46,16 +46,12 @@ PROXY_TREE = {
 @pytest.fixture(scope="module")
 def proxy_server(emulator: Artifactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     env = clean_env({**plugin_env(emulator.url), "ARTIFACTORY_NO_SSL": "true"})
-    server = MlflowServer(
+    with MlflowServer(
         tmp_path_factory.mktemp("proxy-server"),
         ["--artifacts-destination", f"artifactory://{DEST}"],
         env,
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -24,16 +24,12 @@ ROOT = "mlflow-server-root"
 
 @pytest.fixture(scope="module")
 def root_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    server = MlflowServer(
+    with MlflowServer(
         tmp_path_factory.mktemp("root-server"),
         ["--default-artifact-root", f"artifactory://{ROOT}"],
         clean_env(),  # no Artifactory variables on the server
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

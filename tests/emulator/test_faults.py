@@ -1,9 +1,9 @@
 """Fault injection: pure matching, the control plane, and what a client really sees.
 
-HTTP tests serve a tiny Flask app through cheroot on 127.0.0.1:0 with a gateway that
-exposes the connection object the way the emulator's server does, then check over real
-sockets that each injected failure reaches the client exactly as requested and that the
-server keeps serving afterwards. Latency is checked through an injected sleep function,
+HTTP tests serve a tiny Flask app through cheroot on 127.0.0.1:0 with the emulator's
+gateway, which exposes the connection object, then check over real sockets that each
+injected failure reaches the client exactly as requested and that the server keeps
+serving afterwards. Latency is checked through an injected sleep function,
 never with wall-clock assertions.
 """
 
@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
 import requests
-from cheroot import wsgi
 from flask import Flask, Response, request
+from support.wsgi_server import serve_wsgi
 
 from fake_artifactory.faults import (
     FaultError,
@@ -33,15 +31,6 @@ from fake_artifactory.journal import Journal, JournalMiddleware
 from fake_artifactory.journal import bp as journal_bp
 
 BODY = bytes(range(256)) * 40  # 10240 bytes
-
-
-class _ConnGateway(wsgi.Gateway_10):
-    """Exposes the cheroot connection in the environ, as the emulator's server does."""
-
-    def get_environ(self):
-        env = super().get_environ()
-        env["fake_artifactory.conn"] = self.req.conn
-        return env
 
 
 def make_app(registry: FaultRegistry, sleeps: list[float]) -> Flask:
@@ -66,27 +55,13 @@ def make_app(registry: FaultRegistry, sleeps: list[float]) -> Flask:
     return app
 
 
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=4)
-    server.gateway = _ConnGateway
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.bind_addr[1]}"
-    finally:
-        server.stop()
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[SimpleNamespace]:
     """One server per module (stopping cheroot costs half a second); state reset per test."""
     registry = FaultRegistry(seed=7)
     sleeps: list[float] = []
     app = make_app(registry, sleeps)
-    with serve(app) as url:
+    with serve_wsgi(app, expose_conn=True) as url:
         yield SimpleNamespace(url=url, registry=registry, sleeps=sleeps, app=app)
 
 
@@ -327,7 +302,7 @@ def test_latency_and_delay_are_applied_through_sleep():
     middleware = app.wsgi_app.wsgi_app  # type: ignore[attr-defined]
     middleware.latency_ms = 40
     registry.add({"path": "repo/slow*", "delay_ms": 250})
-    with serve(app) as url:
+    with serve_wsgi(app, expose_conn=True) as url:
         assert requests.get(f"{url}/artifactory/repo/fast", timeout=10).content == BODY
         assert requests.get(f"{url}/artifactory/repo/slow", timeout=10).content == BODY
         requests.get(f"{url}/_fake/faults", timeout=10)

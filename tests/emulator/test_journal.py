@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
 import requests
-from cheroot import wsgi
 from flask import Flask, Response, request
+from support.wsgi_server import serve_wsgi
 
 from fake_artifactory.journal import (
     Journal,
@@ -41,23 +40,10 @@ def make_app(journal: Journal) -> Flask:
     return app
 
 
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=4)
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.bind_addr[1]}"
-    finally:
-        server.stop()
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, Journal]]:
     journal = Journal()
-    with serve(make_app(journal)) as url:
+    with serve_wsgi(make_app(journal)) as url:
         yield url, journal
 
 

@@ -6,16 +6,16 @@ import ipaddress
 import socket
 import ssl
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
-from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cryptography import x509
 from flask import Flask
+from support.wsgi_server import serve_wsgi
 
 from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.server import ThreadedServer
@@ -35,14 +35,9 @@ def https_url(material) -> Iterator[str]:
     _ca, cert, key = material
     app = Flask(__name__)
     app.add_url_rule("/hello", "hello", lambda: "hi")
-    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=2)
-    server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.bind_addr[1]}"
-    server.stop()
-    thread.join(timeout=10)
+    adapter = BuiltinSSLAdapter(str(cert), str(key))
+    with serve_wsgi(app, ssl_adapter=adapter, numthreads=2) as url:
+        yield url
 
 
 def test_files_are_written_and_the_key_is_private(material):
@@ -88,15 +83,16 @@ def test_strict_stdlib_verification_accepts_the_chain(material, https_url):
     ca, _cert, _key = material
     context = ssl.create_default_context(cafile=str(ca))
     context.verify_flags |= getattr(ssl, "VERIFY_X509_STRICT", 0)
-    host, port = https_url.rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=10) as raw:
+    parts = urlsplit(https_url)
+    host, port = parts.hostname, parts.port
+    with socket.create_connection((host, port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=host) as tls:
             assert tls.version() is not None
 
 
 def test_clients_without_the_ca_are_refused(https_url):
     with pytest.raises(requests.exceptions.SSLError):
-        requests.get(f"https://{https_url}/hello", timeout=10)
+        requests.get(f"{https_url}/hello", timeout=10)
 
 
 def test_threaded_server_with_self_signed_tls_serves_https(tmp_path):

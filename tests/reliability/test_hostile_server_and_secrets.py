@@ -16,8 +16,7 @@ import logging
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from reliability_support import (
     snapshot_dir,
     start_emulator,
 )
-from werkzeug.serving import make_server
+from support.wsgi_server import serve_wsgi
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -193,18 +192,6 @@ def hostile_app(b: Behaviour) -> Flask:
     return app
 
 
-@contextlib.contextmanager
-def serve(app: Flask, host: str = "127.0.0.1") -> Iterator[str]:
-    server = make_server(host, 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
 def marker_files(root: Path, max_depth: int) -> list[str]:
     hits = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -241,7 +228,7 @@ def test_hostile_listing_cannot_write_outside_the_destination(
     dst.mkdir(parents=True)
     (work / "neighbour.txt").write_text("unchanged")
     before = snapshot_dir(tmp_path, exclude=dst)
-    with serve(hostile_app(behaviour)) as base:
+    with serve_wsgi(hostile_app(behaviour)) as base:
         repo_for = configure_plugin(f"{base}/artifactory", MLFLOW_ARTIFACTORY_MAX_RETRIES="0")
         repo = repo_for(FOLDER)
         try:
@@ -293,7 +280,7 @@ def test_corrupted_or_mis_sized_bodies_are_never_accepted(
     behaviour = Behaviour([Entry("/data.bin", ORIGINAL)], serve=CORRUPTIONS[corruption])
     dst = tmp_path / "dst"
     dst.mkdir()
-    with serve(hostile_app(behaviour)) as base:
+    with serve_wsgi(hostile_app(behaviour)) as base:
         repo_for = configure_plugin(f"{base}/artifactory", MLFLOW_ARTIFACTORY_MAX_RETRIES="1")
         repo = repo_for(FOLDER)
         with pytest.raises(MlflowException) as info:
@@ -325,9 +312,9 @@ def test_redirect_to_another_host_never_carries_credentials(
     main = Behaviour([Entry("/data.bin", ORIGINAL)], redirect_ops=frozenset({op}))
     src = tmp_path / "src"
     make_tree(src, 3, seed=5)
-    with serve(hostile_app(other), host="127.0.0.2") as other_base:
+    with serve_wsgi(hostile_app(other), host="127.0.0.2") as other_base:
         main.redirect_to = other_base
-        with serve(hostile_app(main)) as base:
+        with serve_wsgi(hostile_app(main)) as base:
             repo_for = configure_plugin(
                 f"{base}/artifactory", auth=auth, MLFLOW_ARTIFACTORY_MAX_RETRIES="0"
             )
@@ -353,7 +340,7 @@ def test_uri_naming_another_host_is_refused_before_any_request(
     configure_plugin: Any, auth: str
 ) -> None:
     other = Behaviour([Entry("/data.bin", ORIGINAL)])
-    with serve(hostile_app(other), host="127.0.0.2") as other_base:
+    with serve_wsgi(hostile_app(other), host="127.0.0.2") as other_base:
         configure_plugin("http://127.0.0.1:9/artifactory", auth=auth)
         host = other_base.split("://", 1)[1]
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
