@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit demo conformance bench clean
+.PHONY: install test lint typecheck unit demo conformance bench clean test-mlflow-min
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ demo: $(STAMP)
 # with no URL it starts the bundled emulator.
 conformance: $(STAMP)
 	$(BIN)/python -m conformance $(PYTEST_ARGS)
+
+# Plugin tests + conformance plugin checks on the lowest MLflow pyproject.toml declares
+# (own venv in .venv-mlflow-min/; override the pin with MLFLOW_MIN_VERSION=X.Y.Z).
+test-mlflow-min:
+	PYTHON=$(PYTHON) .ci/mlflow-min
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

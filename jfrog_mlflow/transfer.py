@@ -25,12 +25,12 @@ import os
 import queue
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from jfrog_mlflow.errors import ArtifactoryError, IntegrityError, TransportError
+from jfrog_mlflow.integrity import Digest, Expected, hash_file, header_checksums, verify_file
 from jfrog_mlflow.models import Checksums, parse_checksums
 from jfrog_mlflow.urls import build_item_url, join_path
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from jfrog_mlflow.client import ArtifactoryClient
 
 __all__ = [
+    "Digest",
     "Expected",
     "deploy_file",
     "deploy_stream",
@@ -52,95 +53,10 @@ _logger = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
 #: Files smaller than this are read once and uploaded from memory.
 _INLINE_LIMIT = 1024 * 1024
-_NO_CHECKSUMS = Checksums()
 #: Streamed downloads of at least this many bytes write and hash on helper threads.
 _PIPELINE_MIN = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Expected:
-    """What a downloaded file must match; either part may be unknown."""
-
-    checksums: Checksums = Checksums()
-    size: int | None = None
-
-    @property
-    def has_checksum(self) -> bool:
-        return bool(self.checksums.sha256 or self.checksums.sha1)
-
-
-# ---------------------------------------------------------------------- pure helpers
-
-
-def hash_file(path: str | os.PathLike[str]) -> tuple[int, str, str]:
-    """Return ``(size, sha1, sha256)`` of a local file, reading it in 1 MiB chunks."""
-    sha1, sha256 = hashlib.sha1(), hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            sha1.update(chunk)
-            sha256.update(chunk)
-            size += len(chunk)
-    return size, sha1.hexdigest(), sha256.hexdigest()
-
-
-def header_checksums(headers: Mapping[str, str]) -> Checksums:
-    """Checksums from ``X-Checksum-Sha1`` / ``X-Checksum-Sha256`` response headers."""
-    sha1 = headers.get("X-Checksum-Sha1")
-    sha256 = headers.get("X-Checksum-Sha256")
-    return Checksums(sha1.lower() if sha1 else None, sha256.lower() if sha256 else None)
-
-
-class Digest:
-    """Size and running hashes of bytes as they are received (one pass, no re-read).
-
-    Only the algorithm that will be checked is computed: SHA-256 when ``known`` has it,
-    else SHA-1; when nothing is known yet, both (the expected value comes later).
-    """
-
-    __slots__ = ("_hashes", "size")
-
-    def __init__(self, known: Checksums = _NO_CHECKSUMS) -> None:
-        names = ["sha256"] if known.sha256 else ["sha1"] if known.sha1 else ["sha256", "sha1"]
-        self._hashes = {name: hashlib.new(name) for name in names}
-        self.size = 0
-
-    def update(self, data: bytes | memoryview) -> None:
-        for h in self._hashes.values():
-            h.update(data)
-        self.size += len(data)
-
-    def check(self, expected: Expected, what: str) -> None:
-        """Raise :class:`IntegrityError` unless size and checksum match ``expected``.
-
-        SHA-256 is preferred over SHA-1; the size is checked when known. With neither a
-        checksum nor a size there is nothing to check against (logged at DEBUG).
-        """
-        if expected.size is not None and self.size != expected.size:
-            raise IntegrityError(
-                f"Artifactory {what} failed: received {self.size} bytes, the server reported "
-                f"{expected.size}"
-            )
-        wanted = (("sha256", expected.checksums.sha256), ("sha1", expected.checksums.sha1))
-        for name, want in wanted:
-            if want and name in self._hashes:
-                got = self._hashes[name].hexdigest()
-                if got != want:
-                    raise IntegrityError(
-                        f"Artifactory {what} failed: checksum mismatch (server reported {want}, "
-                        f"received {got})"
-                    )
-                return
-        _logger.debug("no checksum known for %s; only the size was checked", what)
-
-
-def verify_file(path: str, expected: Expected, what: str) -> None:
-    """Raise :class:`IntegrityError` unless the local file matches ``expected``."""
-    digest = Digest(expected.checksums)
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    digest.check(expected, what)
+#: Parallel byte ranges per file (each file of a tree download already has its own thread).
+_MAX_RANGE_WORKERS = 8
 
 
 def _created_checksums(data: Any) -> Checksums:
@@ -206,7 +122,7 @@ def _download_once(
         with os.fdopen(fd, "wb", buffering=0) as out:
             threshold = client.config.range_download_threshold
             if hint.size is not None and hint.size >= threshold:
-                reported, digest = _ranged(client, url, what, out, hint.size, hint.checksums)
+                reported, digest = _ranged(client, url, what, out, hint.size, Checksums())
             else:
                 reported, digest = _streamed(client, url, what, out, threshold, hint.checksums)
         if reported.sha256 or reported.sha1:
@@ -247,8 +163,7 @@ def _streamed(
             and resp.headers.get("Accept-Ranges", "").lower() == "bytes"
         ):
             resp.close()
-            known = reported if reported.sha256 or reported.sha1 else hinted
-            return _ranged(client, url, what, out, total, known)
+            return _ranged(client, url, what, out, total, reported)
         digest = Digest(reported if reported.sha256 or reported.sha1 else hinted)
         if total is not None and total >= _PIPELINE_MIN:
             # Receive, write and hash on three threads: each of the three costs about as
@@ -372,7 +287,7 @@ def _ranged(
         with lock:
             return next((c for c in seen if c.sha256 or c.sha1), Checksums())
 
-    workers = max(1, min(len(ranges), client.config.max_workers))
+    workers = max(1, min(len(ranges), client.config.max_workers, _MAX_RANGE_WORKERS))
     digest: Digest | None = None
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-range") as pool:
         futures = [pool.submit(fetch, span) for span in ranges]
