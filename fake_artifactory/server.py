@@ -192,6 +192,9 @@ class ThreadedServer:
         server.gateway = ConnectionExposingGateway
         server.error_log = _log_server_error  # type: ignore[method-assign]
         server.max_request_header_size = self.config.max_header_bytes
+        # cheroot closes idle keep-alive connections beyond 10 by default, which makes a
+        # client with a 32-connection pool reconnect hundreds of times per tree transfer.
+        server.keep_alive_conn_limit = 1024
         adapter = self._ssl_adapter()
         if adapter is not None:
             server.ssl_adapter = adapter

@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Mapping
+import queue
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from jfrog_mlflow.errors import IntegrityError
 from jfrog_mlflow.models import Checksums
 
-__all__ = ["Digest", "Expected", "hash_file", "header_checksums", "verify_file"]
+__all__ = ["Digest", "Expected", "Stage", "hash_file", "header_checksums", "verify_file"]
 
 _logger = logging.getLogger(__name__)
 
@@ -37,14 +39,24 @@ class Expected:
 
 
 def hash_file(path: str | os.PathLike[str]) -> tuple[int, str, str]:
-    """Return ``(size, sha1, sha256)`` of a local file, reading it in 1 MiB chunks."""
+    """Return ``(size, sha1, sha256)`` of a local file, reading it once in 1 MiB chunks.
+
+    For a large file SHA-1 runs on a helper thread beside SHA-256 (both release the GIL),
+    which halves the time of this pass on a multi-core machine.
+    """
     sha1, sha256 = hashlib.sha1(), hashlib.sha256()
     size = 0
     with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            sha1.update(chunk)
-            sha256.update(chunk)
-            size += len(chunk)
+        first = f.read(_CHUNK)
+        size += len(first)
+        sha1.update(first)
+        sha256.update(first)
+        if len(first) == _CHUNK:
+            with Stage(sha1.update) as side:
+                while chunk := f.read(_CHUNK):
+                    side.put(chunk)
+                    sha256.update(chunk)
+                    size += len(chunk)
     return size, sha1.hexdigest(), sha256.hexdigest()
 
 
@@ -105,3 +117,51 @@ def verify_file(path: str, expected: Expected, what: str) -> None:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     digest.check(expected, what)
+
+
+class Stage:
+    """Runs ``sink`` on every chunk in a background thread, behind a short bounded queue.
+
+    Used as a context manager: leaving it normally waits for the queue to drain and
+    re-raises the sink's error; leaving it with an error stops the thread. :meth:`put`
+    raises as soon as the sink has failed, so the producer stops early.
+    """
+
+    def __init__(self, sink: Callable[[bytes], object], depth: int = 4) -> None:
+        self._sink = sink
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._failed = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jfrog-stage", daemon=True)
+
+    def __enter__(self) -> Stage:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._sink(chunk)
+                except BaseException as exc:  # re-raised in the producer's thread
+                    self._error = exc
+                    self._failed.set()
+
+    def put(self, chunk: bytes) -> None:
+        while not self._failed.is_set():
+            try:
+                self._queue.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        assert self._error is not None
+        raise self._error
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc is not None:
+            self._failed.set()  # the sink skips whatever is still queued
+            self._error = self._error or RuntimeError("aborted")
+        self._queue.put(None)  # the consumer always drains, so this cannot block forever
+        self._thread.join()
+        if exc is None and self._error is not None:
+            raise self._error

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import queue
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
 from jfrog_mlflow.errors import ArtifactoryError, IntegrityError, TransportError
-from jfrog_mlflow.integrity import Digest, Expected, hash_file, header_checksums, verify_file
+from jfrog_mlflow.integrity import (
+    Digest,
+    Expected,
+    Stage,
+    hash_file,
+    header_checksums,
+    verify_file,
+)
 from jfrog_mlflow.models import Checksums, parse_checksums
 from jfrog_mlflow.urls import build_item_url, join_path
 
@@ -168,7 +174,7 @@ def _streamed(
         if total is not None and total >= _PIPELINE_MIN:
             # Receive, write and hash on three threads: each of the three costs about as
             # much as the others, and all of them release the GIL.
-            with _Stage(lambda c: _write_all(out, c)) as write, _Stage(digest.update) as hash_:
+            with Stage(lambda c: _write_all(out, c)) as write, Stage(digest.update) as hash_:
                 for chunk in client.iter_body(resp, what):
                     write.put(chunk)
                     hash_.put(chunk)
@@ -183,54 +189,6 @@ def _streamed(
         return reported, digest
     finally:
         resp.close()
-
-
-class _Stage:
-    """Runs ``sink`` on every chunk in a background thread, behind a short bounded queue.
-
-    Used as a context manager: leaving it normally waits for the queue to drain and
-    re-raises the sink's error; leaving it with an error stops the thread. :meth:`put`
-    raises as soon as the sink has failed, so the producer stops early.
-    """
-
-    def __init__(self, sink: Callable[[bytes], object], depth: int = 4) -> None:
-        self._sink = sink
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._failed = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="jfrog-stage", daemon=True)
-
-    def __enter__(self) -> _Stage:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._sink(chunk)
-                except BaseException as exc:  # re-raised in the producer's thread
-                    self._error = exc
-                    self._failed.set()
-
-    def put(self, chunk: bytes) -> None:
-        while not self._failed.is_set():
-            try:
-                self._queue.put(chunk, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-        assert self._error is not None
-        raise self._error
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc is not None:
-            self._failed.set()  # the sink skips whatever is still queued
-            self._error = self._error or RuntimeError("aborted")
-        self._queue.put(None)  # the consumer always drains, so this cannot block forever
-        self._thread.join()
-        if exc is None and self._error is not None:
-            raise self._error
 
 
 def _write_all(out: IO[bytes], data: bytes) -> None:

@@ -154,7 +154,7 @@ def test_digest_checks_size_then_the_strongest_known_checksum():
 
 def test_stage_runs_the_sink_in_order_and_reports_its_failure():
     seen: list[bytes] = []
-    with transfer._Stage(seen.append) as stage:
+    with integrity.Stage(seen.append) as stage:
         for i in range(20):
             stage.put(bytes([i]))
     assert seen == [bytes([i]) for i in range(20)]
@@ -163,7 +163,7 @@ def test_stage_runs_the_sink_in_order_and_reports_its_failure():
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        with transfer._Stage(broken) as stage:
+        with integrity.Stage(broken) as stage:
             for _ in range(100):
                 stage.put(b"x")
 
@@ -171,7 +171,7 @@ def test_stage_runs_the_sink_in_order_and_reports_its_failure():
 def test_stage_stops_when_the_producer_fails():
     seen: list[bytes] = []
     with pytest.raises(ValueError):
-        with transfer._Stage(seen.append) as stage:
+        with integrity.Stage(seen.append) as stage:
             stage.put(b"a")
             raise ValueError("source broke")
     assert len(seen) <= 1
