@@ -41,6 +41,8 @@ __all__ = [
 PATH_SEGMENT_SAFE = ""
 
 _FORBIDDEN = frozenset('\\|*?"')
+#: File-name suffixes Artifactory reads as checksum uploads for the sibling file.
+_CHECKSUM_SUFFIXES = (".sha1", ".sha256", ".md5")
 
 
 def quote_segment(segment: str) -> str:
@@ -97,6 +99,16 @@ def validate_path(path: str, *, what: str | None = None) -> str:
             raise InvalidArtifactPath(
                 f"Artifactory cannot store '{label}': path segment {seg!r} {reason}"
             )
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    suffix = next((s for s in _CHECKSUM_SUFFIXES if name.endswith(s)), None)
+    if suffix and len(name) > len(suffix):
+        # Artifactory treats a deploy to '<x>.sha1' (.md5, .sha256) as a checksum upload for
+        # the sibling '<x>': the body is never stored as a file (REST reference §1.5).
+        raise InvalidArtifactPath(
+            f"Artifactory cannot store '{label}': a file name ending in '{suffix}' is taken as "
+            f"the checksum of the sibling file '{name[: -len(suffix)]}' and not stored; "
+            f"rename it (e.g. '{name}.txt')"
+        )
     return path
 
 

@@ -102,6 +102,9 @@ def test_join_and_relative():
         "a/./b",
         "&",
         "ok/ bad",
+        "model.pkl.sha1",
+        "dir/weights.md5",
+        "x.sha256",
     ],
 )
 def test_validate_path_rejects_unstorable_names_naming_the_file(path):
@@ -111,7 +114,19 @@ def test_validate_path_rejects_unstorable_names_naming_the_file(path):
 
 @pytest.mark.parametrize(
     "path",
-    ["a b", "#;%+&=@:", "ünï/çødé", "x" * 250, "/".join(["d"] * 40), ".hidden", "a&b", "mid . dot"],
+    [
+        "a b",
+        "#;%+&=@:",
+        "ünï/çødé",
+        "x" * 250,
+        "/".join(["d"] * 40),
+        ".hidden",
+        "a&b",
+        "mid . dot",
+        "sums.sha1.txt",
+        "dir.md5/file",
+        ".sha1",
+    ],
 )
 def test_validate_path_accepts_storable_names(path):
     assert validate_path(path) == path
@@ -121,3 +136,8 @@ def test_validate_path_accepts_storable_names(path):
 def test_validate_listed_path_blocks_escapes(path):
     with pytest.raises(InvalidArtifactPath):
         validate_listed_path(path)
+
+
+def test_checksum_suffix_names_are_refused_with_the_sibling_named():
+    with pytest.raises(InvalidArtifactPath, match=r"checksum of the sibling file 'model.pkl'"):
+        validate_path("out/model.pkl.sha256", what="/tmp/out/model.pkl.sha256")
