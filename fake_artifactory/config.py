@@ -66,7 +66,7 @@ class EmulatorConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_self_signed_ca: Path | None = None
-    threads: int = 16
+    threads: int = 64
     #: Seconds a connection may stay silent (a stalled upload is abandoned after this).
     socket_timeout: int = 60
     #: Largest accepted request head (request line + headers), like Tomcat's limit.
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", metavar="FILE")
     p.add_argument("--tls-key", metavar="FILE")
     p.add_argument("--tls-self-signed", metavar="CA_OUT", help="generate a CA + cert, write CA")
-    p.add_argument("--threads", type=non_negative_int_arg, default=16)
+    p.add_argument("--threads", type=non_negative_int_arg, default=64)
     p.add_argument("--socket-timeout", type=non_negative_int_arg, default=60, help="seconds")
     p.add_argument("--log-level", default="WARNING")
     p.add_argument(
