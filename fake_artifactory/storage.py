@@ -21,6 +21,7 @@ module (:class:`Store`: tokens, snapshots, reset), which re-exports the public n
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable
 
 from fake_artifactory.blobs import (
@@ -91,18 +92,21 @@ class Store(ItemStore):
 
     def _insert_token(self, token: TokenRecord) -> None:
         with self._write_lock, self._tx() as db:
-            db.execute(
-                f"INSERT INTO tokens({self._TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    token.token_id,
-                    token.digest,
-                    token.username,
-                    token.scope,
-                    token.created,
-                    token.expires,
-                    token.description,
-                ),
-            )
+            self._insert_token_row(db, token)
+
+    def _insert_token_row(self, db: sqlite3.Connection, token: TokenRecord) -> None:
+        db.execute(
+            f"INSERT INTO tokens({self._TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                token.token_id,
+                token.digest,
+                token.username,
+                token.scope,
+                token.created,
+                token.expires,
+                token.description,
+            ),
+        )
 
     def find_token(
         self, *, token_id: str | None = None, digest: str | None = None
@@ -211,18 +215,7 @@ class Store(ItemStore):
                     )
                     self._replace_props(db, item.repo, item.path, item.properties)
                 for token in tokens:
-                    db.execute(
-                        f"INSERT INTO tokens({self._TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            token.token_id,
-                            token.digest,
-                            token.username,
-                            token.scope,
-                            token.created,
-                            token.expires,
-                            token.description,
-                        ),
-                    )
+                    self._insert_token_row(db, token)
             self._invalidate_caches()
             self._ensure_configured_repos()
             self.collect_garbage()
