@@ -20,13 +20,15 @@ The client owns the session, retries, redirects and the translation of HTTP fail
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
+
+import requests
 
 from jfrog_mlflow.errors import ArtifactoryError, IntegrityError, TransportError
 from jfrog_mlflow.integrity import (
@@ -63,6 +65,15 @@ _INLINE_LIMIT = 1024 * 1024
 _PIPELINE_MIN = 8 * 1024 * 1024
 #: Parallel byte ranges per file (each file of a tree download already has its own thread).
 _MAX_RANGE_WORKERS = 8
+#: Bodies announced below this size are read in one call (no chunk iterator).
+_SMALL_BODY = 1024 * 1024
+#: Flags of a download's temporary file: created new, never through a symlink.
+_TMP_FLAGS = (
+    os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+#: Distinguishes the temporary files of one process (with the pid and a random tag).
+_tmp_counter = itertools.count()
+_TMP_TAG = os.urandom(4).hex()
 
 
 def _created_checksums(data: Any) -> Checksums:
@@ -122,15 +133,16 @@ def _download_once(
     hint: Expected,
     stat: Callable[[], Expected],
 ) -> None:
-    directory = os.path.dirname(os.path.abspath(local_path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".jfrog-mlflow-", suffix=".part")
+    fd, tmp = _create_temp(local_path)
     try:
-        with os.fdopen(fd, "wb", buffering=0) as out:
+        try:
             threshold = client.config.range_download_threshold
             if hint.size is not None and hint.size >= threshold:
-                reported, digest = _ranged(client, url, what, out, hint.size, Checksums())
+                reported, digest = _ranged(client, url, what, fd, hint.size, Checksums())
             else:
-                reported, digest = _streamed(client, url, what, out, threshold, hint.checksums)
+                reported, digest = _streamed(client, url, what, fd, threshold, hint.checksums)
+        finally:
+            os.close(fd)
         if reported.sha256 or reported.sha1:
             expected = Expected(reported)
         elif hint.has_checksum:
@@ -148,11 +160,28 @@ def _download_once(
         raise
 
 
+def _create_temp(local_path: str) -> tuple[int, str]:
+    """A new, empty temporary file beside ``local_path`` (``O_EXCL``): ``(fd, path)``.
+
+    The name is unique per process and call (pid, a random per-process tag and a counter);
+    a leftover of a crashed process with the same name is never reused, the next number is.
+    """
+    directory = os.path.dirname(local_path) or "."
+    while True:
+        tmp = os.path.join(
+            directory, f".jfrog-mlflow-{os.getpid()}-{_TMP_TAG}-{next(_tmp_counter)}.part"
+        )
+        try:
+            return os.open(tmp, _TMP_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
 def _streamed(
     client: ArtifactoryClient,
     url: str,
     what: str,
-    out: IO[bytes],
+    fd: int,
     threshold: int,
     hinted: Checksums,
 ) -> tuple[Checksums, Digest]:
@@ -160,27 +189,36 @@ def _streamed(
     resp = client.request("GET", url, what=what, stream=True)
     try:
         client.check(resp, what=what)
-        reported = header_checksums(resp.headers)
-        length = resp.headers.get("Content-Length")
+        headers = resp.headers
+        reported = header_checksums(headers)
+        length = headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         if (
             total is not None
             and total >= threshold
-            and resp.headers.get("Accept-Ranges", "").lower() == "bytes"
+            and headers.get("Accept-Ranges", "").lower() == "bytes"
         ):
             resp.close()
-            return _ranged(client, url, what, out, total, reported)
+            return _ranged(client, url, what, fd, total, reported)
         digest = Digest(reported if reported.sha256 or reported.sha1 else hinted)
         if total is not None and total >= _PIPELINE_MIN:
             # Receive, write and hash on three threads: each of the three costs about as
             # much as the others, and all of them release the GIL.
-            with Stage(lambda c: _write_all(out, c)) as write, Stage(digest.update) as hash_:
+            with Stage(lambda c: _write_all(fd, c)) as write, Stage(digest.update) as hash_:
                 for chunk in client.iter_body(resp, what):
                     write.put(chunk)
                     hash_.put(chunk)
+        elif total is not None and total < _SMALL_BODY:
+            # A small body: one read, one hash update and one write on this thread.
+            try:
+                data = resp.content
+            except requests.RequestException as exc:
+                raise client.broken(resp, what, type(exc).__name__) from exc
+            _write_all(fd, data)
+            digest.update(data)
         else:
             for chunk in client.iter_body(resp, what):
-                _write_all(out, chunk)
+                _write_all(fd, chunk)
                 digest.update(chunk)
         if total is not None and digest.size != total:
             raise IntegrityError(
@@ -191,29 +229,27 @@ def _streamed(
         resp.close()
 
 
-def _write_all(out: IO[bytes], data: bytes) -> None:
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        written = out.write(view)
-        view = view[written or 0 :]
+        view = view[os.write(fd, view) :]
 
 
 def _ranged(
     client: ArtifactoryClient,
     url: str,
     what: str,
-    out: IO[bytes],
+    fd: int,
     size: int,
     known: Checksums,
 ) -> tuple[Checksums, Digest]:
     """Parallel byte ranges written with ``pwrite``; hashed in order while later ranges
     are still arriving (each finished range is read back from the page cache once)."""
-    out.truncate(size)
+    os.ftruncate(fd, size)
     chunk = max(client.config.range_chunk_size, 1)
     ranges = [(start, min(start + chunk, size) - 1) for start in range(0, size, chunk)]
     seen: list[Checksums] = []
     lock = threading.Lock()
-    fd = out.fileno()
 
     def fetch(span: tuple[int, int]) -> None:
         start, end = span
