@@ -14,8 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from fake_artifactory.testing import start_process
 
 __all__ = [
     "BENCH_TOKEN",
@@ -93,47 +93,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=15)
 
 
-def _drain(stream: object) -> None:
-    """Keep reading a child's pipe so it never blocks on a full buffer."""
-    read = getattr(stream, "readline", None)
-    if read is None:
-        return
-    for _ in iter(read, b""):
-        pass
-
-
 @contextmanager
 def start_emulator(
-    extra_args: Sequence[str] = (), python: str | None = None, log_file: Path | None = None
+    extra_args: Sequence[str] = (), log_file: Path | None = None
 ) -> Iterator[Emulator]:
     """Start the emulator on a free port and yield it once it answers."""
-    cmd = [python or sys.executable, "-m", "fake_artifactory", "serve", "--port", "0"]
-    cmd += ["--token", BENCH_TOKEN, *extra_args]
-    stderr = log_file.open("ab") if log_file else subprocess.DEVNULL
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr)
-    try:
-        assert proc.stdout is not None
-        url = ""
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                where = f"; see {log_file}" if log_file else ""
-                raise RuntimeError(f"emulator exited early (status {proc.wait()}){where}")
-            text = line.decode(errors="replace").strip()
-            if text.startswith("READY "):
-                url = text.split(" ", 1)[1].rstrip("/")
-                break
-        if not url:
-            raise RuntimeError("emulator did not print READY in time")
-        threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
-        root = url[: -len("/artifactory")] if url.endswith("/artifactory") else url
-        log.info("emulator %s up at %s", " ".join(extra_args), url)
-        yield Emulator(url=url, root_url=root, pid=proc.pid)
-    finally:
-        _stop(proc)
-        if log_file and stderr is not subprocess.DEVNULL:
-            stderr.close()  # type: ignore[union-attr]
+    with start_process(
+        "--token", BENCH_TOKEN, *extra_args, timeout=_START_TIMEOUT_S, log_file=log_file
+    ) as proc:
+        log.info("emulator %s up at %s", " ".join(extra_args), proc.url)
+        yield Emulator(url=proc.url, root_url=proc.root_url, pid=proc.pid)
 
 
 @contextmanager

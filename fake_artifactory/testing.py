@@ -163,15 +163,25 @@ class EmulatorProcess:
 
 
 def start_process(
-    *args: str, data_dir: str | os.PathLike[str] | None = None, timeout: float = 30
+    *args: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    timeout: float = 30,
+    log_file: str | os.PathLike[str] | None = None,
 ) -> EmulatorProcess:
-    """Run ``python -m fake_artifactory serve --port 0 [args]`` and wait for READY."""
+    """Run ``python -m fake_artifactory serve --port 0 [args]`` and wait for READY.
+
+    ``log_file``: append the emulator's stderr (its log) there instead of discarding it.
+    """
     cmd = [sys.executable, "-m", "fake_artifactory", "serve", "--port", "0", *args]
     if data_dir is not None:
         cmd += ["--data-dir", str(Path(data_dir))]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1
-    )
+    if log_file is None:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1
+        )
+    else:
+        with open(log_file, "ab") as err:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1)
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as sel:
@@ -186,4 +196,5 @@ def start_process(
                 return EmulatorProcess(proc, line.split(" ", 1)[1].strip())
     proc.kill()
     proc.wait()
-    raise EmulatorStartError(f"fake_artifactory did not become ready: {' '.join(cmd)}")
+    where = f"; see {log_file}" if log_file is not None else ""
+    raise EmulatorStartError(f"fake_artifactory did not become ready: {' '.join(cmd)}{where}")

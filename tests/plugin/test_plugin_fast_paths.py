@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from mlflow.exceptions import MlflowException
 
 from jfrog_mlflow import integrity, transfer
 from jfrog_mlflow.config import PluginConfig
@@ -112,24 +111,6 @@ def test_downloads_are_hashed_while_streaming_not_reread(
         out = Path(repo.download_artifacts(path, str(dst)))
         target = out if out.is_file() else out / "h.bin"
         assert target.read_bytes() == data
-
-
-def test_pipelined_download_of_a_truncated_body_is_retried(
-    plugin_env, make_repo, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(transfer, "_PIPELINE_MIN", 1000)
-    repo = make_repo("artifactory://mlflow-test/pipe-trunc")
-    data = os.urandom(200_000)
-    repo.log_artifact(str(_write(tmp_path / "src" / "t.bin", data)))
-    dst = tmp_path / "dst"
-    dst.mkdir()
-    with plugin_env.faults({"operation": "download", "truncate_after": 5000, "times": 1}):
-        out = repo.download_artifacts("t.bin", str(dst))
-    assert Path(out).read_bytes() == data
-    with plugin_env.faults({"operation": "download", "truncate_after": 5000}):
-        with pytest.raises(MlflowException):
-            repo.download_artifacts("t.bin", str(tmp_path / "dst2"))
-    assert not list(tmp_path.rglob("*.part"))
 
 
 def test_digest_checks_size_then_the_strongest_known_checksum():

@@ -39,9 +39,18 @@ def test_small_files_download_verified_with_normal_permissions(plugin_env, make_
     assert not [p for p in dst.rglob(".jfrog-mlflow-*")]
 
 
-def test_a_truncated_small_body_is_retried_then_fails_cleanly(plugin_env, make_repo, tmp_path):
-    repo = make_repo("artifactory://mlflow-test/small-trunc")
-    data = os.urandom(50_000)
+@pytest.mark.parametrize(
+    ("size", "pipeline_min"),
+    [(50_000, None), (200_000, 1000)],
+    ids=["small-in-thread", "pipelined"],
+)
+def test_a_truncated_body_is_retried_then_fails_cleanly(
+    plugin_env, make_repo, tmp_path, monkeypatch, size, pipeline_min
+):
+    if pipeline_min is not None:  # force the streamed (write and hash on helper threads) path
+        monkeypatch.setattr(transfer, "_PIPELINE_MIN", pipeline_min)
+    repo = make_repo(f"artifactory://mlflow-test/trunc-{size}")
+    data = os.urandom(size)
     repo.log_artifact(str(_write(tmp_path / "src" / "t.bin", data)))
     dst = tmp_path / "dst"
     dst.mkdir()
