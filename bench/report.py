@@ -19,6 +19,7 @@ __all__ = ["Results", "Target", "render_markdown", "targets", "write_chart", "wr
 MIB = 1 << 20
 LABELS = {
     "ours": "jfrog-mlflow (ours)",
+    "ours-perfile": "jfrog-mlflow, archive transfers off",
     "jfrog": "mlflow-jfrog-plugin",
     "s3": "MLflow S3 store on moto",
     "requests": "raw requests, 8 threads",
@@ -352,9 +353,17 @@ def _rps_section(res: Results, sizes: Sizes) -> list[str]:
     head = ["server", "PUT req/s", "PUT range", "GET req/s", "GET range"]
     title = (
         f"### W6 server alone: {sizes.rps_clients} client processes x {sizes.rps_count} "
-        f"requests of {sizes.rps_size} B, keep-alive"
+        f"requests of {sizes.rps_size} B (a distinct body each)"
     )
-    return [title, "", *_table(head, rows)]
+    clients = sorted(
+        {str(r.data["client"]) for r in res.records if r.workload == "W6" and "client" in r.data}
+    )
+    note = (
+        f"Load generator: `{', '.join(clients) or 'n/a'}` (lean = one `http.client` "
+        "connection per process, SigV4-signed for moto; sdk = `requests` / boto3). The "
+        "emulator keeps each connection alive; moto's server closes it after every response."
+    )
+    return [title, "", *_table(head, rows), note, ""]
 
 
 def write_report(path: Path, text: str) -> None:

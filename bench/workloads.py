@@ -32,8 +32,12 @@ ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6")
 #: Contenders that run in the competitors' environment.
 COMPETITORS = frozenset({"jfrog", "s3", "moto"})
 #: Contenders that talk to the emulator.
-ARTIFACTORY_CLIENTS = frozenset({"ours", "jfrog", "requests", "curl", "emulator"})
+ARTIFACTORY_CLIENTS = frozenset({"ours", "ours-perfile", "jfrog", "requests", "curl", "emulator"})
 _CHILD_TIMEOUT_S = 1800.0
+#: Emulator settings for every run: folder download is an admin setting of a real
+#: Artifactory (off by default there and in the emulator); the benchmark turns it on and
+#: measures the plugin with its archive transfers off too (contender ``ours-perfile``).
+_EMULATOR_ARGS = ("--folder-download",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +161,14 @@ class Runner:
     def emulator(self) -> Emulator:
         if self._emulator is None:
             self._emulator = self._stack.enter_context(
-                start_emulator(log_file=self.logs / "emulator.log")
+                start_emulator(_EMULATOR_ARGS, log_file=self.logs / "emulator.log")
             )
         return self._emulator
 
     @property
     def slow_emulator(self) -> Emulator:
         if self._slow_emulator is None:
-            args = ["--latency-ms", str(self.sizes.latency_ms)]
+            args = [*_EMULATOR_ARGS, "--latency-ms", str(self.sizes.latency_ms)]
             self._slow_emulator = self._stack.enter_context(
                 start_emulator(args, log_file=self.logs / "emulator-latency.log")
             )
@@ -268,9 +272,9 @@ class Runner:
         if not src.exists():
             make_tree(src, self.sizes.tree)
         contenders = (
-            ["ours", "jfrog", "requests"]
+            ["ours", "ours-perfile", "jfrog", "requests"]
             if latency
-            else ["ours", "jfrog", "s3", "requests", "copy"]
+            else ["ours", "ours-perfile", "jfrog", "s3", "requests", "copy"]
         )
         phases = ["up", "down"] if latency or "W2" in workloads else ["up"]
         for run, contender in self._runs(contenders):

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from fake_artifactory import snapshot
+from fake_artifactory.api_archive import folder_download_state
 from fake_artifactory.errors import HttpError
 from fake_artifactory.storage import ItemRecord
 
@@ -56,6 +57,7 @@ def reset() -> Response:
             emu.journal.clear()
         if emu.faults is not None:
             emu.faults.clear()
+        folder_download_state().restore()  # runtime settings back to the start-up ones
     return jsonify({"status": "reset", "repo": repo})
 
 

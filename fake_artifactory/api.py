@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from flask import Response, request
 
-from fake_artifactory import api_copy, api_search, routes, serializers
+from fake_artifactory import api_archive, api_copy, api_search, routes, serializers
 from fake_artifactory.api_common import PRO_ONLY as PRO_ONLY
 from fake_artifactory.api_common import flag, json_body, json_response, require_pro
 from fake_artifactory.auth import require, require_non_anonymous
@@ -68,6 +68,8 @@ def dispatch_api(rest: str) -> Response:
         return api_search.search_properties()
     elif head in ("copy", "move") and method == "POST":
         return api_copy.copy_or_move(head, tail)
+    elif head == "archive" and tail.startswith("download/") and method == "GET":
+        return api_archive.download_folder(tail[len("download/") :])
     raise routes.not_implemented(f"/api{rest}")
 
 

@@ -4,18 +4,41 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, g, request
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException
+from werkzeug.sansio.utils import get_content_length
+from werkzeug.wsgi import get_input_stream
 
-from fake_artifactory import admin, routes, tokens
-from fake_artifactory.auth import TokenLookup, authenticate, require_authenticated
+from fake_artifactory import admin, routes, serializers, tokens
+from fake_artifactory.auth import (
+    Principal,
+    TokenLookup,
+    authenticate,
+    require_authenticated,
+)
 from fake_artifactory.config import ConfigurationError, EmulatorConfig
-from fake_artifactory.errors import register_error_handlers
-from fake_artifactory.paths import split_context
-from fake_artifactory.storage import Store, now_ms
+from fake_artifactory.errors import (
+    ERROR_CONTENT_TYPE,
+    ChecksumMismatch,
+    HttpError,
+    StorageError,
+    register_error_handlers,
+    status_for,
+)
+from fake_artifactory.paths import InvalidRawPath, RepoRequest, parse_repo_request, split_context
+from fake_artifactory.storage import (
+    CHUNK_SIZE,
+    ItemRecord,
+    Store,
+    now_ms,
+    verify_client_checksums,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +94,11 @@ def _optional_module(name: str) -> Any:
         return None
 
 
-def _wrap_middlewares(app: Flask, emulator: Emulator) -> None:
-    """Faults innermost around Flask, the journal outermost (it sees injected faults too)."""
+def _wrap_middlewares(app: Flask, emulator: Emulator, *, fast_path: bool = True) -> None:
+    """The fast path innermost around Flask, then faults, then the journal outermost
+    (it sees injected faults too)."""
+    if fast_path:
+        app.wsgi_app = FastPath(app, emulator, app.wsgi_app)  # type: ignore[method-assign]
     faults = _optional_module("fake_artifactory.faults")
     if faults is not None:
         registry = faults.FaultRegistry(seed=0)
@@ -106,8 +132,14 @@ def raw_path(environ: dict[str, Any]) -> str:
     return quote(path.encode("latin-1").decode("utf-8", "replace"), safe="/;=&+@:,$!*'()~")
 
 
-def create_app(config: EmulatorConfig | None = None, store: Store | None = None) -> Flask:
-    """Build the emulator's WSGI app. No module-level state: every app is independent."""
+def create_app(
+    config: EmulatorConfig | None = None, store: Store | None = None, *, fast_path: bool = True
+) -> Flask:
+    """Build the emulator's WSGI app. No module-level state: every app is independent.
+
+    ``fast_path=False`` sends every request through Flask (see :class:`FastPath`; the
+    wire behaviour is the same either way, which the tests check).
+    """
     config = config or EmulatorConfig()
     here = str(Path(__file__).resolve().parent)
     app = Flask(__name__, root_path=here, instance_path=here)
@@ -149,7 +181,7 @@ def create_app(config: EmulatorConfig | None = None, store: Store | None = None)
         if module is not None and hasattr(module, "bp"):
             app.register_blueprint(module.bp, url_prefix=config.context_path)
     routes.register(app)
-    _wrap_middlewares(app, emulator)
+    _wrap_middlewares(app, emulator, fast_path=fast_path)
     return app
 
 
@@ -157,3 +189,290 @@ def get_emulator(app: Flask) -> Emulator:
     """The Emulator of an app built by :func:`create_app`."""
     emulator: Emulator = app.extensions[EXTENSION_KEY]
     return emulator
+
+
+# -- fast path ---------------------------------------------------------------------------
+
+WSGIEnviron = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
+_Reply = tuple[str, list[tuple[str, str]], Iterable[bytes]]
+
+#: The only request headers (environ keys) the fast path accepts; a request carrying any
+#: other (conditional or range requests, checksum deploy, archive explode, base-URL
+#: overrides, whatever a future feature reads) goes through Flask.
+_FAST_GET_KEYS = frozenset(
+    {
+        "HTTP_HOST",
+        "HTTP_AUTHORIZATION",
+        "HTTP_X_JFROG_ART_API",
+        "HTTP_X_API_KEY",
+        "HTTP_USER_AGENT",
+        "HTTP_ACCEPT",
+        "HTTP_ACCEPT_ENCODING",
+        "HTTP_CONNECTION",
+        "HTTP_KEEP_ALIVE",
+        "HTTP_CONTENT_LENGTH",
+        "HTTP_CONTENT_TYPE",
+    }
+)
+_FAST_PUT_KEYS = _FAST_GET_KEYS | {
+    "HTTP_EXPECT",
+    "HTTP_TRANSFER_ENCODING",
+    "HTTP_X_CHECKSUM",
+    "HTTP_X_CHECKSUM_SHA1",
+    "HTTP_X_CHECKSUM_MD5",
+    "HTTP_X_CHECKSUM_SHA256",
+}
+_CHECKSUM_HEADERS = (
+    ("sha1", "HTTP_X_CHECKSUM_SHA1"),
+    ("md5", "HTTP_X_CHECKSUM_MD5"),
+    ("sha256", "HTTP_X_CHECKSUM_SHA256"),
+)
+_LENGTH_TO_ALG = {32: "md5", 40: "sha1", 64: "sha256"}
+#: Uploads up to this declared size are received into memory rather than a temp file.
+SMALL_BODY_BYTES = 256 * 1024
+_HOST_URL_CACHE_MAX = 256
+
+
+class _EnvironHeaders:
+    """The ``get`` of a header mapping, read straight from a WSGI environ."""
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: WSGIEnviron) -> None:
+        self._environ = environ
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self._environ.get("HTTP_" + name.upper().replace("-", "_"))
+        return default if value is None else str(value)
+
+
+class FastPath:
+    """Serves plain file GET/HEAD/PUT without Flask's request machinery.
+
+    The emulator's hot path (one small artifact up or down) spends most of its CPU in
+    Flask and werkzeug objects that cannot change the answer.  This WSGI layer sits
+    between the fault middleware and Flask and answers only requests it can prove are
+    ordinary: authenticated with enough permissions, an existing repository, a file
+    path without matrix parameters or query string, no conditional, range, checksum
+    deploy or base-URL headers.  It builds the very same status, headers and body as
+    the Flask views (:mod:`fake_artifactory.routes`, whose helpers it reuses).
+    Anything else, including every request that would fail before its body is read,
+    goes to Flask unchanged, so errors keep a single source.
+    """
+
+    def __init__(self, flask_app: Flask, emulator: Emulator, inner: WSGIApp) -> None:
+        self.flask_app = flask_app
+        self.inner = inner
+        self.emulator = emulator
+        self.config = emulator.config
+        self._tail = [
+            ("X-Artifactory-Id", emulator.config.server_id),
+            ("Server", f"Artifactory/{emulator.config.version}"),
+        ]
+        self._host_urls: dict[tuple[str, ...], str] = {}
+
+    def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        reply: _Reply | None = None
+        method = environ.get("REQUEST_METHOD")
+        if (method == "GET" or method == "HEAD") and not environ.get("QUERY_STRING"):
+            reply = self._retrieve(environ, method == "HEAD")
+        elif method == "PUT" and not environ.get("QUERY_STRING"):
+            reply = self._deploy(environ)
+        if reply is None:
+            return self.inner(environ, start_response)
+        status, headers, body = reply
+        start_response(status, headers)
+        return body
+
+    # -- shared checks -------------------------------------------------------------------
+
+    def _target(self, environ: WSGIEnviron, *perms: str) -> tuple[RepoRequest, Principal] | None:
+        """The parsed file request and its caller, or None when Flask must answer."""
+        rest = split_context(raw_path(environ), self.config.context_path)
+        if rest is None or rest in ("", "/") or rest == "/api" or rest.startswith("/api/"):
+            return None
+        try:
+            req = parse_repo_request(rest)
+            who = authenticate(
+                cast("Headers", _EnvironHeaders(environ)),
+                self.config,
+                self.emulator.token_lookup,
+            )
+            require_authenticated(who, self.config)
+        except (InvalidRawPath, HttpError):
+            return None
+        if req.folder or req.matrix or req.path == "" or not all(who.can(p) for p in perms):
+            return None
+        if not self.emulator.store.has_repo(req.repo):
+            return None
+        return req, who
+
+    def _finish(self, code: int, headers: list[tuple[str, str]], body: Iterable[bytes]) -> _Reply:
+        headers.extend(self._tail)
+        return _STATUS_LINES[code], headers, body
+
+    # -- GET / HEAD --------------------------------------------------------------------
+
+    def _retrieve(self, environ: WSGIEnviron, head: bool) -> _Reply | None:
+        if not _only_headers(environ, _FAST_GET_KEYS):
+            return None
+        found = self._target(environ, "read")
+        if found is None:
+            return None
+        req = found[0]
+        store = self.emulator.store
+        item = store.get_item(req.repo, req.path)
+        if item is None or item.is_folder:
+            return None
+        headers = list(routes._file_headers(item).items())
+        headers.append(("Content-Type", item.mime_type or "application/octet-stream"))
+        headers.append(("Content-Length", str(item.size)))
+        body: Iterable[bytes]
+        if head:
+            body = []
+        else:
+            blob = store.blob_path(item.sha256 or "")
+            body = routes._stream(blob, [(0, item.size)])
+        return self._finish(200, headers, body)
+
+    # -- PUT -------------------------------------------------------------------------------
+
+    def _deploy(self, environ: WSGIEnviron) -> _Reply | None:
+        if not _only_headers(environ, _FAST_PUT_KEYS):
+            return None
+        # Overwriting needs "delete"; without it Flask decides (it checks existence).
+        found = self._target(environ, "deploy", "delete")
+        if found is None:
+            return None
+        req, who = found
+        path = req.path
+        if any(path.endswith(s) for s in routes.CHECKSUM_SUFFIXES):
+            return None
+        try:
+            item = self._store_file(environ, req, who)
+        except (HttpError, StorageError, HTTPException) as exc:
+            return self._error(exc)
+        except Exception as exc:  # noqa: BLE001 - rendered like Flask's catch-all handler
+            log.exception("unhandled error in fake_artifactory")
+            return self._error_reply(500, f"Internal error: {type(exc).__name__}", {})
+        agent = str(environ.get("HTTP_USER_AGENT", ""))
+        base = self._host_url(environ) + self.config.context_path.rstrip("/")
+        text = serializers.item_created_json(
+            item, base, include_sha256="ArtifactoryBuildClient/" not in agent
+        )
+        data = text.encode("utf-8")
+        uri = serializers.download_url(base, item.repo, item.path)
+        headers = [
+            ("Content-Type", serializers.ITEM_CREATED),
+            ("Content-Length", str(len(data))),
+            ("Location", routes.header_url(uri)),
+        ]
+        return self._finish(201, headers, [data])
+
+    def _store_file(self, environ: WSGIEnviron, req: RepoRequest, who: Principal) -> ItemRecord:
+        """Receive the body and commit it, exactly as :func:`routes.deploy_artifact`."""
+        sent = _sent_checksums(environ)
+        store = self.emulator.store
+        stream = get_input_stream(environ, max_content_length=None)
+        expected = _content_length(environ)
+        if expected is not None and expected <= SMALL_BODY_BYTES:
+            # Bounded by the declared length: hashed in memory, and no temp file at all
+            # when a blob with this content is already stored.
+            staged = store.stage_bytes(b"".join(_body_chunks(stream)))
+        else:
+            staged = store.stage_upload(_body_chunks(stream))
+        if expected is not None and not environ.get("wsgi.input_terminated"):
+            if staged.size != expected:
+                staged.discard()
+                raise HttpError(
+                    400,
+                    f"Request body ended after {staged.size} of {expected} bytes",
+                    {"Connection": "close"},
+                )
+        try:
+            verify_client_checksums(req.repo, req.path, sent, staged.checksums())
+        except ChecksumMismatch:
+            staged.discard()
+            raise
+        original = {k: v for k, v in sent.items() if k in ("sha1", "md5")}
+        return store.commit_file(
+            req.repo, req.path, staged, user=who.name, original=original, properties={}
+        )
+
+    def _host_url(self, environ: WSGIEnviron) -> str:
+        """``request.host_url`` without the trailing slash (cached per host)."""
+        key = tuple(
+            str(environ.get(k, ""))
+            for k in ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
+        )
+        url = self._host_urls.get(key)
+        if url is None:
+            url = str(self.flask_app.request_class(environ).host_url).rstrip("/")
+            if len(self._host_urls) >= _HOST_URL_CACHE_MAX:
+                self._host_urls.clear()
+            self._host_urls[key] = url
+        return url
+
+    # -- errors (the same envelope as fake_artifactory.errors) -------------------------
+
+    def _error(self, exc: HttpError | StorageError | HTTPException) -> _Reply:
+        if isinstance(exc, HttpError):
+            if exc.plain:
+                data = exc.message.encode("utf-8")
+                headers = [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", str(len(data))),
+                    *exc.headers.items(),
+                ]
+                return self._finish(exc.status, headers, [data])
+            return self._error_reply(exc.status, exc.message, exc.headers)
+        if isinstance(exc, StorageError):
+            return self._error_reply(status_for(exc), exc.message, {})
+        return self._error_reply(exc.code or 500, exc.description or exc.name, {})
+
+    def _error_reply(self, status: int, message: str, extra: Mapping[str, str]) -> _Reply:
+        data = serializers.error_body(status, message).encode("utf-8")
+        headers = [("Content-Type", ERROR_CONTENT_TYPE), ("Content-Length", str(len(data)))]
+        headers.extend(extra.items())
+        return self._finish(status, headers, [data])
+
+
+def _only_headers(environ: WSGIEnviron, allowed: frozenset[str]) -> bool:
+    """True when every request header of ``environ`` is in ``allowed``."""
+    return all(key in allowed for key in environ if key.startswith("HTTP_"))
+
+
+def _content_length(environ: WSGIEnviron) -> int | None:
+    """``request.content_length`` (None for chunked bodies)."""
+    return get_content_length(environ.get("CONTENT_LENGTH"), environ.get("HTTP_TRANSFER_ENCODING"))
+
+
+def _sent_checksums(environ: WSGIEnviron) -> dict[str, str]:
+    """Client checksums (``X-Checksum-*``), as :func:`routes._sent_checksums`."""
+    sent: dict[str, str] = {}
+    for alg, key in _CHECKSUM_HEADERS:
+        value = environ.get(key)
+        if value:
+            sent[alg] = str(value).strip().lower()
+    generic = str(environ.get("HTTP_X_CHECKSUM") or "").strip().lower()
+    generic_alg = _LENGTH_TO_ALG.get(len(generic))
+    if generic_alg and generic_alg not in sent:
+        sent[generic_alg] = generic
+    return sent
+
+
+def _body_chunks(stream: Any) -> Iterator[bytes]:
+    """The request body in CHUNK_SIZE pieces, as :func:`routes._body_chunks`."""
+    close = {"Connection": "close"}
+    while True:
+        try:
+            data = stream.read(CHUNK_SIZE)
+        except TimeoutError:
+            raise HttpError(408, "Timed out while reading the request body", close) from None
+        except (ValueError, OSError) as exc:
+            raise HttpError(400, f"Malformed request body: {exc}", close) from None
+        if not data:
+            return
+        yield data

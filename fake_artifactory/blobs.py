@@ -76,13 +76,16 @@ class StagedBlob:
     sha256: str
     #: Set once renamed into the blob store (nothing left to discard).
     published: bool = field(default=False, compare=False)
+    #: A small upload kept in memory (:meth:`BlobStore.stage_bytes`): ``tmp_path`` is
+    #: only written when publishing needs a new blob file.
+    data: bytes | None = field(default=None, compare=False, repr=False)
 
     def checksums(self) -> dict[str, str]:
         return {"sha1": self.sha1, "md5": self.md5, "sha256": self.sha256}
 
     def discard(self) -> None:
         """Remove the staged file (after a rejected deploy; a no-op once published)."""
-        if self.published:
+        if self.published or self.data is not None:
             return
         with contextlib.suppress(FileNotFoundError):
             self.tmp_path.unlink()
@@ -175,6 +178,37 @@ class BlobStore:
             Path(name), size, h_sha1.hexdigest(), h_md5.hexdigest(), h_sha256.hexdigest()
         )
 
+    def stage_bytes(self, data: bytes) -> StagedBlob:
+        """Stage a small upload already in memory: hashed now, written to ``tmp/`` (and
+        renamed into place) by :meth:`publish` only if no blob has this content yet."""
+        name = os.path.join(self.tmp_dir, f"upload-{self._prefix}-{next(self._counter)}")
+        return StagedBlob(
+            Path(name),
+            len(data),
+            hashlib.sha1(data).hexdigest(),
+            hashlib.md5(data).hexdigest(),
+            hashlib.sha256(data).hexdigest(),
+            data=data,
+        )
+
+    def _write_staged(self, staged: StagedBlob) -> None:
+        """Write an in-memory staged upload to its ``tmp_path`` (fsynced per policy)."""
+        data = staged.data
+        if data is None:
+            return
+        fd = os.open(staged.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                if self.durability.fsync_files:
+                    out.flush()
+                    os.fsync(out.fileno())
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(staged.tmp_path)
+            raise
+        staged.data = None  # from here on it is an ordinary staged file
+
     def stage_stream(self, stream: IO[bytes], chunk_size: int = CHUNK_SIZE) -> StagedBlob:
         """:meth:`stage` over a file-like object read in ``chunk_size`` pieces."""
 
@@ -193,10 +227,12 @@ class BlobStore:
         The directory is fsynced afterwards when the policy is ``always``.
         """
         target = self.path(staged.sha256)
-        if target.exists():
+        if os.path.exists(target):
             staged.discard()
             staged.published = True
+            staged.data = None
             return
+        self._write_staged(staged)
         dirs = [target.parent]
         try:
             os.replace(staged.tmp_path, target)

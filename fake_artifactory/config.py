@@ -77,6 +77,11 @@ class EmulatorConfig:
     seed: Path | None = None
     #: Durability policy: ``auto`` = ``never`` without a data dir, ``blobs`` with one.
     fsync: Fsync = "auto"
+    #: "Folder Download" (``GET /api/archive/download/...``): off by default, like Artifactory.
+    folder_download: bool = False
+    folder_download_max_files: int = 5000
+    folder_download_max_size_mb: int = 1024
+    folder_download_max_parallel: int = 10
 
     @property
     def admin_user(self) -> str:
@@ -127,6 +132,10 @@ class EmulatorConfig:
             log_level=ns.log_level,
             seed=Path(ns.seed) if getattr(ns, "seed", None) else None,
             fsync=getattr(ns, "fsync", "auto"),
+            folder_download=bool(getattr(ns, "folder_download", False)),
+            folder_download_max_files=getattr(ns, "folder_download_max_files", 5000),
+            folder_download_max_size_mb=getattr(ns, "folder_download_max_size_mb", 1024),
+            folder_download_max_parallel=getattr(ns, "folder_download_max_parallel", 10),
         )
 
 
@@ -206,4 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", metavar="SNAPSHOT", help="load this snapshot (.tar.gz) at start, replacing state"
     )
+    p.add_argument(
+        "--folder-download",
+        action="store_true",
+        help="enable folder download as an archive (GET /api/archive/download/...)",
+    )
+    p.add_argument("--folder-download-max-files", type=non_negative_int_arg, default=5000)
+    p.add_argument("--folder-download-max-size-mb", type=non_negative_int_arg, default=1024)
+    p.add_argument("--folder-download-max-parallel", type=non_negative_int_arg, default=10)
     return p

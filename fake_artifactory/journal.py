@@ -131,6 +131,10 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {name: _redact_header(name, value) for name, value in headers}
 
 
+#: Private entry field: the request's ``scheme://host``, from which ``entries`` derives
+#: the ``curl`` line (formatting it per request would cost more than recording it).
+_ORIGIN_KEY = "_origin"
+
 #: Headers a replayed request should not copy (curl sets them itself).
 _CURL_SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding"})
 
@@ -159,18 +163,30 @@ def curl_command(method: str, url: str, headers: Mapping[str, str]) -> str:
     return shlex.join(parts)
 
 
+#: Environ key -> header name (``HTTP_X_CHECKSUM_SHA1`` -> ``X-Checksum-Sha1``), memoised;
+#: cleared when full so odd clients cannot grow it without bound.
+_HEADER_NAMES: dict[str, str] = {}
+_HEADER_NAMES_MAX = 1024
+
+
+def _header_name(key: str) -> str:
+    name = _HEADER_NAMES.get(key)
+    if name is None:
+        bare = key[5:] if key.startswith("HTTP_") else key
+        name = "-".join(p.capitalize() for p in bare.split("_"))
+        if len(_HEADER_NAMES) >= _HEADER_NAMES_MAX:
+            _HEADER_NAMES.clear()
+        _HEADER_NAMES[key] = name
+    return name
+
+
 def _request_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
     headers = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
-            name = key[5:]
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            name = key
-        else:
-            continue
-        if value == "" and not key.startswith("HTTP_"):
-            continue
-        headers.append(("-".join(p.capitalize() for p in name.split("_")), str(value)))
+            headers.append((_header_name(key), str(value)))
+        elif (key == "CONTENT_TYPE" or key == "CONTENT_LENGTH") and value != "":
+            headers.append((_header_name(key), str(value)))
     headers.sort()
     return headers
 
@@ -263,6 +279,10 @@ class Journal:
         with self._lock:
             items = [dict(e) for e in self._entries]
         items.sort(key=lambda e: int(e["seq"]))
+        for item in items:
+            origin = item.pop(_ORIGIN_KEY, None)
+            if origin is not None and "curl" not in item:
+                item["curl"] = curl_command(item["method"], origin + item["uri"], item["headers"])
         return items
 
     def clear(self) -> None:
@@ -378,7 +398,7 @@ class JournalMiddleware:
             "headers": headers,
             "status": 0,
             "complete": False,
-            "curl": curl_command(method, _origin(environ) + uri, headers),
+            _ORIGIN_KEY: _origin(environ),  # ``curl`` is built when the journal is read
         }
         body = _HashingInput(environ["wsgi.input"]) if "wsgi.input" in environ else None
         if body is not None:

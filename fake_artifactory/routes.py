@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from flask import Flask, Response, current_app, g, request
 
-from fake_artifactory import api, serializers
+from fake_artifactory import api, api_archive, serializers
 from fake_artifactory.auth import ANONYMOUS, Principal, require
 from fake_artifactory.errors import ChecksumMismatch, HttpError, NoSuchItem, NoSuchRepo
 from fake_artifactory.paths import (
@@ -42,6 +42,7 @@ def register(app: Flask) -> None:
     """Install the catch-all rule."""
     app.add_url_rule("/", "dispatch_root", dispatch, methods=ALL_METHODS)
     app.add_url_rule("/<path:_any>", "dispatch", dispatch, methods=ALL_METHODS)
+    app.register_blueprint(api_archive.bp)  # /_fake/settings/folder-download
 
 
 def emulator() -> Emulator:
@@ -152,6 +153,8 @@ def deploy_artifact(req: RepoRequest) -> Response:
     )
     if req.folder or req.path == "":
         return create_folder(req)
+    if api_archive.wants_explode():
+        return api_archive.deploy_archive(req)
     suffix = next((s for s in CHECKSUM_SUFFIXES if req.path.endswith(s)), None)
     if suffix and len(req.path) > len(suffix) and not req.path.endswith("/" + suffix):
         return deploy_checksum_file(req, suffix)

@@ -108,15 +108,36 @@ def _drop_none(obj: Any) -> Any:
     return obj
 
 
+#: Formatted whole seconds (``strftime`` costs more than the rest of a small response);
+#: plain dicts, cleared when full (their operations are atomic under the GIL).
+_ISO_SECONDS: dict[int, str] = {}
+_HTTP_DATES: dict[int, str] = {}
+_DATE_CACHE_MAX = 4096
+
+
 def iso(ms: int) -> str:
     """Epoch milliseconds to ``2024-05-02T10:11:12.345Z``."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    seconds, millis = divmod(ms, 1000)
+    prefix = _ISO_SECONDS.get(seconds)
+    if prefix is None:
+        dt = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        prefix = dt.strftime("%Y-%m-%dT%H:%M:%S.")
+        if len(_ISO_SECONDS) >= _DATE_CACHE_MAX:
+            _ISO_SECONDS.clear()
+        _ISO_SECONDS[seconds] = prefix
+    return f"{prefix}{millis:03d}Z"
 
 
 def http_date(ms: int) -> str:
     """Epoch milliseconds to an RFC 7231 HTTP-date."""
-    return format_datetime(datetime.fromtimestamp(ms // 1000, tz=timezone.utc), usegmt=True)
+    seconds = ms // 1000
+    text = _HTTP_DATES.get(seconds)
+    if text is None:
+        text = format_datetime(datetime.fromtimestamp(seconds, tz=timezone.utc), usegmt=True)
+        if len(_HTTP_DATES) >= _DATE_CACHE_MAX:
+            _HTTP_DATES.clear()
+        _HTTP_DATES[seconds] = text
+    return text
 
 
 def error_body(status: int, message: str) -> str:
@@ -131,6 +152,42 @@ def download_url(base: str, repo: str, path: str, folder: bool = False) -> str:
 
 def storage_url(base: str, repo: str, path: str) -> str:
     return f"{base}/api/storage/{repo}/{path}" if path else f"{base}/api/storage/{repo}"
+
+
+def _flat_object(pairs: Iterable[tuple[str, str | None]]) -> str:
+    """A nested one-level object of :func:`to_json` (two more spaces), None dropped."""
+    present = [f'    "{key}" : {_encode_str(value)}' for key, value in pairs if value is not None]
+    return "{\n" + ",\n".join(present) + "\n  }" if present else "{}"
+
+
+def item_created_json(item: ItemRecord, base: str, *, include_sha256: bool = True) -> str:
+    """``to_json(item_created(item, base, ...))``, built directly (the deploy hot path)."""
+    if item.is_folder or type(item.created_by) is not str or type(item.repo) is not str:
+        return to_json(item_created(item, base, include_sha256=include_sha256))
+    enc = _encode_str
+    url = enc(download_url(base, item.repo, item.path))
+    sums: list[tuple[str, str | None]] = [("sha1", item.sha1), ("md5", item.md5)]
+    originals: list[tuple[str, str | None]] = [
+        ("sha1", item.original_sha1),
+        ("md5", item.original_md5),
+    ]
+    if include_sha256:
+        sums.append(("sha256", item.sha256))
+        originals.append(("sha256", item.sha256))
+    lines = [
+        f'{{\n  "repo" : {enc(item.repo)}',
+        f'  "path" : {enc("/" + item.path)}',
+        f'  "created" : {enc(iso(item.created))}',
+        f'  "createdBy" : {enc(item.created_by)}',
+        f'  "downloadUri" : {url}',
+    ]
+    if item.mime_type is not None:
+        lines.append(f'  "mimeType" : {enc(item.mime_type)}')
+    lines.append(f'  "size" : "{int(item.size)}"')
+    lines.append(f'  "checksums" : {_flat_object(sums)}')
+    lines.append(f'  "originalChecksums" : {_flat_object(originals)}')
+    lines.append(f'  "uri" : {url}\n}}')
+    return ",\n".join(lines)
 
 
 def _checksums(item: ItemRecord) -> dict[str, str | None]:

@@ -33,6 +33,7 @@ from fake_artifactory.blobs import (
 from fake_artifactory.errors import (
     NoSuchItem,
     NoSuchRepo,
+    NotAFile,
     ParentNotFolder,
     RepoExists,
 )
@@ -335,6 +336,10 @@ class StoreBase:
         """Stream ``chunks`` to a temp file while hashing (see :meth:`BlobStore.stage`)."""
         return self.blobs.stage(chunks)
 
+    def stage_bytes(self, data: bytes) -> StagedBlob:
+        """Stage a small upload held in memory (see :meth:`BlobStore.stage_bytes`)."""
+        return self.blobs.stage_bytes(data)
+
     def stage_stream(self, stream: IO[bytes], chunk_size: int = CHUNK_SIZE) -> StagedBlob:
         """:meth:`stage_upload` over a file-like object."""
         return self.blobs.stage_stream(stream, chunk_size)
@@ -432,19 +437,44 @@ class StoreBase:
             yield self._row_to_item(db, row)
 
     def _ensure_parents(
-        self, db: sqlite3.Connection, repo: str, path: str, user: str, ts: int
+        self,
+        db: sqlite3.Connection,
+        repo: str,
+        path: str,
+        user: str,
+        ts: int,
+        *,
+        file_target: bool = False,
     ) -> None:
-        for anc in ancestors(path):
-            row = db.execute(
-                "SELECT type FROM items WHERE repo = ? AND path = ?", (repo, anc)
-            ).fetchone()
-            if row is None:
+        """Create the missing ancestors of ``path`` (ParentNotFolder if one is a file).
+
+        ``file_target``: first raise NotAFile when ``path`` itself is a folder or the
+        root (the same query answers both questions).
+        """
+        parents = ancestors(path)
+        if file_target and not parents:
+            raise NotAFile(repo, path)
+        if not parents:
+            return
+        looked_up = [*parents, path] if file_target else parents
+        marks = ", ".join("?" * len(looked_up))
+        kinds: dict[str, str] = dict(
+            db.execute(
+                f"SELECT path, type FROM items WHERE repo = ? AND path IN ({marks})",
+                (repo, *looked_up),
+            ).fetchall()
+        )
+        if file_target and kinds.get(path) == "folder":
+            raise NotAFile(repo, path)
+        for anc in parents:  # from the root down, as if checked one by one
+            kind = kinds.get(anc)
+            if kind is None:
                 db.execute(
                     "INSERT INTO items(repo, path, type, created, modified, updated, "
                     "created_by, modified_by) VALUES (?, ?, 'folder', ?, ?, ?, ?, ?)",
                     (repo, anc, ts, ts, ts, user, user),
                 )
-            elif row[0] != "folder":
+            elif kind != "folder":
                 raise ParentNotFolder(repo, parent_of(path))
 
     def _replace_props(

@@ -7,9 +7,10 @@ written and hashed before the lock is taken.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from fake_artifactory.blobs import (
     StagedBlob,
@@ -66,7 +67,6 @@ class ItemStore(StoreBase):
                 self.blobs.publish(staged)
                 try:
                     with self._write_lock:
-                        self._check_file_target(repo, path)
                         return self._commit_item(
                             repo,
                             path,
@@ -76,6 +76,7 @@ class ItemStore(StoreBase):
                             original,
                             properties,
                             mime_type,
+                            check_target=True,
                         )
                 except BaseException:
                     with self._write_lock:
@@ -150,38 +151,136 @@ class ItemStore(StoreBase):
         original: Mapping[str, str] | None,
         properties: Mapping[str, list[str]] | None,
         mime_type: str | None,
+        *,
+        check_target: bool = False,
     ) -> ItemRecord:
+        """Write a file row (``check_target``: NotAFile first if ``path`` is a folder)."""
         ts = now_ms()
-        original = original or {}
+        name = path.rsplit("/", 1)[-1]
+        mime_type = mime_type or guess_mime_type(name)
+        properties = properties or {}
         with self._tx() as db:
-            self._ensure_parents(db, repo, path, user, ts)
-            db.execute(
-                "INSERT OR REPLACE INTO items(repo, path, type, size, sha1, md5, sha256, "
-                "original_sha1, original_md5, mime_type, created, modified, updated, "
-                "created_by, modified_by) "
-                "VALUES (?, ?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    repo,
-                    path,
-                    size,
-                    checksums["sha1"],
-                    checksums["md5"],
-                    checksums["sha256"],
-                    original.get("sha1"),
-                    original.get("md5"),
-                    mime_type or guess_mime_type(path.rsplit("/", 1)[-1]),
-                    ts,
-                    ts,
-                    ts,
-                    user,
-                    user,
-                ),
-            )
-            self._replace_props(db, repo, path, properties or {})
-            row = db.execute(
-                f"SELECT {self._COLS} FROM items WHERE repo = ? AND path = ?", (repo, path)
-            ).fetchone()
-            return self._row_to_item(db, row)
+            self._ensure_parents(db, repo, path, user, ts, file_target=check_target)
+            self._insert_file_row(db, repo, path, checksums, size, user, ts, original, mime_type)
+            self._replace_props(db, repo, path, properties)
+        # Exactly the row just written (read back it would be the same record; properties
+        # come back by key, values in their order, empty keys absent).
+        original = original or {}
+        return ItemRecord(
+            repo=repo,
+            path=path,
+            name=name,
+            type="file",
+            size=size,
+            created=ts,
+            modified=ts,
+            updated=ts,
+            created_by=user,
+            modified_by=user,
+            sha1=checksums["sha1"],
+            md5=checksums["md5"],
+            sha256=checksums["sha256"],
+            original_sha1=original.get("sha1"),
+            original_md5=original.get("md5"),
+            mime_type=mime_type,
+            properties={k: list(v) for k, v in sorted(properties.items()) if v},
+        )
+
+    def _insert_file_row(
+        self,
+        db: sqlite3.Connection,
+        repo: str,
+        path: str,
+        checksums: Mapping[str, str],
+        size: int,
+        user: str,
+        ts: int,
+        original: Mapping[str, str] | None = None,
+        mime_type: str | None = None,
+    ) -> None:
+        original = original or {}
+        db.execute(
+            "INSERT OR REPLACE INTO items(repo, path, type, size, sha1, md5, sha256, "
+            "original_sha1, original_md5, mime_type, created, modified, updated, "
+            "created_by, modified_by) "
+            "VALUES (?, ?, 'file', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                repo,
+                path,
+                size,
+                checksums["sha1"],
+                checksums["md5"],
+                checksums["sha256"],
+                original.get("sha1"),
+                original.get("md5"),
+                mime_type or guess_mime_type(path.rsplit("/", 1)[-1]),
+                ts,
+                ts,
+                ts,
+                user,
+                user,
+            ),
+        )
+
+    def commit_files(
+        self,
+        repo: str,
+        files: Sequence[tuple[str, StagedBlob]],
+        *,
+        folders: Sequence[str] = (),
+        user: str,
+    ) -> int:
+        """Create ``folders`` and publish every staged blob at its path in ONE transaction.
+
+        All or nothing (the explode deploy): a conflict (a file where a folder is, or
+        the reverse) rolls everything back, and the blobs published for it are dropped
+        unless something else uses them.  Existing files are replaced, their
+        properties cleared.  The staged files are always consumed.  Returns the
+        number of files written.
+        """
+        self._require_repo(repo)
+        shas = sorted({staged.sha256 for _, staged in files})
+        try:
+            with contextlib.ExitStack() as pins:
+                for sha256 in shas:
+                    pins.enter_context(self.blobs.pinned(sha256))
+                for _, staged in files:
+                    self.blobs.publish(staged)
+                try:
+                    with self._write_lock, self._tx() as db:
+                        ts = now_ms()
+                        for folder in folders:
+                            self._ensure_parents(db, repo, folder, user, ts)
+                            db.execute(
+                                "INSERT OR IGNORE INTO items(repo, path, type, created, "
+                                "modified, updated, created_by, modified_by) "
+                                "VALUES (?, ?, 'folder', ?, ?, ?, ?, ?)",
+                                (repo, folder, ts, ts, ts, user, user),
+                            )
+                            row = db.execute(
+                                "SELECT type FROM items WHERE repo = ? AND path = ?",
+                                (repo, folder),
+                            ).fetchone()
+                            if row[0] != "folder":
+                                raise NotAFolder(repo, folder)
+                        for path, staged in files:
+                            self._check_file_target(repo, path)
+                            self._ensure_parents(db, repo, path, user, ts)
+                            self._insert_file_row(
+                                db, repo, path, staged.checksums(), staged.size, user, ts
+                            )
+                            db.execute(
+                                "DELETE FROM props WHERE repo = ? AND path = ?", (repo, path)
+                            )
+                    return len(files)
+                except BaseException:
+                    with self._write_lock:
+                        for sha256 in shas:
+                            self.blobs.drop_if_unused(sha256, referenced=self._blob_used(sha256))
+                    raise
+        finally:
+            for _, staged in files:
+                staged.discard()
 
     def create_folder(
         self,

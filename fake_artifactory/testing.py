@@ -75,9 +75,36 @@ class FakeArtifactoryHandle:
         return (self.user, self.password)
 
     def reset(self, repo: str | None = None) -> None:
-        """Drop all state, or the content of one repository."""
+        """Drop all state, or the content of one repository.
+
+        A full reset also restores the folder download settings the emulator started with.
+        """
         query = f"?repo={urllib.parse.quote(repo)}" if repo else ""
         _check(*_control(self.root_url, "POST", "/_fake/reset" + query), "reset")
+        if not repo:
+            path = "/_fake/settings/folder-download"
+            _check(*_control(self.root_url, "DELETE", path), "restore folder download")
+
+    def set_folder_download(self, **settings: Any) -> dict[str, Any]:
+        """Change the folder download settings (``enabled``, ``max_files``,
+        ``max_size_mb``, ``max_parallel``); returns them all."""
+        body: dict[str, Any] = _check(
+            *_control(self.root_url, "PUT", "/_fake/settings/folder-download", settings),
+            "set folder download",
+        )
+        return body
+
+    @contextlib.contextmanager
+    def folder_download(self, **settings: Any) -> Iterator[dict[str, Any]]:
+        """Folder download settings changed for the block (default: just enabled)."""
+        before: dict[str, Any] = _check(
+            *_control(self.root_url, "GET", "/_fake/settings/folder-download"),
+            "folder download settings",
+        )
+        try:
+            yield self.set_folder_download(**{"enabled": True, **settings})
+        finally:
+            self.set_folder_download(**before)
 
     def state(self) -> dict[str, Any]:
         """JSON dump of the tree (``{"repos": {key: {"items": {path: {...}}}}}``)."""
@@ -167,21 +194,25 @@ def start_process(
     data_dir: str | os.PathLike[str] | None = None,
     timeout: float = 30,
     log_file: str | os.PathLike[str] | None = None,
+    port: int = 0,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> EmulatorProcess:
-    """Run ``python -m fake_artifactory serve --port 0 [args]`` and wait for READY.
+    """Run ``python -m fake_artifactory serve --port PORT [args]`` and wait for READY.
 
     ``log_file``: append the emulator's stderr (its log) there instead of discarding it.
+    ``port``: 0 picks a free one; a fixed port lets a test restart on the same URL.
+    ``env``/``cwd``: the child's environment (default: ours) and working directory.
     """
-    cmd = [sys.executable, "-m", "fake_artifactory", "serve", "--port", "0", *args]
+    cmd = [sys.executable, "-m", "fake_artifactory", "serve", "--port", str(port), *args]
     if data_dir is not None:
         cmd += ["--data-dir", str(Path(data_dir))]
+    popen: dict[str, Any] = {"text": True, "bufsize": 1, "cwd": cwd, "env": env}
     if log_file is None:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1
-        )
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, **popen)
     else:
         with open(log_file, "ab") as err:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, **popen)
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as sel:

@@ -101,6 +101,9 @@ class ArtifactoryClient:
         self._lock = threading.Lock()
         self._is_pro: bool | None = None
         self._aql_ok = True
+        #: Learnt refusals of the archive features (see :mod:`jfrog_mlflow.archives`).
+        self._explode_ok = True
+        self._folder_download_ok = True
 
     def __repr__(self) -> str:
         return f"ArtifactoryClient(base_url={self.base_url!r})"
@@ -297,6 +300,48 @@ class ArtifactoryClient:
     def is_pro(self) -> bool | None:
         """Edition learnt from the first File List call (``None`` = not yet known)."""
         return self._is_pro
+
+    def probe_edition(self, repo: str, path: str) -> bool | None:
+        """Learn the edition with a File List of ``path`` unless it is already known.
+
+        A missing folder (404) says nothing about the edition, so then the repository root
+        is listed (two requests at most). ``None`` when it is still unknown.
+        """
+        for where in dict.fromkeys((path, "")):
+            if self._is_pro is not None:
+                break
+            try:
+                self._file_list(
+                    build_list_url(self.base_url, repo, where),
+                    f"listing of '{join_path(repo, where)}'",
+                )
+            except _ProOnly:
+                pass
+        return self._is_pro
+
+    @property
+    def explode_supported(self) -> bool:
+        """False once an explode deploy was refused or ignored by this server."""
+        return self._explode_ok
+
+    def disable_explode(self, why: str) -> None:
+        """Stop batching uploads into archives on this client (thread-safe, sticky)."""
+        with self._lock:
+            if self._explode_ok:
+                _logger.info("archive uploads switched off for %s: %s", self.host, why)
+            self._explode_ok = False
+
+    @property
+    def folder_download_supported(self) -> bool:
+        """False once a folder archive download was refused as disabled or unsupported."""
+        return self._folder_download_ok
+
+    def disable_folder_download(self, why: str) -> None:
+        """Stop asking this server for folder archives (thread-safe, sticky)."""
+        with self._lock:
+            if self._folder_download_ok:
+                _logger.info("folder archive downloads switched off for %s: %s", self.host, why)
+            self._folder_download_ok = False
 
     def _file_list(self, url: str, what: str) -> list[ListEntry] | None:
         """GET a File List URL; ``None`` when not a folder; raises _ProOnly on OSS."""

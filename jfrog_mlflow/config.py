@@ -42,10 +42,26 @@ MLFLOW_ARTIFACTORY_RANGE_DOWNLOAD_THRESHOLD 2147483648 Files at least this big d
                                                          stream, written and hashed on helper
                                                          threads, is as fast on a LAN).
 MLFLOW_ARTIFACTORY_RANGE_CHUNK_SIZE     16777216         Size of one byte range.
+MLFLOW_ARTIFACTORY_BATCH_UPLOAD         auto             ``auto``: on Artifactory Pro,
+                                                         ``log_artifacts`` packs small files
+                                                         into tar archives deployed with
+                                                         ``X-Explode-Archive-Atomic``; ``off``:
+                                                         one request per file.
+MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD      auto             ``auto``: on Pro, a folder download
+                                                         first asks for the folder as one tar
+                                                         archive (needs "Folder Download"
+                                                         enabled by the admin; falls back
+                                                         per file); ``off``: never.
+MLFLOW_ARTIFACTORY_BATCH_FILE_THRESHOLD 1048576          Files up to this size are batched.
+MLFLOW_ARTIFACTORY_BATCH_MIN_FILES      8                Fewest files that make an archive
+                                                         transfer worthwhile (both ways).
+MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD_MAX_SIZE 268435456    Largest folder (total bytes) fetched
+                                                         as one archive.
 ======================================  ===============  =====================================
 
-Booleans accept ``true/false/1/0/yes/no`` in any case; anything else is an error naming the
-variable. Numbers must parse and be positive.
+Booleans accept ``true/false/1/0/yes/no`` in any case; modes (``..._BATCH_UPLOAD``,
+``..._FOLDER_DOWNLOAD``) accept ``auto`` or ``off`` in any case; anything else is an error
+naming the variable. Numbers must parse and be positive.
 
 Credential precedence (the first that is set wins; the others are ignored):
 
@@ -75,10 +91,12 @@ from urllib.parse import urlsplit
 
 from jfrog_mlflow.errors import ConfigurationError
 
-__all__ = ["PluginConfig", "parse_bool"]
+__all__ = ["PluginConfig", "parse_bool", "parse_mode"]
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
+
+_MODES = {"auto": True, "off": False}
 
 _SERVER_URI_VARS = ("_MLFLOW_SERVER_ARTIFACT_DESTINATION", "_MLFLOW_SERVER_ARTIFACT_ROOT")
 
@@ -94,6 +112,18 @@ def parse_bool(name: str, value: str | None, default: bool) -> bool:
         return False
     raise ConfigurationError(
         f"Invalid value for environment variable {name}: expected one of true/false/1/0/yes/no"
+    )
+
+
+def parse_mode(name: str, value: str | None) -> bool:
+    """Parse an ``auto``/``off`` switch (``True`` for ``auto``, the default)."""
+    if value is None or value.strip() == "":
+        return True
+    lowered = value.strip().lower()
+    if lowered in _MODES:
+        return _MODES[lowered]
+    raise ConfigurationError(
+        f"Invalid value for environment variable {name}: expected 'auto' or 'off'"
     )
 
 
@@ -207,6 +237,16 @@ class PluginConfig:
     range_download_threshold: int = 2 * 1024 * 1024 * 1024
     #: MLFLOW_ARTIFACTORY_RANGE_CHUNK_SIZE (bytes).
     range_chunk_size: int = 16 * 1024 * 1024
+    #: MLFLOW_ARTIFACTORY_BATCH_UPLOAD (``auto`` = True, ``off`` = False).
+    batch_upload: bool = True
+    #: MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD (``auto`` = True, ``off`` = False).
+    folder_download: bool = True
+    #: MLFLOW_ARTIFACTORY_BATCH_FILE_THRESHOLD (bytes; files up to this size are batched).
+    batch_file_threshold: int = 1024 * 1024
+    #: MLFLOW_ARTIFACTORY_BATCH_MIN_FILES.
+    batch_min_files: int = 8
+    #: MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD_MAX_SIZE (bytes).
+    folder_download_max_size: int = 256 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> PluginConfig:
@@ -282,6 +322,25 @@ class PluginConfig:
                 "MLFLOW_ARTIFACTORY_RANGE_CHUNK_SIZE",
                 env("MLFLOW_ARTIFACTORY_RANGE_CHUNK_SIZE"),
                 16 * 1024 * 1024,
+            ),
+            batch_upload=parse_mode(
+                "MLFLOW_ARTIFACTORY_BATCH_UPLOAD", env("MLFLOW_ARTIFACTORY_BATCH_UPLOAD")
+            ),
+            folder_download=parse_mode(
+                "MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD", env("MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD")
+            ),
+            batch_file_threshold=_parse_int(
+                "MLFLOW_ARTIFACTORY_BATCH_FILE_THRESHOLD",
+                env("MLFLOW_ARTIFACTORY_BATCH_FILE_THRESHOLD"),
+                1024 * 1024,
+            ),
+            batch_min_files=_parse_int(
+                "MLFLOW_ARTIFACTORY_BATCH_MIN_FILES", env("MLFLOW_ARTIFACTORY_BATCH_MIN_FILES"), 8
+            ),
+            folder_download_max_size=_parse_int(
+                "MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD_MAX_SIZE",
+                env("MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD_MAX_SIZE"),
+                256 * 1024 * 1024,
             ),
         )
 

@@ -14,6 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from jfrog_mlflow.errors import IntegrityError
 from jfrog_mlflow.models import Checksums
@@ -24,6 +25,8 @@ _logger = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
 _NO_CHECKSUMS = Checksums()
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,22 +122,27 @@ def verify_file(path: str, expected: Expected, what: str) -> None:
     digest.check(expected, what)
 
 
-class Stage:
+class Stage(Generic[_T]):
     """Runs ``sink`` on every chunk in a background thread, behind a short bounded queue.
 
     Used as a context manager: leaving it normally waits for the queue to drain and
     re-raises the sink's error; leaving it with an error stops the thread. :meth:`put`
     raises as soon as the sink has failed, so the producer stops early.
+
+    Chunks are handled in order, one at a time: when :meth:`put` returns, at most
+    ``depth + 1`` earlier chunks are still queued or being handled. A producer that
+    recycles ``depth + 2`` buffers round robin therefore never overwrites one in use.
     """
 
-    def __init__(self, sink: Callable[[bytes], object], depth: int = 4) -> None:
+    def __init__(self, sink: Callable[[_T], object], depth: int = 4) -> None:
         self._sink = sink
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self.depth = depth
+        self._queue: queue.Queue[_T | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._failed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="jfrog-stage", daemon=True)
 
-    def __enter__(self) -> Stage:
+    def __enter__(self) -> Stage[_T]:
         self._thread.start()
         return self
 
@@ -147,7 +155,7 @@ class Stage:
                     self._error = exc
                     self._failed.set()
 
-    def put(self, chunk: bytes) -> None:
+    def put(self, chunk: _T) -> None:
         while not self._failed.is_set():
             try:
                 self._queue.put(chunk, timeout=0.1)

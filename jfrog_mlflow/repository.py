@@ -19,7 +19,7 @@ import sys
 import threading
 import warnings
 from collections.abc import AsyncIterable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, BinaryIO
 
@@ -40,12 +40,14 @@ with warnings.catch_warnings():
         StreamUploadMixin,
         verify_artifact_path,
     )
-    from mlflow.utils.file_utils import ArtifactProgressBar
+    from mlflow.utils.file_utils import ArtifactProgressBar, create_tmp_dir
 
-from jfrog_mlflow import errors
+from jfrog_mlflow import archives, errors
 from jfrog_mlflow.client import ArtifactoryClient
 from jfrog_mlflow.config import PluginConfig
+from jfrog_mlflow.integrity import Expected
 from jfrog_mlflow.models import Checksums, ListEntry
+from jfrog_mlflow.session import environment_key
 from jfrog_mlflow.uri import ArtifactoryLocation, check_host_allowed, parse_artifact_uri
 from jfrog_mlflow.urls import join_path, validate_listed_path, validate_path
 
@@ -54,11 +56,15 @@ __all__ = ["ArtifactoryArtifactRepository"]
 _logger = logging.getLogger(__name__)
 
 _STREAM_CHUNK = 1024 * 1024
+#: Archives built and in flight at once (each holds up to archives.MAX_BATCH_BYTES).
+_BATCH_SLOTS = threading.BoundedSemaphore(4)
 _MAX_HINTS = 100_000
 
 # Typed aliases for untyped MLflow helpers.
 _verify_artifact_path: Callable[[str | None], None] = verify_artifact_path
 _progress_files: Callable[..., Any] = ArtifactProgressBar.files
+_create_tmp_dir: Callable[[], str] = create_tmp_dir
+_base_download_artifacts: Callable[..., str] = ArtifactRepository.download_artifacts
 
 #: ArtifactoryError subclass -> MLflow error code; the first matching entry wins.
 _ERROR_CODES: tuple[tuple[type[errors.ArtifactoryError], int], ...] = (
@@ -96,7 +102,7 @@ def _translated() -> Iterator[None]:
         raise to_mlflow_exception(exc) from exc
 
 
-_CLIENTS: dict[tuple[str, PluginConfig], ArtifactoryClient] = {}
+_CLIENTS: dict[tuple[str, PluginConfig, tuple[str | None, ...]], ArtifactoryClient] = {}
 _CLIENTS_LOCK = threading.Lock()
 _MAX_CLIENTS = 64
 
@@ -107,7 +113,7 @@ def _shared_client(base_url: str, config: PluginConfig) -> ArtifactoryClient:
     MLflow builds a repository per run and logged model; sharing the client lets them reuse
     connections. Construction does no I/O.
     """
-    key = (base_url, config)
+    key = (base_url, config, environment_key())
     with _CLIENTS_LOCK:
         client = _CLIENTS.get(key)
         if client is None:
@@ -161,6 +167,11 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         #: file path -> its listing entry (size, checksums), consumed by _download_file
         self._hints: dict[str, ListEntry] = {}
         self._hints_lock = threading.Lock()
+        #: (file path, local path) already written by a folder archive, skipped by
+        #: _download_file
+        self._prefetched: set[tuple[str, str]] = set()
+        #: destination of the download_artifacts call running on this thread, if any
+        self._download_ctx = threading.local()
         super().__init__(artifact_uri, **_base_init_kwargs(tracking_uri, registry_uri))
 
     @property
@@ -217,22 +228,45 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             for rel in empty_dirs:
                 validate_path(rel, what=os.path.join(local_dir, rel))
         failures: list[tuple[str, BaseException]] = []
-        workers = max(1, min(self._config.max_workers, len(files) or 1))
+        small, large = self._plan_upload(files, artifact_path)
+        batches = archives.plan_batches(small)
+        refused: list[tuple[str, str]] = []  # batched files to send again one by one
+        sent: list[tuple[str, archives.BuiltArchive]] = []  # (archive name, archive)
+        workers = max(1, min(self._config.max_workers, len(large) + len(batches) or 1))
         with (
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-upload") as pool,
             _progress_files(desc="Uploading artifacts", total=len(files)) as pbar,
         ):
-            futures = {
-                pool.submit(
-                    self._client.deploy_file, self._location.repo, self._repo_path(rel), local
-                ): local
-                for local, rel in files
+            tasks: dict[Future[Any], archives.Batch | str] = {
+                pool.submit(self._upload_batch, batch, artifact_path): batch for batch in batches
             }
-            for future in as_completed(futures):
+            for local, rel in large:
+                one = pool.submit(
+                    self._client.deploy_file, self._location.repo, self._repo_path(rel), local
+                )
+                tasks[one] = local
+            for future in as_completed(tasks):
+                task = tasks[future]
                 exc = future.exception()
-                if exc is not None:
-                    failures.append((futures[future], exc))
-                pbar.update()
+                if isinstance(task, str):
+                    if exc is not None:
+                        failures.append((task, exc))
+                    pbar.update()
+                    continue
+                if exc is None and future.result() is not None:
+                    sent.append(future.result())
+                elif isinstance(exc, errors.AuthenticationFailed | errors.PermissionDenied):
+                    failures.extend((f.local, exc) for f in task.files)
+                elif exc is not None and not isinstance(exc, errors.ArtifactoryError):
+                    failures.extend((f.local, exc) for f in task.files)  # e.g. unreadable file
+                else:
+                    refused.extend(self._batch_files(task, artifact_path))
+                for _ in task.files:
+                    pbar.update()
+        if sent:
+            refused.extend(self._verify_batches(sent, artifact_path, small))
+        if refused:
+            failures.extend(self._upload_each(refused))
         if failures:
             first = failures[0][1]
             detail = "; ".join(f"{path}: {exc}" for path, exc in failures[:10])
@@ -250,6 +284,116 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
                 self._client.make_folder(
                     self._location.repo, self._repo_path(join_path(artifact_path, rel))
                 )
+
+    def _plan_upload(
+        self, files: list[tuple[str, str]], artifact_path: str | None
+    ) -> tuple[list[archives.SmallFile], list[tuple[str, str]]]:
+        """Split ``files`` into those to batch into archives and those to send one by one.
+
+        Batching needs Artifactory Pro (learnt from a listing, or probed here with at most
+        two requests), ``MLFLOW_ARTIFACTORY_BATCH_UPLOAD`` not ``off``, no earlier refusal
+        on this client and at least ``MLFLOW_ARTIFACTORY_BATCH_MIN_FILES`` small files.
+        """
+        config = self._config
+        if not config.batch_upload or not self._client.explode_supported:
+            return [], files
+        small: list[archives.SmallFile] = []
+        large: list[tuple[str, str]] = []
+        dest = join_path(artifact_path)
+        for local, rel in files:
+            try:
+                size = os.stat(local).st_size
+            except OSError:
+                size = None  # reported by the per-file path
+            if size is not None and size <= config.batch_file_threshold:
+                small.append(archives.SmallFile(local, rel[len(dest) :].lstrip("/"), size))
+            else:
+                large.append((local, rel))
+        if len(small) < config.batch_min_files:
+            return [], files
+        with _translated():
+            is_pro = self._client.probe_edition(self._location.repo, self._repo_path(dest))
+        if not is_pro:
+            return [], files
+        return small, large
+
+    def _batch_files(
+        self, batch: archives.Batch, artifact_path: str | None
+    ) -> list[tuple[str, str]]:
+        return [(f.local, join_path(artifact_path, f.name)) for f in batch.files]
+
+    def _upload_batch(
+        self, batch: archives.Batch, artifact_path: str | None
+    ) -> tuple[str, archives.BuiltArchive] | None:
+        """Deploy one batch as an exploding archive; ``None`` when the server refused it.
+
+        A refusal that means "unsupported" (see :func:`archives.explode_refused`) switches
+        batching off on the client. 401/403 propagate, as do errors reading local files.
+        """
+        with _BATCH_SLOTS:
+            archive = archives.build_tar(batch)
+            name = archives.new_batch_name()
+            folder = self._repo_path(artifact_path)
+            try:
+                archives.deploy_archive(self._client, self._location.repo, folder, name, archive)
+            except (errors.AuthenticationFailed, errors.PermissionDenied):
+                raise
+            except errors.ArtifactoryError as exc:
+                if archives.explode_refused(exc):
+                    self._client.disable_explode(f"archive deploy refused: {exc}")
+                _logger.debug("archive upload failed (%s); uploading its files one by one", exc)
+                return None
+            return name, archive
+
+    def _verify_batches(
+        self,
+        sent: list[tuple[str, archives.BuiltArchive]],
+        artifact_path: str | None,
+        small: list[archives.SmallFile],
+    ) -> list[tuple[str, str]]:
+        """One deep listing of the destination: what the archives should have deployed.
+
+        Returns the batched files to upload again one by one (missing or different). An
+        archive stored as a plain file (the server ignored the explode header) is deleted
+        and batching is switched off on the client.
+        """
+        expected: dict[str, tuple[int, str, str]] = {}
+        for _, archive in sent:
+            expected.update(archive.members)
+        local_of = {f.name: f.local for f in small}
+        folder = self._repo_path(artifact_path)
+        try:
+            listing = self._client.list_tree(self._location.repo, folder) or []
+        except errors.ArtifactoryError as exc:
+            _logger.debug("cannot verify the archive uploads (%s); uploading one by one", exc)
+            listing = []
+        bad, strays = archives.check_listing(expected, listing, [name for name, _ in sent])
+        for name in strays:
+            self._client.disable_explode("the server stored an archive instead of exploding it")
+            try:
+                self._client.delete(self._location.repo, join_path(folder, name))
+            except errors.ArtifactoryError as exc:
+                _logger.warning("could not delete the stray archive '%s': %s", name, exc)
+        if bad:
+            _logger.debug("%d batched file(s) missing or different; uploading again", len(bad))
+        return [(local_of[name], join_path(artifact_path, name)) for name in bad]
+
+    def _upload_each(self, files: list[tuple[str, str]]) -> list[tuple[str, BaseException]]:
+        """Upload ``(local, rel)`` pairs one by one in parallel; returns the failures."""
+        failures: list[tuple[str, BaseException]] = []
+        workers = max(1, min(self._config.max_workers, len(files)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-upload") as pool:
+            futures = {
+                pool.submit(
+                    self._client.deploy_file, self._location.repo, self._repo_path(rel), local
+                ): local
+                for local, rel in files
+            }
+            for future in as_completed(futures):
+                exc = future.exception()
+                if exc is not None:
+                    failures.append((futures[future], exc))
+        return failures
 
     def log_artifact_from_stream(
         self, stream: BinaryIO, artifact_file_name: str, artifact_path: str | None = None
@@ -363,7 +507,63 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
                         if len(self._hints) > _MAX_HINTS:
                             self._hints.clear()  # stale hints from abandoned downloads
                         self._hints[full] = entry
+        dst = getattr(self._download_ctx, "dst", None)
+        if dst is not None:
+            self._download_ctx.dst = None  # only the tree of this download_artifacts call
+            self._prefetch_archive(rel, checked, dst)
         yield from sorted(result, key=lambda f: f.path)
+
+    def _prefetch_archive(self, rel: str, entries: list[ListEntry], dst: str) -> None:
+        """Fetch the folder ``rel`` as one archive when that is allowed and worthwhile.
+
+        Files written and verified from the archive are marked so that :meth:`_download_file`
+        skips them; everything else takes the per-file path.
+        """
+        files = [e for e in entries if not e.is_folder]
+        config = self._config
+        folder = self._repo_path(rel)
+        if (
+            not config.folder_download
+            or not self._client.folder_download_supported
+            or self._client.is_pro is not True
+            or not folder
+            or len(files) < config.batch_min_files
+            or any(e.size is None for e in files)
+            or sum(e.size or 0 for e in files) > config.folder_download_max_size
+        ):
+            return
+        targets: dict[str, tuple[str, Expected]] = {}
+        destination: Callable[..., str] = self._create_download_destination
+        for entry in files:
+            if entry.checksums.sha1 or entry.checksums.sha256:
+                local = destination(
+                    src_artifact_path=join_path(rel, entry.path), dst_local_dir_path=dst
+                )
+                targets[entry.path] = (local, Expected(entry.checksums, entry.size))
+        if len(targets) < config.batch_min_files:
+            return
+        with _translated():
+            done = archives.download_folder(self._client, self._location.repo, folder, targets)
+        if done:
+            with self._hints_lock:
+                self._prefetched.update((join_path(rel, name), targets[name][0]) for name in done)
+
+    def download_artifacts(
+        self, artifact_path: str | None = None, dst_path: str | None = None
+    ) -> str:
+        """MLflow's ``download_artifacts``; a folder may first be fetched as one archive.
+
+        Semantics are MLflow's own (this only records the destination, creating the
+        temporary one MLflow would create when ``dst_path`` is not given). See
+        ``MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD`` in :mod:`jfrog_mlflow.config`.
+        """
+        if not dst_path:
+            dst_path = _create_tmp_dir()
+        self._download_ctx.dst = os.path.abspath(dst_path) if os.path.isdir(dst_path) else None
+        try:
+            return _base_download_artifacts(self, artifact_path, dst_path)
+        finally:
+            self._download_ctx.dst = None
 
     # ------------------------------------------------------------------ downloads
 
@@ -371,6 +571,9 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         rel = join_path(remote_file_path)
         with self._hints_lock:
             hint = self._hints.pop(rel, None)
+            if (rel, local_path) in self._prefetched:
+                self._prefetched.discard((rel, local_path))
+                return
         with _translated():
             self._client.download_file(
                 self._location.repo,

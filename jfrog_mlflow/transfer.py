@@ -8,6 +8,12 @@ The client owns the session, retries, redirects and the translation of HTTP fail
   as they are written (:class:`Digest`), so the file is not read a second time. Files above
   the range threshold are fetched as parallel byte ranges written with ``pwrite`` and
   hashed in order while later ranges arrive; memory stays flat.
+* Bodies are received with ``readinto`` into a few reused buffers of :data:`_BUFFER`
+  (256 KiB) bytes: no allocation per chunk, and each block is still in the CPU cache when
+  it is hashed and written. Measured on a 2-core machine for 1 GiB, this alone took the
+  download from about 2x the time of ``curl`` to about 1x; 1 MiB ``bytes`` chunks, one
+  per ``iter_content`` step, cost more in page faults and cache misses than the hash. Big
+  bodies hash on a helper thread while the caller's thread receives and writes.
 * Verification uses the checksum in the response headers. When the server sends none, it
   uses the checksum and size from the listing that produced the download, and otherwise
   asks for the file's storage info (one extra request, only on that path). The byte count
@@ -20,11 +26,12 @@ The client owns the session, retries, redirects and the translation of HTTP fail
 from __future__ import annotations
 
 import hashlib
+import http.client
 import itertools
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -58,10 +65,19 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-_CHUNK = 1024 * 1024
+#: Receive buffer: small enough to stay in the CPU cache while it is hashed and written.
+_BUFFER = 256 * 1024
+#: Largest ``write`` to a downloaded file. The page cache takes a large write in large
+#: folios (high-order pages); on a VM whose free memory is handed back to the host (free
+#: page reporting) those are the pages most likely to be cold, and filling them cost up to
+#: 2 s per GiB instead of about 0.5 s. Measured (2 cores, 1 GiB, cold memory): 256 KiB
+#: writes 2.7 s, 16 KiB writes 1.6 s, curl (16 KiB writes) 1.2-1.4 s.
+_WRITE_PIECE = 16 * 1024
+#: Chunks queued for the hashing thread of a big download.
+_HASH_DEPTH = 4
 #: Files smaller than this are read once and uploaded from memory.
 _INLINE_LIMIT = 1024 * 1024
-#: Streamed downloads of at least this many bytes write and hash on helper threads.
+#: Streamed downloads of at least this many bytes hash on a helper thread.
 _PIPELINE_MIN = 8 * 1024 * 1024
 #: Parallel byte ranges per file (each file of a tree download already has its own thread).
 _MAX_RANGE_WORKERS = 8
@@ -202,12 +218,12 @@ def _streamed(
             return _ranged(client, url, what, fd, total, reported)
         digest = Digest(reported if reported.sha256 or reported.sha1 else hinted)
         if total is not None and total >= _PIPELINE_MIN:
-            # Receive, write and hash on three threads: each of the three costs about as
-            # much as the others, and all of them release the GIL.
-            with Stage(lambda c: _write_all(fd, c)) as write, Stage(digest.update) as hash_:
-                for chunk in client.iter_body(resp, what):
-                    write.put(chunk)
-                    hash_.put(chunk)
+            # Hash on a helper thread (hashlib releases the GIL) while this one receives
+            # and writes; round robin over depth + 2 buffers (see Stage).
+            with Stage(digest.update, _HASH_DEPTH) as hash_:
+                for view in _body(client, resp, what, headers, _HASH_DEPTH + 2):
+                    hash_.put(view)
+                    _write_all(fd, view)
         elif total is not None and total < _SMALL_BODY:
             # A small body: one read, one hash update and one write on this thread.
             try:
@@ -217,9 +233,9 @@ def _streamed(
             _write_all(fd, data)
             digest.update(data)
         else:
-            for chunk in client.iter_body(resp, what):
-                _write_all(fd, chunk)
-                digest.update(chunk)
+            for view in _body(client, resp, what, headers, 1):
+                digest.update(view)
+                _write_all(fd, view)
         if total is not None and digest.size != total:
             raise IntegrityError(
                 f"Artifactory {what} failed: received {digest.size} of {total} bytes"
@@ -229,10 +245,73 @@ def _streamed(
         resp.close()
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write all of ``data`` in pieces of at most :data:`_WRITE_PIECE` bytes."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        view = view[os.write(fd, view[:_WRITE_PIECE]) :]
+
+
+def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    """``pwrite`` all of ``data`` at ``offset``, in pieces like :func:`_write_all`."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view[:_WRITE_PIECE], offset)
+        view = view[written:]
+        offset += written
+
+
+def _body(
+    client: ArtifactoryClient,
+    resp: requests.Response,
+    what: str,
+    headers: Mapping[str, str],
+    buffers: int,
+) -> Iterator[bytes | memoryview]:
+    """The body of a streamed response, as views into ``buffers`` reused buffers.
+
+    A view is valid until ``buffers`` more have been taken. With a known length and no
+    content coding the bytes are read with ``readinto`` straight from the HTTP response
+    beneath urllib3 (no allocation or copy per chunk); otherwise they come from
+    :meth:`ArtifactoryClient.iter_body` (then each chunk is a new ``bytes``). A break or
+    an early end is detected by the caller's byte count against ``Content-Length``.
+    """
+    readinto = _direct_reader(resp, headers)
+    if readinto is None:
+        yield from client.iter_body(resp, what)
+        return
+    pool = [memoryview(bytearray(_BUFFER)) for _ in range(max(buffers, 1))]
+    for buf in itertools.cycle(pool):
+        try:
+            n = readinto(buf)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise client.broken(resp, what, type(exc).__name__) from exc
+        if not n:
+            return
+        yield buf[:n]
+
+
+def _direct_reader(
+    resp: requests.Response, headers: Mapping[str, str]
+) -> Callable[[memoryview], int] | None:
+    """``readinto`` of the standard library response under ``resp``, when it is safe.
+
+    Safe means: a ``Content-Length`` (a short body shows as a byte count below it), no
+    ``Content-Encoding`` to undo, nothing read yet, and urllib3 keeping the usual
+    :class:`http.client.HTTPResponse` in ``_fp``. Anything else returns ``None``.
+    """
+    if not (headers.get("Content-Length") or "").isdigit():
+        return None
+    if (headers.get("Content-Encoding") or "identity").strip().lower() != "identity":
+        return None
+    raw = resp.raw
+    fp = getattr(raw, "_fp", None)
+    if not isinstance(fp, http.client.HTTPResponse) or fp.chunked:
+        return None
+    tell = getattr(raw, "tell", None)
+    if not callable(tell) or tell() != 0:
+        return None
+    return fp.readinto
 
 
 def _ranged(
@@ -261,12 +340,12 @@ def _ranged(
             with lock:
                 seen.append(header_checksums(resp.headers))
             offset = start
-            for data in client.iter_body(resp, what):
+            for data in _body(client, resp, what, resp.headers, 1):
                 if offset + len(data) > end + 1:
                     raise IntegrityError(
                         f"Artifactory {what} failed: byte range {start}-{end} came back long"
                     )
-                os.pwrite(fd, data, offset)
+                _pwrite_all(fd, data, offset)
                 offset += len(data)
             if offset != end + 1:
                 raise IntegrityError(
@@ -283,6 +362,7 @@ def _ranged(
 
     workers = max(1, min(len(ranges), client.config.max_workers, _MAX_RANGE_WORKERS))
     digest: Digest | None = None
+    buf = memoryview(bytearray(_BUFFER))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-range") as pool:
         futures = [pool.submit(fetch, span) for span in ranges]
         try:
@@ -292,11 +372,12 @@ def _ranged(
                     digest = Digest(reported())
                 offset = start
                 while offset <= end:
-                    data = os.pread(fd, min(_CHUNK, end + 1 - offset), offset)
-                    if not data:
+                    view = buf[: min(_BUFFER, end + 1 - offset)]
+                    n = os.preadv(fd, [view], offset)
+                    if not n:
                         break
-                    digest.update(data)
-                    offset += len(data)
+                    digest.update(view[:n])
+                    offset += n
         except BaseException:
             for future in futures:
                 future.cancel()

@@ -25,6 +25,7 @@ __all__ = [
     "PATH_SEGMENT_SAFE",
     "build_aql_url",
     "build_deep_list_url",
+    "build_folder_archive_url",
     "build_item_url",
     "build_list_url",
     "build_storage_url",
@@ -177,3 +178,11 @@ def build_deep_list_url(base_url: str, repo: str, path: str) -> str:
 def build_aql_url(base_url: str) -> str:
     """AQL search endpoint."""
     return f"{base_url}/api/search/aql"
+
+
+def build_folder_archive_url(base_url: str, repo: str, folder: str) -> str:
+    """``GET`` URL of a folder as a tar archive (Retrieve Folder Archive, Pro)."""
+    return (
+        f"{base_url}/api/archive/download/{quote_segment(repo)}/{quote_path(folder)}"
+        "?archiveType=tar"
+    )

@@ -18,20 +18,19 @@ import contextlib
 import hashlib
 import json
 import os
-import queue
 import random
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from fake_artifactory.testing import EmulatorStartError, start_process
 
 #: Secrets used by the tests. Distinctive, so a search for them in logs cannot miss.
 TOKEN = "rel-secret-token-7f3a9c1e5b"
@@ -77,7 +76,6 @@ class Emulator:
     stderr_path: Path
     args: tuple[str, ...]
     data_dir: Path | None
-    _lines: queue.Queue[str] = field(default_factory=queue.Queue)
 
     @property
     def root_url(self) -> str:
@@ -155,43 +153,28 @@ def start_emulator(
     start_timeout: float = 60.0,
     env: Mapping[str, str] | None = None,
 ) -> Emulator:
-    """Start ``python -m fake_artifactory serve`` and wait for its ``READY <url>`` line."""
-    args = ["--port", str(port), "--token", TOKEN, *extra]
-    if data_dir is not None:
-        args += ["--data-dir", str(data_dir)]
+    """Start ``python -m fake_artifactory serve`` (via ``testing.start_process``) in ``tmp``."""
     tmp.mkdir(parents=True, exist_ok=True)
     stderr_path = tmp / f"emulator-{time.monotonic_ns()}.stderr"
-    cmd = [sys.executable, "-m", "fake_artifactory", "serve", *args]
     full_env = dict(os.environ)
     full_env.pop("REQUESTS_CA_BUNDLE", None)
     if env:
         full_env.update(env)
-    with open(stderr_path, "w") as err:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=tmp, env=full_env
+    try:
+        started = start_process(
+            "--token",
+            TOKEN,
+            *extra,
+            data_dir=data_dir,
+            port=port,
+            timeout=start_timeout,
+            log_file=stderr_path,
+            env=full_env,
+            cwd=tmp,
         )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + start_timeout
-    while True:
-        try:
-            line = lines.get(timeout=0.2)
-        except queue.Empty:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(
-                    f"emulator did not start: {cmd}\n{stderr_path.read_text()[-3000:]}"
-                ) from None
-            continue
-        if line.startswith("READY "):
-            url = line.split(None, 1)[1].strip().rstrip("/")
-            return Emulator(proc, url, stderr_path, tuple(extra), data_dir, lines)
+    except EmulatorStartError as exc:
+        raise RuntimeError(f"{exc}\n{stderr_path.read_text()[-3000:]}") from None
+    return Emulator(started.proc, started.url, stderr_path, tuple(extra), data_dir)
 
 
 @contextlib.contextmanager

@@ -79,7 +79,9 @@ def test_tree_round_trips_byte_identical_under_503s_resets_and_truncations(
     n_files = 200 * scale()
     src = tmp_path / "src"
     files = make_tree(src, n_files, seed=7)
-    repo_for = configure_plugin(emulator.url)
+    # Per-file uploads, so the fault mix meets hundreds of requests; the archive path (a
+    # few big requests) has its own deterministic tests in test_archives_under_faults.py.
+    repo_for = configure_plugin(emulator.url, MLFLOW_ARTIFACTORY_BATCH_UPLOAD="off")
     repo = repo_for(f"{unique_prefix}/run")
 
     emulator.add_faults(*FAULT_MIX)
@@ -129,7 +131,12 @@ def test_persistent_upload_failure_is_one_clear_error_and_nothing_false_is_repor
         (src / rel).write_bytes(data)
     files = {f"good/{k}": v for k, v in files.items()} | bad
     max_retries = 3
-    repo_for = configure_plugin(emulator.url, MLFLOW_ARTIFACTORY_MAX_RETRIES=str(max_retries))
+    # Per-file uploads: the failing paths are files of their own, not members of an archive.
+    repo_for = configure_plugin(
+        emulator.url,
+        MLFLOW_ARTIFACTORY_MAX_RETRIES=str(max_retries),
+        MLFLOW_ARTIFACTORY_BATCH_UPLOAD="off",
+    )
     repo = repo_for(f"{unique_prefix}/run")
     emulator.add_faults(
         {"method": "PUT", "path": f"{REPO}/{unique_prefix}/run/bad/*", "status": 503}
@@ -257,6 +264,9 @@ def test_emulator_restart_mid_transfer_is_survived_by_retries(
         MLFLOW_ARTIFACTORY_MAX_RETRIES="10",
         MLFLOW_ARTIFACTORY_BACKOFF_FACTOR="0.2",
         MLFLOW_ARTIFACTORY_MAX_WORKERS="4",
+        # One request per file, so the restart lands mid-transfer (archives: see
+        # test_archives_under_faults.py).
+        MLFLOW_ARTIFACTORY_BATCH_UPLOAD="off",
     )
     repo = repo_for(f"{unique_prefix}/run")
     errors: list[BaseException] = []

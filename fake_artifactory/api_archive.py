@@ -1,0 +1,333 @@
+"""Archive transfers: deploy with ``X-Explode-Archive`` and folder download as an archive.
+
+* ``PUT /{repo}/{folder}/{name}.tar|zip|tar.gz|tgz`` with ``X-Explode-Archive: true`` (or
+  ``X-Explode-Archive-Atomic: true``), Pro only: the archive is staged like any
+  upload (hashed, checked against the client's checksum headers), every entry is
+  validated and staged as a blob, then all files are committed in one store
+  transaction (:meth:`~fake_artifactory.storage_items.ItemStore.commit_files`).
+* ``GET /api/archive/download/{repo}/{folder}?archiveType=...``, Pro only and off
+  unless enabled (``--folder-download`` or the ``/_fake/settings/folder-download``
+  control plane): a tar/zip streamed entry by entry from the blobs.
+
+The pure archive formats live in :mod:`fake_artifactory.archive`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from fake_artifactory import archive, routes
+from fake_artifactory.api_common import require_pro
+from fake_artifactory.auth import require
+from fake_artifactory.config import EmulatorConfig
+from fake_artifactory.errors import HttpError, NoSuchRepo
+from fake_artifactory.paths import InvalidRawPath, RepoRequest, validate_path
+from fake_artifactory.storage import ItemRecord, StagedBlob, Store, verify_client_checksums
+
+log = logging.getLogger(__name__)
+
+EXPLODE_HEADERS = ("X-Explode-Archive", "X-Explode-Archive-Atomic")
+DISABLED_MESSAGE = "Download Folder functionality is disabled."
+_STATE_KEY = "fake_artifactory.folder_download"
+
+bp = Blueprint("fake_artifactory_archive", __name__)
+
+
+# -- explode ------------------------------------------------------------------------------
+
+
+def wants_explode() -> bool:
+    """True when the request asks to explode an archive and the edition supports it.
+
+    The OSS edition ignores the headers (the archive is deployed as a plain file).
+    """
+    if routes.emulator().config.edition != "pro":
+        return False
+    return any(request.headers.get(h, "").strip().lower() == "true" for h in EXPLODE_HEADERS)
+
+
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+def _stage_entries(
+    store: Store, staged_archive: StagedBlob, kind: str, folder: str
+) -> tuple[list[tuple[str, StagedBlob]], list[str]]:
+    """Validate and stage every entry; on any error nothing staged is left behind."""
+    files: list[tuple[str, StagedBlob]] = []
+    folders: list[str] = []
+    try:
+        with open(staged_archive.tmp_path, "rb") as fh:
+            for entry in archive.read_entries(fh, kind):
+                path = _join(folder, entry.name)
+                validate_path(path)
+                if entry.is_dir:
+                    folders.append(path)
+                else:
+                    files.append((path, store.stage_upload(entry.chunks())))
+    except BaseException as exc:
+        for _, staged in files:
+            staged.discard()
+        if isinstance(exc, (archive.ArchiveError, InvalidRawPath)):
+            raise HttpError(400, str(exc)) from None
+        raise
+    return files, folders
+
+
+def deploy_archive(req: RepoRequest) -> Response:
+    """Explode the uploaded archive under the target's parent folder (200, empty body)."""
+    who = routes.principal()
+    store = routes.emulator().store
+    kind = archive.kind_of_name(req.name)
+    if kind is None:
+        raise HttpError(
+            400,
+            f"Unsupported archive type for '{req.repo}:{req.path}': "
+            "expected .tar, .zip, .tar.gz or .tgz",
+        )
+    sent = routes._sent_checksums()
+    staged = routes._receive_body()
+    try:
+        verify_client_checksums(req.repo, req.path, sent, staged.checksums())
+        folder = req.path.rsplit("/", 1)[0] if "/" in req.path else ""
+        files, folders = _stage_entries(store, staged, kind, folder)
+    finally:
+        staged.discard()
+    try:
+        if not who.can("delete"):
+            for path, _ in files:
+                existing = store.get_item(req.repo, path)
+                if existing is not None and not existing.is_folder:
+                    require(
+                        who,
+                        "delete",
+                        f"Not enough permissions to delete/overwrite artifact "
+                        f"'{req.repo}:{path}' (user: '{who.name}' needs DELETE permission).",
+                    )
+    except BaseException:
+        for _, blob in files:
+            blob.discard()
+        raise
+    count = store.commit_files(req.repo, files, folders=folders, user=who.name)
+    log.debug("exploded %s:%s into %d files", req.repo, req.path, count)
+    return Response(b"", status=200, content_type="text/plain")
+
+
+# -- folder download settings ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class FolderDownloadSettings:
+    """The "Folder Download" general settings (mutable at runtime through ``/_fake/``)."""
+
+    enabled: bool = False
+    max_files: int = 5000
+    max_size_mb: int = 1024
+    max_parallel: int = 10
+
+    @classmethod
+    def from_config(cls, config: EmulatorConfig) -> FolderDownloadSettings:
+        return cls(
+            enabled=config.folder_download,
+            max_files=config.folder_download_max_files,
+            max_size_mb=config.folder_download_max_size_mb,
+            max_parallel=config.folder_download_max_parallel,
+        )
+
+
+class FolderDownloadState:
+    """Settings plus the count of folder downloads in progress (thread-safe)."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.settings = FolderDownloadSettings.from_config(config)
+        self.active = 0
+        self.lock = threading.Lock()
+
+    def update(self, changes: dict[str, Any]) -> FolderDownloadSettings:
+        """Apply a partial JSON update; ValueError on an unknown key or a bad value."""
+        with self.lock:
+            current = asdict(self.settings)
+            for key, value in changes.items():
+                if key not in current:
+                    raise ValueError(f"unknown setting {key!r}; one of {sorted(current)}")
+                if key == "enabled":
+                    if not isinstance(value, bool):
+                        raise ValueError("enabled must be true or false")
+                elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"{key} must be an integer >= 0")
+                current[key] = value
+            self.settings = FolderDownloadSettings(**current)
+            return self.settings
+
+    def restore(self) -> FolderDownloadSettings:
+        with self.lock:
+            self.settings = FolderDownloadSettings.from_config(self.config)
+            return self.settings
+
+    def try_acquire(self) -> bool:
+        with self.lock:
+            if self.active >= self.settings.max_parallel:
+                return False
+            self.active += 1
+            return True
+
+    def release(self) -> None:
+        with self.lock:
+            self.active -= 1
+
+
+def folder_download_state() -> FolderDownloadState:
+    """The state of the current app (created on first use)."""
+    extensions = current_app.extensions
+    state = extensions.get(_STATE_KEY)
+    if state is None:
+        state = extensions.setdefault(_STATE_KEY, FolderDownloadState(routes.emulator().config))
+    assert isinstance(state, FolderDownloadState)
+    return state
+
+
+@bp.get("/_fake/settings/folder-download")
+def get_folder_download_settings() -> Response:
+    """The current folder download settings."""
+    return jsonify(asdict(folder_download_state().settings))
+
+
+@bp.route("/_fake/settings/folder-download", methods=["PUT", "PATCH"])
+def set_folder_download_settings() -> Response:
+    """Change some settings: ``{"enabled": true, "max_files": 10, ...}``."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise HttpError(400, "expected a JSON object")
+    try:
+        settings = folder_download_state().update(body)
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    return jsonify(asdict(settings))
+
+
+@bp.delete("/_fake/settings/folder-download")
+def restore_folder_download_settings() -> Response:
+    """Back to the settings the emulator was started with."""
+    return jsonify(asdict(folder_download_state().restore()))
+
+
+# -- folder download -----------------------------------------------------------------------
+
+
+def _disposition(name: str) -> str:
+    encoded = quote(name)
+    plain = name if name.isascii() and '"' not in name else encoded
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}"
+
+
+def _file_entries(
+    store: Store, items: list[ItemRecord], base: str, with_checksums: bool
+) -> Iterator[archive.OutEntry]:
+    cut = len(base) + 1 if base else 0
+    for item in items:
+        name = item.path[cut:]
+        mtime = item.modified / 1000
+        sha256 = item.sha256 or ""
+
+        def chunks(sha256: str = sha256) -> Iterator[bytes]:
+            with store.open_blob(sha256) as fh:
+                while data := fh.read(archive.CHUNK_SIZE):
+                    yield data
+
+        yield archive.OutEntry(name, item.size, mtime, chunks)
+        if with_checksums:
+            for alg in ("sha1", "md5", "sha256"):
+                value = getattr(item, alg) or ""
+                yield archive.bytes_entry(f"{name}.{alg}", value.encode(), mtime)
+
+
+def download_folder(tail: str) -> Response:
+    """``GET /api/archive/download/{repo}/{path}?archiveType=...`` (streamed)."""
+    require_pro()
+    state = folder_download_state()
+    settings = state.settings
+    if not settings.enabled:
+        raise HttpError(403, DISABLED_MESSAGE)
+    req = routes.parse_repo("/" + tail)
+    who = routes.principal()
+    require(
+        who, "read", f"Request for '{req.repo}:{req.path}' is forbidden for user: '{who.name}'."
+    )
+    try:
+        kind = archive.archive_type(request.args.get("archiveType") or "zip")
+    except archive.ArchiveError as exc:
+        raise HttpError(400, str(exc)) from None
+    store = routes.emulator().store
+    try:
+        folder = store.get_item(req.repo, req.path)
+    except NoSuchRepo:
+        folder = None
+    if folder is None:
+        raise HttpError(404, f"Could not find folder '{req.repo}:{req.path}'.")
+    if not folder.is_folder:
+        raise HttpError(400, f"Expected a folder but found a file, at: {req.repo}:{req.path}")
+    items = [i for i in store.iter_descendants(req.repo, req.path) if not i.is_folder]
+    if len(items) > settings.max_files:
+        raise HttpError(
+            400,
+            f"Folder download failed: {len(items)} files exceed the maximum number of "
+            f"files ({settings.max_files}) allowed for folder download.",
+        )
+    total = sum(i.size for i in items)
+    if total > settings.max_size_mb * 1024 * 1024:
+        raise HttpError(
+            400,
+            f"Folder download failed: the folder size ({total} bytes) exceeds the maximum "
+            f"size ({settings.max_size_mb} MB) allowed for folder download.",
+        )
+    if not state.try_acquire():
+        raise HttpError(
+            429,
+            f"Folder download failed: the maximum number of parallel folder downloads "
+            f"({settings.max_parallel}) is in progress, try again later.",
+        )
+    release = _once(state.release)
+    with_checksums = request.args.get("includeChecksumFiles", "").lower() == "true"
+    entries = _file_entries(store, items, req.path, with_checksums)
+    body = _guarded(archive.write_archive(entries, kind), release)
+    name = (req.name or req.repo) + "." + kind.name
+    resp = Response(body, status=200, content_type=kind.content_type, direct_passthrough=True)
+    resp.headers["Content-Disposition"] = _disposition(name)
+    resp.call_on_close(release)
+    return resp
+
+
+def _once(func: Any) -> Any:
+    lock = threading.Lock()
+    done = False
+
+    def call() -> None:
+        nonlocal done
+        with lock:
+            if done:
+                return
+            done = True
+        func()
+
+    return call
+
+
+def _guarded(pieces: Iterable[bytes], release: Any) -> Iterator[bytes]:
+    """Yield ``pieces``; free the download slot when done, failed or closed early."""
+    try:
+        yield from pieces
+    except Exception:
+        log.exception("folder download failed mid-stream")
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            release()

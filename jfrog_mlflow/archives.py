@@ -1,0 +1,381 @@
+"""Archive transfers: many small files in one request (Artifactory Pro features).
+
+Two server features turn a tree of small files into a handful of requests:
+
+* **Deploy from archive** ("explode"): a tar PUT with ``X-Explode-Archive-Atomic: true`` is
+  unpacked by the server relative to the archive's parent folder; the archive itself is not
+  stored and the response body is empty. :func:`plan_batches` chooses which files go into
+  which archive, :func:`build_tar` builds one (PAX, UTF-8 names, in memory: a batch is
+  bounded) and :func:`deploy_archive` sends it. Because the response says nothing about
+  what was deployed, the caller verifies the result with one deep listing
+  (:func:`check_listing`) and re-uploads anything missing or different file by file.
+* **Folder download**: ``GET /api/archive/download/<repo>/<folder>?archiveType=tar`` streams
+  the folder as a tar (the admin must enable it). :func:`download_folder` extracts it
+  streaming; each accepted entry must be named in the listing, is written through an
+  ``O_EXCL`` temporary file beside its target, verified against the listing's size and
+  checksum and only then renamed into place. Anything missing or failing is left to the
+  per-file path.
+
+The planning and matching helpers are pure; :func:`deploy_archive` and
+:func:`download_folder` do the I/O through :class:`~jfrog_mlflow.client.ArtifactoryClient`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import os
+import posixpath
+import tarfile
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
+
+from jfrog_mlflow.errors import (
+    ArtifactoryError,
+    AuthenticationFailed,
+    HTTPStatusError,
+    IntegrityError,
+)
+from jfrog_mlflow.integrity import Digest, Expected
+from jfrog_mlflow.models import ListEntry, error_detail
+from jfrog_mlflow.transfer import _create_temp, _write_all
+from jfrog_mlflow.urls import build_folder_archive_url, build_item_url, join_path
+
+if TYPE_CHECKING:
+    from jfrog_mlflow.client import ArtifactoryClient
+
+__all__ = [
+    "BATCH_PREFIX",
+    "Batch",
+    "BuiltArchive",
+    "SmallFile",
+    "build_tar",
+    "check_listing",
+    "deploy_archive",
+    "download_folder",
+    "explode_refused",
+    "is_batch_name",
+    "match_member",
+    "new_batch_name",
+    "plan_batches",
+]
+
+_logger = logging.getLogger(__name__)
+
+#: Name prefix of the archives PUT for explosion (never stored when the server explodes them).
+BATCH_PREFIX = ".jfrog-mlflow-batch-"
+#: Bounds of one archive: entries and bytes of content (the archive is built in memory).
+MAX_BATCH_ENTRIES = 1000
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+#: Statuses of a folder-archive request after which the client stops asking this server:
+#: 403 is "folder download disabled" (an admin setting). A 400 is not sticky: it is also
+#: the answer to a folder over the server's max-files or max-size limit, and a smaller
+#: folder may still be served as an archive.
+_FOLDER_DOWNLOAD_OFF = (403,)
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SmallFile:
+    """A local file to batch: ``name`` is its path relative to the archive's folder."""
+
+    local: str
+    name: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Files that travel in one archive."""
+
+    files: tuple[SmallFile, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltArchive:
+    """A tar in memory, its checksums and what each member must look like once deployed."""
+
+    data: bytes
+    sha1: str
+    sha256: str
+    #: member name -> (size, sha1, sha256) of its content
+    members: dict[str, tuple[int, str, str]]
+
+
+# ---------------------------------------------------------------------- pure planning
+
+
+def plan_batches(
+    files: Sequence[SmallFile],
+    *,
+    max_entries: int = MAX_BATCH_ENTRIES,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> list[Batch]:
+    """Split ``files`` (in order) into balanced batches within both bounds.
+
+    The number of batches is the least that respects the bounds; entries are spread
+    evenly over them, so 2,000 files make two batches of 1,000, not 1,000 + 1,000 + 0.
+    """
+    if not files:
+        return []
+    total = sum(f.size for f in files)
+    count = max(math.ceil(len(files) / max_entries), math.ceil(total / max_bytes), 1)
+    per_batch = math.ceil(len(files) / count)
+    batches: list[Batch] = []
+    current: list[SmallFile] = []
+    current_bytes = 0
+    for f in files:
+        if current and (len(current) >= per_batch or current_bytes + f.size > max_bytes):
+            batches.append(Batch(tuple(current)))
+            current, current_bytes = [], 0
+        current.append(f)
+        current_bytes += f.size
+    if current:
+        batches.append(Batch(tuple(current)))
+    return batches
+
+
+def new_batch_name() -> str:
+    """A fresh archive file name (``.jfrog-mlflow-batch-<uuid4>.tar``)."""
+    return f"{BATCH_PREFIX}{uuid.uuid4()}.tar"
+
+
+def is_batch_name(name: str) -> bool:
+    """Whether ``name`` (a single path segment) looks like one of our batch archives."""
+    return name.startswith(BATCH_PREFIX) and name.endswith(".tar") and "/" not in name
+
+
+def tar_bytes(entries: Iterable[tuple[str, bytes, int]]) -> bytes:
+    """An uncompressed PAX tar of ``(name, content, mtime)`` regular files (UTF-8 names)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
+        for name, content, mtime in entries:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mode = 0o644
+            info.mtime = mtime
+            info.type = tarfile.REGTYPE
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def check_listing(
+    expected: Mapping[str, tuple[int, str, str]],
+    listing: Iterable[ListEntry],
+    sent_archives: Iterable[str],
+) -> tuple[list[str], list[str]]:
+    """Compare a deep listing with what the archives should have deployed.
+
+    Returns ``(bad, strays)``: names in ``expected`` that are missing or differ in size,
+    SHA-1 or SHA-256 (when listed; a file listed with no checksum counts as different),
+    and those of ``sent_archives`` that were stored as plain files (explode ignored).
+    """
+    listed = {e.path: e for e in listing if not e.is_folder}
+    bad: list[str] = []
+    for name, (size, sha1, sha256) in expected.items():
+        entry = listed.get(name)
+        if (
+            entry is None
+            or entry.size != size
+            or not (entry.checksums.sha1 or entry.checksums.sha256)
+            or (entry.checksums.sha1 is not None and entry.checksums.sha1 != sha1)
+            or (entry.checksums.sha256 is not None and entry.checksums.sha256 != sha256)
+        ):
+            bad.append(name)
+    strays = [name for name in sent_archives if name in listed]
+    return bad, strays
+
+
+def explode_refused(exc: ArtifactoryError) -> bool:
+    """Whether an explode deploy failed in a way that means "not supported here".
+
+    A 4xx other than 401/403 (the usual authentication/permission errors) and other than
+    409 (a checksum conflict: the bytes were damaged on the way, not a missing feature).
+    """
+    return (
+        isinstance(exc, HTTPStatusError)
+        and 400 <= exc.status_code < 500
+        and exc.status_code not in (401, 403, 409)
+    )
+
+
+def match_member(name: str, wanted: Mapping[str, object], folder_name: str) -> str | None:
+    """The listing name an archive member stands for, or ``None`` to ignore the member.
+
+    A leading ``./`` is dropped; a name prefixed with the folder's own name is accepted too
+    (in case a server includes it). Only names present in ``wanted`` (which come from the
+    validated listing) are ever returned, so ``../x`` or ``/etc/x`` can never match.
+    """
+    while name.startswith("./"):
+        name = name[2:]
+    if name in wanted:
+        return name
+    prefix = folder_name + "/"
+    if folder_name and name.startswith(prefix) and name[len(prefix) :] in wanted:
+        return name[len(prefix) :]
+    return None
+
+
+# ---------------------------------------------------------------------- uploads (I/O)
+
+
+def build_tar(batch: Batch) -> BuiltArchive:
+    """Read the batch's files and build its archive (the files are small by construction)."""
+    members: dict[str, tuple[int, str, str]] = {}
+    entries: list[tuple[str, bytes, int]] = []
+    for f in batch.files:
+        with open(f.local, "rb") as src:
+            content = src.read()
+            mtime = int(os.fstat(src.fileno()).st_mtime)
+        members[f.name] = (
+            len(content),
+            hashlib.sha1(content).hexdigest(),
+            hashlib.sha256(content).hexdigest(),
+        )
+        entries.append((f.name, content, mtime))
+    data = tar_bytes(entries)
+    return BuiltArchive(
+        data, hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest(), members
+    )
+
+
+def deploy_archive(
+    client: ArtifactoryClient, repo: str, folder: str, name: str, archive: BuiltArchive
+) -> None:
+    """PUT ``archive`` as ``<folder>/<name>`` for atomic explosion; raises on error status.
+
+    The body is known bytes and an atomic explosion can be repeated, so broken responses
+    are retried like any idempotent request.
+    """
+    path = join_path(folder, name)
+    what = f"archive upload to '{join_path(repo, folder)}'"
+    url = build_item_url(client.base_url, repo, path)
+    headers = {
+        "X-Explode-Archive-Atomic": "true",
+        "X-Checksum-Sha1": archive.sha1,
+        "X-Checksum-Sha256": archive.sha256,
+        "Content-Type": "application/x-tar",
+    }
+
+    def once() -> None:
+        resp = client.request("PUT", url, what=what, headers=headers, data=archive.data)
+        client.check(resp, what=what, ok=(200, 201, 202, 204)).close()
+
+    client.with_retries(what, once)
+
+
+# ---------------------------------------------------------------------- downloads (I/O)
+
+
+class _BodyReader(io.RawIOBase):
+    """A read-only file object over a streamed response body (for ``tarfile`` ``r|``)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = chunk
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+def download_folder(
+    client: ArtifactoryClient,
+    repo: str,
+    folder: str,
+    targets: Mapping[str, tuple[str, Expected]],
+) -> set[str] | None:
+    """Fetch ``folder`` as one tar and write the wanted members; returns the names written.
+
+    ``targets`` maps a listing name (relative to ``folder``) to its local path and what it
+    must match. ``None`` means the server refused the archive (the caller falls back to
+    per-file downloads); a 400 or 403 also switches folder downloads off on ``client``. A
+    body or archive that breaks off ends extraction early: what was verified is kept.
+
+    Raises:
+        AuthenticationFailed: on 401, like every other request.
+    """
+    what = f"folder archive download of '{join_path(repo, folder)}'"
+    url = build_folder_archive_url(client.base_url, repo, folder)
+    try:
+        resp = client.request("GET", url, what=what, stream=True, session=client.no_retry_session())
+    except ArtifactoryError as exc:
+        _logger.debug("%s failed (%s); downloading file by file", what, exc)
+        return None
+    try:
+        if resp.status_code != 200:
+            if resp.status_code == 401:
+                client.check(resp, what=what)
+            detail = error_detail(resp.content[:65536], resp.headers.get("Content-Type", ""))
+            _logger.debug("%s refused: HTTP %s %s", what, resp.status_code, detail[:200])
+            if resp.status_code in _FOLDER_DOWNLOAD_OFF:
+                client.disable_folder_download(f"HTTP {resp.status_code}")
+            return None
+        done: set[str] = set()
+        folder_name = posixpath.basename(folder)
+        try:
+            reader = io.BufferedReader(_BodyReader(client.iter_body(resp, what)), _CHUNK)
+            with tarfile.open(fileobj=reader, mode="r|", encoding="utf-8") as tar:
+                for member in tar:
+                    if not member.isreg():
+                        continue
+                    name = match_member(member.name, targets, folder_name)
+                    if name is None or name in done:
+                        _logger.debug("%s: ignoring archive member %r", what, member.name)
+                        continue
+                    local_path, expected = targets[name]
+                    if expected.size is not None and member.size != expected.size:
+                        _logger.debug("%s: member %r has the wrong size", what, name)
+                        continue
+                    source = tar.extractfile(member)
+                    if source is None:
+                        continue
+                    if _write_member(source, local_path, expected, f"{what}: {name!r}"):
+                        done.add(name)
+        except (ArtifactoryError, tarfile.TarError, OSError) as exc:
+            if isinstance(exc, AuthenticationFailed):
+                raise
+            _logger.debug("%s ended early (%s); %d file(s) kept", what, exc, len(done))
+        return done
+    finally:
+        resp.close()
+
+
+def _write_member(source: IO[bytes], local_path: str, expected: Expected, what: str) -> bool:
+    """Write one member through a temporary file; rename it into place once verified."""
+    fd, tmp = _create_temp(local_path)
+    try:
+        digest = Digest(expected.checksums)
+        try:
+            while chunk := source.read(_CHUNK):
+                _write_all(fd, chunk)
+                digest.update(chunk)
+        finally:
+            os.close(fd)
+        digest.check(expected, what)
+        os.replace(tmp, local_path)
+        return True
+    except IntegrityError as exc:
+        _logger.debug("%s", exc)
+        return False
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
