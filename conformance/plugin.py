@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +20,15 @@ from hypothesis import settings
 from conformance.client import RestClient
 from conformance.config import TargetConfig
 from conformance.errors import ConformanceConfigError, TargetUnavailable
+from conformance.folder_download import (
+    EMULATOR_ENABLED,
+    MODES_EMULATOR,
+    MODES_REMOTE,
+    FolderDownload,
+    emulator_folder_download,
+    probe_folder,
+    probe_folder_download,
+)
 from conformance.profiles import FAST, REAL, THOROUGH, register_profiles
 from conformance.redact import Redactor
 from conformance.reporting import ResultBook
@@ -193,6 +202,13 @@ def _setup_target(config: pytest.Config) -> SessionState:
     return state
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests using ``folder_download`` run once per folder-download mode of the target."""
+    if "folder_download" in metafunc.fixturenames:
+        modes = MODES_EMULATOR if metafunc.config.stash[CONFIG_KEY].is_emulator else MODES_REMOTE
+        metafunc.parametrize("folder_download", modes, indirect=True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tconf = config.stash[CONFIG_KEY]
     caps = config.stash[STATE_KEY].capabilities
@@ -359,6 +375,10 @@ def pytest_terminal_summary(
         terminalreporter.write_line(book.redactor.redact(line))
 
 
+#: Records one observation of the server: ``observe("explode_status", 200)``.
+Observe = Callable[[str, object], None]
+
+
 # -- fixtures --------------------------------------------------------------------------------
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -396,6 +416,44 @@ def capabilities(conformance_state: SessionState) -> Capabilities:
 
 
 @pytest.fixture
+def observe(request: pytest.FixtureRequest) -> Observe:
+    """Record what the server did as a test property (a JUnit ``<property>``), redacted.
+
+    For medium/low-confidence expectations: the observed value is kept even when it passes.
+    """
+    redactor = request.config.stash[BOOK_KEY].redactor
+
+    def record(name: str, value: object) -> None:
+        request.node.user_properties.append((name, redactor.redact(str(value))))
+
+    return record
+
+
+@pytest.fixture
 def area(workspace: Workspace, request: pytest.FixtureRequest) -> str:
     """A fresh, empty folder path for one test (created by the test's first deploy)."""
     return workspace.fresh(_SAFE.sub("_", request.node.name))
+
+
+@pytest.fixture(scope="session")
+def folder_download_probe(rest: RestClient, workspace: Workspace) -> tuple[int, str]:
+    """(status, message) of one folder archive request, made once per process."""
+    return probe_folder_download(rest, probe_folder(rest, workspace.root))
+
+
+@pytest.fixture
+def folder_download(
+    request: pytest.FixtureRequest, target: Target, folder_download_probe: tuple[int, str]
+) -> Iterator[FolderDownload]:
+    """The folder-download mode of this test (see :mod:`conformance.folder_download`).
+
+    ``fd-enabled`` switches the feature on in the bundled emulator for the test only; the
+    other modes report the probe's answer for the server as configured.
+    """
+    mode = str(request.param)
+    if mode == EMULATOR_ENABLED:
+        with emulator_folder_download(target, enabled=True):
+            yield FolderDownload(mode, 200)
+        return
+    status, message = folder_download_probe
+    yield FolderDownload(mode, status, message)

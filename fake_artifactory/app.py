@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
@@ -33,7 +33,6 @@ from fake_artifactory.errors import (
 )
 from fake_artifactory.paths import InvalidRawPath, RepoRequest, parse_repo_request, split_context
 from fake_artifactory.storage import (
-    CHUNK_SIZE,
     ItemRecord,
     Store,
     now_ms,
@@ -380,9 +379,9 @@ class FastPath:
         if expected is not None and expected <= SMALL_BODY_BYTES:
             # Bounded by the declared length: hashed in memory, and no temp file at all
             # when a blob with this content is already stored.
-            staged = store.stage_bytes(b"".join(_body_chunks(stream)))
+            staged = store.stage_bytes(b"".join(routes.body_chunks(stream)))
         else:
-            staged = store.stage_upload(_body_chunks(stream))
+            staged = store.stage_upload(routes.body_chunks(stream))
         if expected is not None and not environ.get("wsgi.input_terminated"):
             if staged.size != expected:
                 staged.discard()
@@ -461,18 +460,3 @@ def _sent_checksums(environ: WSGIEnviron) -> dict[str, str]:
     if generic_alg and generic_alg not in sent:
         sent[generic_alg] = generic
     return sent
-
-
-def _body_chunks(stream: Any) -> Iterator[bytes]:
-    """The request body in CHUNK_SIZE pieces, as :func:`routes._body_chunks`."""
-    close = {"Connection": "close"}
-    while True:
-        try:
-            data = stream.read(CHUNK_SIZE)
-        except TimeoutError:
-            raise HttpError(408, "Timed out while reading the request body", close) from None
-        except (ValueError, OSError) as exc:
-            raise HttpError(400, f"Malformed request body: {exc}", close) from None
-        if not data:
-            return
-        yield data

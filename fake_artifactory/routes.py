@@ -192,10 +192,9 @@ def deploy_artifact(req: RepoRequest) -> Response:
     return _created(item)
 
 
-def _body_chunks() -> Iterator[bytes]:
-    """The request body in CHUNK_SIZE pieces; client-side failures become 4xx errors."""
+def body_chunks(stream: Any) -> Iterator[bytes]:
+    """A request body in CHUNK_SIZE pieces; client-side failures become 4xx errors."""
     close = {"Connection": "close"}
-    stream = request.stream
     while True:
         try:
             data = stream.read(CHUNK_SIZE)
@@ -211,7 +210,7 @@ def _body_chunks() -> Iterator[bytes]:
 def _receive_body() -> StagedBlob:
     """Stream the request body into the store; a broken or short body stores nothing."""
     close = {"Connection": "close"}
-    staged = emulator().store.stage_upload(_body_chunks())
+    staged = emulator().store.stage_upload(body_chunks(request.stream))
     expected = request.content_length
     if expected is not None and not request.environ.get("wsgi.input_terminated"):
         if staged.size != expected:

@@ -22,6 +22,7 @@ The planning and matching helpers are pure; :func:`deploy_archive` and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -29,8 +30,10 @@ import math
 import os
 import posixpath
 import tarfile
+import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
@@ -42,10 +45,12 @@ from jfrog_mlflow.errors import (
 )
 from jfrog_mlflow.integrity import Digest, Expected
 from jfrog_mlflow.models import ListEntry, error_detail
-from jfrog_mlflow.transfer import _create_temp, _write_all
+from jfrog_mlflow.transfer import create_temp, write_all
 from jfrog_mlflow.urls import build_folder_archive_url, build_item_url, join_path
 
 if TYPE_CHECKING:
+    import requests
+
     from jfrog_mlflow.client import ArtifactoryClient
 
 __all__ = [
@@ -77,6 +82,10 @@ MAX_BATCH_BYTES = 16 * 1024 * 1024
 #: folder may still be served as an archive.
 _FOLDER_DOWNLOAD_OFF = (403,)
 _CHUNK = 1024 * 1024
+#: Members up to this size are read into memory and written on the writer threads.
+_SMALL_MEMBER = 1024 * 1024
+#: Small members read but not yet written (bounds memory: at most this many MiB).
+_MAX_QUEUED_MEMBERS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,14 +310,21 @@ def download_folder(
     client: ArtifactoryClient,
     repo: str,
     folder: str,
-    targets: Mapping[str, tuple[str, Expected]],
-) -> set[str] | None:
-    """Fetch ``folder`` as one tar and write the wanted members; returns the names written.
+    targets: Mapping[str, Expected],
+    local_path_of: Callable[[str], str],
+    *,
+    workers: int = 8,
+) -> dict[str, str]:
+    """Fetch ``folder`` as one tar and write the wanted members; returns name -> local path.
 
-    ``targets`` maps a listing name (relative to ``folder``) to its local path and what it
-    must match. ``None`` means the server refused the archive (the caller falls back to
-    per-file downloads); a 400 or 403 also switches folder downloads off on ``client``. A
-    body or archive that breaks off ends extraction early: what was verified is kept.
+    ``targets`` maps a listing name (relative to ``folder``) to what its bytes must match;
+    ``local_path_of(name)`` gives (and prepares) its destination. The tar is read as it
+    streams on this thread; small members are written by ``workers`` threads (creating
+    thousands of files is bound by file-system calls, which run in parallel), large ones
+    here. An empty result means the server refused the archive (the caller falls back to
+    per-file downloads); a 403 (folder download disabled) also switches them off on
+    ``client``. A body or archive that breaks off ends extraction early: what was verified
+    is kept.
 
     Raises:
         AuthenticationFailed: on 401, like every other request.
@@ -319,7 +335,8 @@ def download_folder(
         resp = client.request("GET", url, what=what, stream=True, session=client.no_retry_session())
     except ArtifactoryError as exc:
         _logger.debug("%s failed (%s); downloading file by file", what, exc)
-        return None
+        return {}
+    done: dict[str, str] = {}
     try:
         if resp.status_code != 200:
             if resp.status_code == 401:
@@ -328,54 +345,100 @@ def download_folder(
             _logger.debug("%s refused: HTTP %s %s", what, resp.status_code, detail[:200])
             if resp.status_code in _FOLDER_DOWNLOAD_OFF:
                 client.disable_folder_download(f"HTTP {resp.status_code}")
-            return None
-        done: set[str] = set()
-        folder_name = posixpath.basename(folder)
-        try:
-            reader = io.BufferedReader(_BodyReader(client.iter_body(resp, what)), _CHUNK)
-            with tarfile.open(fileobj=reader, mode="r|", encoding="utf-8") as tar:
-                for member in tar:
-                    if not member.isreg():
-                        continue
-                    name = match_member(member.name, targets, folder_name)
-                    if name is None or name in done:
-                        _logger.debug("%s: ignoring archive member %r", what, member.name)
-                        continue
-                    local_path, expected = targets[name]
-                    if expected.size is not None and member.size != expected.size:
-                        _logger.debug("%s: member %r has the wrong size", what, name)
-                        continue
-                    source = tar.extractfile(member)
-                    if source is None:
-                        continue
-                    if _write_member(source, local_path, expected, f"{what}: {name!r}"):
-                        done.add(name)
-        except (ArtifactoryError, tarfile.TarError, OSError) as exc:
-            if isinstance(exc, AuthenticationFailed):
-                raise
-            _logger.debug("%s ended early (%s); %d file(s) kept", what, exc, len(done))
+            return {}
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="jfrog-untar") as pool:
+            pending: list[Future[tuple[str, str] | None]] = []
+            try:
+                _extract(resp, client, what, folder, targets, local_path_of, pool, pending, done)
+            finally:
+                for future in pending:
+                    result = future.result()
+                    if result is not None:
+                        done[result[0]] = result[1]
         return done
     finally:
         resp.close()
 
 
+def _extract(
+    resp: requests.Response,
+    client: ArtifactoryClient,
+    what: str,
+    folder: str,
+    targets: Mapping[str, Expected],
+    local_path_of: Callable[[str], str],
+    pool: ThreadPoolExecutor,
+    pending: list[Future[tuple[str, str] | None]],
+    done: dict[str, str],
+) -> None:
+    """Read the tar stream; queue small members on ``pool``, write large ones here."""
+    seen: set[str] = set()
+    folder_name = posixpath.basename(folder)
+    in_flight = threading.BoundedSemaphore(_MAX_QUEUED_MEMBERS)
+
+    def write_small(name: str, data: bytes) -> tuple[str, str] | None:
+        try:
+            local = local_path_of(name)
+            ok = _write_member(io.BytesIO(data), local, targets[name], f"{what}: {name!r}")
+            return (name, local) if ok else None
+        except OSError as exc:
+            _logger.debug("%s: cannot write %r (%s)", what, name, exc)
+            return None
+        finally:
+            in_flight.release()
+
+    try:
+        reader = io.BufferedReader(_BodyReader(client.iter_body(resp, what)), _CHUNK)
+        with tarfile.open(fileobj=reader, mode="r|", encoding="utf-8") as tar:
+            for member in tar:
+                if not member.isreg():
+                    continue
+                name = match_member(member.name, targets, folder_name)
+                if name is None or name in seen:
+                    _logger.debug("%s: ignoring archive member %r", what, member.name)
+                    continue
+                seen.add(name)
+                expected = targets[name]
+                if expected.size is not None and member.size != expected.size:
+                    _logger.debug("%s: member %r has the wrong size", what, name)
+                    continue
+                source = tar.extractfile(member)
+                if source is None:
+                    continue
+                if member.size <= _SMALL_MEMBER:
+                    data = source.read()
+                    in_flight.acquire()
+                    pending.append(pool.submit(write_small, name, data))
+                    continue
+                local = local_path_of(name)
+                if _write_member(source, local, expected, f"{what}: {name!r}"):
+                    done[name] = local
+    except (ArtifactoryError, tarfile.TarError, OSError) as exc:
+        if isinstance(exc, AuthenticationFailed):
+            raise
+        _logger.debug("%s ended early (%s); verified files are kept", what, exc)
+
+
 def _write_member(source: IO[bytes], local_path: str, expected: Expected, what: str) -> bool:
     """Write one member through a temporary file; rename it into place once verified."""
-    fd, tmp = _create_temp(local_path)
+    fd, tmp = create_temp(local_path)
+    renamed = False
     try:
         digest = Digest(expected.checksums)
         try:
             while chunk := source.read(_CHUNK):
-                _write_all(fd, chunk)
+                write_all(fd, chunk)
                 digest.update(chunk)
         finally:
             os.close(fd)
         digest.check(expected, what)
         os.replace(tmp, local_path)
+        renamed = True
         return True
     except IntegrityError as exc:
         _logger.debug("%s", exc)
         return False
     finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
+        if not renamed:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)

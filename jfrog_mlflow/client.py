@@ -79,6 +79,21 @@ _PRO_ONLY_MARKER = "artifactory pro"
 _MAX_BACKOFF = 30.0
 
 
+class _Feature:
+    """A server capability that starts on and, once refused, stays off (thread-safe)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.on = True
+        self._lock = threading.Lock()
+
+    def switch_off(self, host: str, why: str) -> None:
+        with self._lock:
+            if self.on:
+                _logger.info("%s switched off for %s: %s", self.what, host, why)
+            self.on = False
+
+
 class ArtifactoryClient:
     """Artifactory operations on one base URL (``scheme://host[:port]/<context>``).
 
@@ -102,8 +117,8 @@ class ArtifactoryClient:
         self._is_pro: bool | None = None
         self._aql_ok = True
         #: Learnt refusals of the archive features (see :mod:`jfrog_mlflow.archives`).
-        self._explode_ok = True
-        self._folder_download_ok = True
+        self._explode = _Feature("archive uploads")
+        self._folder_download = _Feature("folder archive downloads")
 
     def __repr__(self) -> str:
         return f"ArtifactoryClient(base_url={self.base_url!r})"
@@ -322,26 +337,20 @@ class ArtifactoryClient:
     @property
     def explode_supported(self) -> bool:
         """False once an explode deploy was refused or ignored by this server."""
-        return self._explode_ok
+        return self._explode.on
 
     def disable_explode(self, why: str) -> None:
         """Stop batching uploads into archives on this client (thread-safe, sticky)."""
-        with self._lock:
-            if self._explode_ok:
-                _logger.info("archive uploads switched off for %s: %s", self.host, why)
-            self._explode_ok = False
+        self._explode.switch_off(self.host, why)
 
     @property
     def folder_download_supported(self) -> bool:
         """False once a folder archive download was refused as disabled or unsupported."""
-        return self._folder_download_ok
+        return self._folder_download.on
 
     def disable_folder_download(self, why: str) -> None:
         """Stop asking this server for folder archives (thread-safe, sticky)."""
-        with self._lock:
-            if self._folder_download_ok:
-                _logger.info("folder archive downloads switched off for %s: %s", self.host, why)
-            self._folder_download_ok = False
+        self._folder_download.switch_off(self.host, why)
 
     def _file_list(self, url: str, what: str) -> list[ListEntry] | None:
         """GET a File List URL; ``None`` when not a folder; raises _ProOnly on OSS."""

@@ -170,6 +170,8 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         #: (file path, local path) already written by a folder archive, skipped by
         #: _download_file
         self._prefetched: set[tuple[str, str]] = set()
+        #: (destination, directory) pairs MLflow's path checks accepted in this download
+        self._checked_dirs: set[tuple[str, str]] = set()
         #: destination of the download_artifacts call running on this thread, if any
         self._download_ctx = threading.local()
         super().__init__(artifact_uri, **_base_init_kwargs(tracking_uri, registry_uri))
@@ -532,21 +534,32 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             or sum(e.size or 0 for e in files) > config.folder_download_max_size
         ):
             return
-        targets: dict[str, tuple[str, Expected]] = {}
-        destination: Callable[..., str] = self._create_download_destination
-        for entry in files:
-            if entry.checksums.sha1 or entry.checksums.sha256:
-                local = destination(
-                    src_artifact_path=join_path(rel, entry.path), dst_local_dir_path=dst
-                )
-                targets[entry.path] = (local, Expected(entry.checksums, entry.size))
+        targets = {
+            entry.path: Expected(entry.checksums, entry.size)
+            for entry in files
+            if entry.checksums.sha1 or entry.checksums.sha256
+        }
         if len(targets) < config.batch_min_files:
             return
+        destination: Callable[..., str] = self._create_download_destination
+
+        def local_path_of(name: str) -> str:  # MLflow's own checks; creates the parent
+            return destination(src_artifact_path=join_path(rel, name), dst_local_dir_path=dst)
+
         with _translated():
-            done = archives.download_folder(self._client, self._location.repo, folder, targets)
+            done = archives.download_folder(
+                self._client,
+                self._location.repo,
+                folder,
+                targets,
+                local_path_of,
+                workers=config.max_workers,
+            )
         if done:
             with self._hints_lock:
-                self._prefetched.update((join_path(rel, name), targets[name][0]) for name in done)
+                self._prefetched.update(
+                    (join_path(rel, name), local) for name, local in done.items()
+                )
 
     def download_artifacts(
         self, artifact_path: str | None = None, dst_path: str | None = None
@@ -560,10 +573,39 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         if not dst_path:
             dst_path = _create_tmp_dir()
         self._download_ctx.dst = os.path.abspath(dst_path) if os.path.isdir(dst_path) else None
+        with self._hints_lock:
+            self._checked_dirs.clear()  # the file system may have changed since last time
         try:
             return _base_download_artifacts(self, artifact_path, dst_path)
         finally:
             self._download_ctx.dst = None
+
+    def _create_download_destination(
+        self, src_artifact_path: str, dst_local_dir_path: str | None = None
+    ) -> str:
+        """MLflow's method, with its directory checks done once per directory (POSIX).
+
+        MLflow resolves every path component (``realpath``) for every file, which dominates
+        a download of thousands of small files. The result is the same path; the first file
+        of each directory goes through MLflow's own method (containment check, directory
+        creation), later ones only check that the file itself is not a symbolic link (which
+        MLflow's check would follow) and otherwise reuse that verdict.
+        """
+        base: Callable[..., str] = super()._create_download_destination
+        if os.name != "posix" or not dst_local_dir_path:
+            return base(src_artifact_path, dst_local_dir_path)
+        local = os.path.join(dst_local_dir_path, os.path.normpath(src_artifact_path.rstrip("/")))
+        key = (dst_local_dir_path, os.path.dirname(local))
+        with self._hints_lock:
+            known = key in self._checked_dirs
+        if known and not os.path.islink(local):
+            return local
+        checked = base(src_artifact_path, dst_local_dir_path)
+        with self._hints_lock:
+            if len(self._checked_dirs) > _MAX_HINTS:
+                self._checked_dirs.clear()
+            self._checked_dirs.add(key)
+        return checked
 
     # ------------------------------------------------------------------ downloads
 

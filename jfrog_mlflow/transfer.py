@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from jfrog_mlflow.client import ArtifactoryClient
 
 __all__ = [
+    "create_temp",
     "Digest",
     "Expected",
     "deploy_file",
@@ -61,6 +62,7 @@ __all__ = [
     "hash_file",
     "header_checksums",
     "verify_file",
+    "write_all",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -149,7 +151,7 @@ def _download_once(
     hint: Expected,
     stat: Callable[[], Expected],
 ) -> None:
-    fd, tmp = _create_temp(local_path)
+    fd, tmp = create_temp(local_path)
     try:
         try:
             threshold = client.config.range_download_threshold
@@ -176,7 +178,7 @@ def _download_once(
         raise
 
 
-def _create_temp(local_path: str) -> tuple[int, str]:
+def create_temp(local_path: str) -> tuple[int, str]:
     """A new, empty temporary file beside ``local_path`` (``O_EXCL``): ``(fd, path)``.
 
     The name is unique per process and call (pid, a random per-process tag and a counter);
@@ -223,19 +225,19 @@ def _streamed(
             with Stage(digest.update, _HASH_DEPTH) as hash_:
                 for view in _body(client, resp, what, headers, _HASH_DEPTH + 2):
                     hash_.put(view)
-                    _write_all(fd, view)
+                    write_all(fd, view)
         elif total is not None and total < _SMALL_BODY:
             # A small body: one read, one hash update and one write on this thread.
             try:
                 data = resp.content
             except requests.RequestException as exc:
                 raise client.broken(resp, what, type(exc).__name__) from exc
-            _write_all(fd, data)
+            write_all(fd, data)
             digest.update(data)
         else:
             for view in _body(client, resp, what, headers, 1):
                 digest.update(view)
-                _write_all(fd, view)
+                write_all(fd, view)
         if total is not None and digest.size != total:
             raise IntegrityError(
                 f"Artifactory {what} failed: received {digest.size} of {total} bytes"
@@ -245,7 +247,7 @@ def _streamed(
         resp.close()
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     """Write all of ``data`` in pieces of at most :data:`_WRITE_PIECE` bytes."""
     view = memoryview(data)
     while view:
@@ -253,7 +255,7 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
-    """``pwrite`` all of ``data`` at ``offset``, in pieces like :func:`_write_all`."""
+    """``pwrite`` all of ``data`` at ``offset``, in pieces like :func:`write_all`."""
     view = memoryview(data)
     while view:
         written = os.pwrite(fd, view[:_WRITE_PIECE], offset)

@@ -536,3 +536,38 @@ def test_a_hostile_archive_cannot_write_outside_the_destination(via_proxy, tmp_p
     }
     # the two good members were taken from the archive; everything else file by file
     assert len(fetched) == len(files) - 2
+
+
+# ------------------------------------------------------------------ local path safety
+
+
+@pytest.mark.parametrize("archive", [True, False], ids=["archive", "per-file"])
+def test_symlinks_in_the_destination_never_redirect_a_download(fd_env, tmp_path, archive):
+    """The destination checks are cached per directory (a speed-up over MLflow's per-file
+    ``realpath``); a symlinked folder or file inside the destination is still refused."""
+    repo = get_artifact_repository(f"artifactory://arch/links-{archive}")
+    names = [f"d/f{i}.txt" for i in range(12)]
+    _write_tree(tmp_path / "src", names)
+    repo.log_artifacts(str(tmp_path / "src"), "m")
+    if not archive:
+        repo._config = PluginConfig.from_env(
+            {**os.environ, "MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD": "off"}
+        )
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.txt"
+    victim.write_bytes(b"keep me")
+
+    linked_dir = tmp_path / "dst-dir"
+    (linked_dir / "m").mkdir(parents=True)
+    (linked_dir / "m" / "d").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(Exception, match="(?i)outside|invalid|traversal|not within"):
+        repo.download_artifacts("m", str(linked_dir))
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]
+
+    linked_file = tmp_path / "dst-file"
+    (linked_file / "m" / "d").mkdir(parents=True)
+    (linked_file / "m" / "d" / "f5.txt").symlink_to(victim)
+    with pytest.raises(Exception, match="(?i)outside|invalid|traversal|not within"):
+        repo.download_artifacts("m", str(linked_file))
+    assert victim.read_bytes() == b"keep me"

@@ -68,7 +68,7 @@ def test_temp_names_never_reuse_an_existing_file(tmp_path, monkeypatch):
     target = tmp_path / "a.bin"
     taken = tmp_path / f".jfrog-mlflow-{os.getpid()}-{transfer._TMP_TAG}-0.part"
     taken.write_bytes(b"leftover")
-    fd, tmp = transfer._create_temp(str(target))
+    fd, tmp = transfer.create_temp(str(target))
     os.close(fd)
     assert tmp != str(taken)
     assert taken.read_bytes() == b"leftover"

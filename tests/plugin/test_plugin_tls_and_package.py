@@ -8,26 +8,15 @@ import sys
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from support.tls import tls_emulator
 
 import jfrog_mlflow
 
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory):
-    trustme = pytest.importorskip("trustme")
-    from fake_artifactory.config import EmulatorConfig
-    from fake_artifactory.server import ThreadedServer
-
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    d = tmp_path_factory.mktemp("tls")
-    ca_file, key_file, cert_file = d / "ca.pem", d / "key.pem", d / "cert.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    cert.private_key_pem.write_to_path(str(key_file))
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    config = EmulatorConfig(port=0, tokens=("tls-token",), tls_cert=cert_file, tls_key=key_file)
-    with ThreadedServer(config) as server:
-        yield server, ca_file
+    with tls_emulator(tmp_path_factory.mktemp("tls")) as started:
+        yield started
 
 
 def test_full_form_defaults_to_https_and_uses_ca_bundle(tls_server, monkeypatch, tmp_path):

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from support.tls import tls_emulator
 
 from jfrog_mlflow import session as session_mod
 from jfrog_mlflow.client import ArtifactoryClient
@@ -134,19 +135,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
-    trustme = pytest.importorskip("trustme")
-    from fake_artifactory.config import EmulatorConfig
-    from fake_artifactory.server import ThreadedServer
-
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    d = tmp_path_factory.mktemp("tls-env")
-    ca_file, key_file, cert_file = d / "ca.pem", d / "key.pem", d / "cert.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    cert.private_key_pem.write_to_path(str(key_file))
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    config = EmulatorConfig(port=0, tokens=("tls-token",), tls_cert=cert_file, tls_key=key_file)
-    with ThreadedServer(config) as server:
+    with tls_emulator(tmp_path_factory.mktemp("tls-env")) as (server, ca_file):
         yield server, str(ca_file)
 
 
