@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     meta["load average at end (1/5/15 min)"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     saved = {"meta": meta, "records": [dataclasses.asdict(r) for r in runner.records]}
     (work / "records.json").write_text(json.dumps(saved, indent=1))
+    if not args.quick:  # the raw runs beside the report: re-render with --from-records
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "benchmarks-records.json").write_text(json.dumps(saved, indent=1))
     _render(args, runner.records, meta, sizes)
     if not args.keep and args.work_dir is None:
         shutil.rmtree(work, ignore_errors=True)
