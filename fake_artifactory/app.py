@@ -25,7 +25,6 @@ from fake_artifactory.auth import (
 from fake_artifactory.config import ConfigurationError, EmulatorConfig
 from fake_artifactory.errors import (
     ERROR_CONTENT_TYPE,
-    ChecksumMismatch,
     HttpError,
     StorageError,
     register_error_handlers,
@@ -36,7 +35,6 @@ from fake_artifactory.storage import (
     ItemRecord,
     Store,
     now_ms,
-    verify_client_checksums,
 )
 
 log = logging.getLogger(__name__)
@@ -382,23 +380,8 @@ class FastPath:
             staged = store.stage_bytes(b"".join(routes.body_chunks(stream)))
         else:
             staged = store.stage_upload(routes.body_chunks(stream))
-        if expected is not None and not environ.get("wsgi.input_terminated"):
-            if staged.size != expected:
-                staged.discard()
-                raise HttpError(
-                    400,
-                    f"Request body ended after {staged.size} of {expected} bytes",
-                    {"Connection": "close"},
-                )
-        try:
-            verify_client_checksums(req.repo, req.path, sent, staged.checksums())
-        except ChecksumMismatch:
-            staged.discard()
-            raise
-        original = {k: v for k, v in sent.items() if k in ("sha1", "md5")}
-        return store.commit_file(
-            req.repo, req.path, staged, user=who.name, original=original, properties={}
-        )
+        routes.check_body_length(staged, expected, environ)
+        return routes.commit_upload(store, req, staged, sent, user=who.name, properties={})
 
     def _host_url(self, environ: WSGIEnviron) -> str:
         """``request.host_url`` without the trailing slash (cached per host)."""

@@ -25,7 +25,13 @@ from fake_artifactory.paths import (
     parse_repo_request,
     validate_property_key,
 )
-from fake_artifactory.storage import CHUNK_SIZE, ItemRecord, StagedBlob, verify_client_checksums
+from fake_artifactory.storage import (
+    CHUNK_SIZE,
+    ItemRecord,
+    StagedBlob,
+    Store,
+    verify_client_checksums,
+)
 
 if TYPE_CHECKING:
     from fake_artifactory.app import Emulator
@@ -180,16 +186,40 @@ def deploy_artifact(req: RepoRequest) -> Response:
         return _created(item)
     sent = _sent_checksums()
     staged = _receive_body()
+    return _created(commit_upload(store, req, staged, sent, user=who.name, properties=props))
+
+
+def commit_upload(
+    store: Store,
+    req: RepoRequest,
+    staged: StagedBlob,
+    sent: dict[str, str],
+    *,
+    user: str,
+    properties: dict[str, list[str]],
+) -> ItemRecord:
+    """Check the client's checksum headers against the staged body, then publish it."""
     try:
         verify_client_checksums(req.repo, req.path, sent, staged.checksums())
     except ChecksumMismatch:
         staged.discard()
         raise
     original = {k: v for k, v in sent.items() if k in ("sha1", "md5")}
-    item = store.commit_file(
-        req.repo, req.path, staged, user=who.name, original=original, properties=props
+    return store.commit_file(
+        req.repo, req.path, staged, user=user, original=original, properties=properties
     )
-    return _created(item)
+
+
+def check_body_length(staged: StagedBlob, expected: int | None, environ: Any) -> None:
+    """A body shorter than its declared length stores nothing (the connection is closed)."""
+    if expected is not None and not environ.get("wsgi.input_terminated"):
+        if staged.size != expected:
+            staged.discard()
+            raise HttpError(
+                400,
+                f"Request body ended after {staged.size} of {expected} bytes",
+                {"Connection": "close"},
+            )
 
 
 def body_chunks(stream: Any) -> Iterator[bytes]:
@@ -209,17 +239,8 @@ def body_chunks(stream: Any) -> Iterator[bytes]:
 
 def _receive_body() -> StagedBlob:
     """Stream the request body into the store; a broken or short body stores nothing."""
-    close = {"Connection": "close"}
     staged = emulator().store.stage_upload(body_chunks(request.stream))
-    expected = request.content_length
-    if expected is not None and not request.environ.get("wsgi.input_terminated"):
-        if staged.size != expected:
-            staged.discard()
-            raise HttpError(
-                400,
-                f"Request body ended after {staged.size} of {expected} bytes",
-                close,
-            )
+    check_body_length(staged, request.content_length, request.environ)
     return staged
 
 
