@@ -80,18 +80,35 @@ _MAX_BACKOFF = 30.0
 
 
 class _Feature:
-    """A server capability that starts on and, once refused, stays off (thread-safe)."""
+    """A server capability that starts on and, once refused, stays off for a while.
 
-    def __init__(self, what: str) -> None:
+    ``recheck_after`` seconds after the refusal the feature is tried again (one request),
+    so a long-running process (``mlflow server``) notices when an admin turns it on.
+    Thread-safe.
+    """
+
+    def __init__(self, what: str, recheck_after: float = 600.0) -> None:
         self.what = what
-        self.on = True
+        self.recheck_after = recheck_after
+        self._off_since: float | None = None
         self._lock = threading.Lock()
+
+    @property
+    def on(self) -> bool:
+        off_since = self._off_since
+        return off_since is None or time.monotonic() - off_since >= self.recheck_after
 
     def switch_off(self, host: str, why: str) -> None:
         with self._lock:
-            if self.on:
-                _logger.info("%s switched off for %s: %s", self.what, host, why)
-            self.on = False
+            if self._off_since is None:
+                _logger.info(
+                    "%s off for %s (rechecked after %.0f s): %s",
+                    self.what,
+                    host,
+                    self.recheck_after,
+                    why,
+                )
+            self._off_since = time.monotonic()
 
 
 class ArtifactoryClient:
@@ -336,20 +353,20 @@ class ArtifactoryClient:
 
     @property
     def explode_supported(self) -> bool:
-        """False once an explode deploy was refused or ignored by this server."""
+        """False for a while after an explode deploy was refused or ignored by this server."""
         return self._explode.on
 
     def disable_explode(self, why: str) -> None:
-        """Stop batching uploads into archives on this client (thread-safe, sticky)."""
+        """Stop batching uploads into archives on this client for a while (thread-safe)."""
         self._explode.switch_off(self.host, why)
 
     @property
     def folder_download_supported(self) -> bool:
-        """False once a folder archive download was refused as disabled or unsupported."""
+        """False for a while after a folder archive download was refused as disabled."""
         return self._folder_download.on
 
     def disable_folder_download(self, why: str) -> None:
-        """Stop asking this server for folder archives (thread-safe, sticky)."""
+        """Stop asking this server for folder archives for a while (thread-safe)."""
         self._folder_download.switch_off(self.host, why)
 
     def _file_list(self, url: str, what: str) -> list[ListEntry] | None:

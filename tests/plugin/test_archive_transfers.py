@@ -363,6 +363,23 @@ def test_folder_download_disabled_falls_back_once_then_is_remembered(plugin_env,
     assert len(second) == len(files) + 2
 
 
+def test_folder_download_refusal_is_rechecked_after_a_while(plugin_env, tmp_path):
+    """A long-running process notices when an admin turns folder download on."""
+    repo = get_artifact_repository("artifactory://arch/recheck")
+    files = _write_tree(tmp_path / "src", NAMES)
+    repo.log_artifacts(str(tmp_path / "src"), "m")
+    assert _read(_download(repo, "m", tmp_path / "dst1")) == files
+    assert repo.client.folder_download_supported is False
+    with plugin_env.folder_download():
+        assert _read(_download(repo, "m", tmp_path / "dst2")) == files  # still remembered
+        repo.client._folder_download.recheck_after = 0.0  # the interval has passed
+        assert repo.client.folder_download_supported is True
+        plugin_env.clear_requests()
+        assert _read(_download(repo, "m", tmp_path / "dst3")) == files
+        served = [e for e in _journal(plugin_env) if _is_archive_get(e["method"], e["uri"])]
+        assert [e["status"] for e in served] == [200]
+
+
 def test_folder_over_the_server_limit_falls_back_but_is_not_remembered(fd_env, tmp_path):
     """A 400 (folder over max files) only costs that download; smaller folders still work."""
     repo = get_artifact_repository("artifactory://arch/limit")
