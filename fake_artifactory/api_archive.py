@@ -93,7 +93,7 @@ def deploy_archive(req: RepoRequest) -> Response:
             f"Unsupported archive type for '{req.repo}:{req.path}': "
             "expected .tar, .zip, .tar.gz or .tgz",
         )
-    sent = routes._sent_checksums()
+    sent = routes.sent_checksums(request.headers.get)
     staged = routes._receive_body()
     try:
         verify_client_checksums(req.repo, req.path, sent, staged.checksums())

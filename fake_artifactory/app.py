@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
 
 from flask import Flask, Response, g, request
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.utils import get_content_length
 from werkzeug.wsgi import get_input_stream
 
@@ -23,13 +22,7 @@ from fake_artifactory.auth import (
     require_authenticated,
 )
 from fake_artifactory.config import ConfigurationError, EmulatorConfig
-from fake_artifactory.errors import (
-    ERROR_CONTENT_TYPE,
-    HttpError,
-    StorageError,
-    register_error_handlers,
-    status_for,
-)
+from fake_artifactory.errors import HttpError, register_error_handlers, render_error
 from fake_artifactory.paths import InvalidRawPath, RepoRequest, parse_repo_request, split_context
 from fake_artifactory.storage import (
     ItemRecord,
@@ -221,12 +214,6 @@ _FAST_PUT_KEYS = _FAST_GET_KEYS | {
     "HTTP_X_CHECKSUM_MD5",
     "HTTP_X_CHECKSUM_SHA256",
 }
-_CHECKSUM_HEADERS = (
-    ("sha1", "HTTP_X_CHECKSUM_SHA1"),
-    ("md5", "HTTP_X_CHECKSUM_MD5"),
-    ("sha256", "HTTP_X_CHECKSUM_SHA256"),
-)
-_LENGTH_TO_ALG = {32: "md5", 40: "sha1", 64: "sha256"}
 #: Uploads up to this declared size are received into memory rather than a temp file.
 SMALL_BODY_BYTES = 256 * 1024
 _HOST_URL_CACHE_MAX = 256
@@ -349,11 +336,12 @@ class FastPath:
             return None
         try:
             item = self._store_file(environ, req, who)
-        except (HttpError, StorageError, HTTPException) as exc:
-            return self._error(exc)
-        except Exception as exc:  # noqa: BLE001 - rendered like Flask's catch-all handler
-            log.exception("unhandled error in fake_artifactory")
-            return self._error_reply(500, f"Internal error: {type(exc).__name__}", {})
+        except Exception as exc:  # noqa: BLE001 - rendered like Flask's error handlers
+            status, content_type, text, extra = render_error(exc)
+            data = text.encode("utf-8")
+            headers = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+            headers.extend(extra.items())
+            return self._finish(status, headers, [data])
         agent = str(environ.get("HTTP_USER_AGENT", ""))
         base = self._host_url(environ) + self.config.context_path.rstrip("/")
         text = serializers.item_created_json(
@@ -370,7 +358,7 @@ class FastPath:
 
     def _store_file(self, environ: WSGIEnviron, req: RepoRequest, who: Principal) -> ItemRecord:
         """Receive the body and commit it, exactly as :func:`routes.deploy_artifact`."""
-        sent = _sent_checksums(environ)
+        sent = routes.sent_checksums(_EnvironHeaders(environ).get)
         store = self.emulator.store
         stream = get_input_stream(environ, max_content_length=None)
         expected = _content_length(environ)
@@ -397,29 +385,6 @@ class FastPath:
             self._host_urls[key] = url
         return url
 
-    # -- errors (the same envelope as fake_artifactory.errors) -------------------------
-
-    def _error(self, exc: HttpError | StorageError | HTTPException) -> _Reply:
-        if isinstance(exc, HttpError):
-            if exc.plain:
-                data = exc.message.encode("utf-8")
-                headers = [
-                    ("Content-Type", "text/plain; charset=utf-8"),
-                    ("Content-Length", str(len(data))),
-                    *exc.headers.items(),
-                ]
-                return self._finish(exc.status, headers, [data])
-            return self._error_reply(exc.status, exc.message, exc.headers)
-        if isinstance(exc, StorageError):
-            return self._error_reply(status_for(exc), exc.message, {})
-        return self._error_reply(exc.code or 500, exc.description or exc.name, {})
-
-    def _error_reply(self, status: int, message: str, extra: Mapping[str, str]) -> _Reply:
-        data = serializers.error_body(status, message).encode("utf-8")
-        headers = [("Content-Type", ERROR_CONTENT_TYPE), ("Content-Length", str(len(data)))]
-        headers.extend(extra.items())
-        return self._finish(status, headers, [data])
-
 
 def _only_headers(environ: WSGIEnviron, allowed: frozenset[str]) -> bool:
     """True when every request header of ``environ`` is in ``allowed``."""
@@ -429,17 +394,3 @@ def _only_headers(environ: WSGIEnviron, allowed: frozenset[str]) -> bool:
 def _content_length(environ: WSGIEnviron) -> int | None:
     """``request.content_length`` (None for chunked bodies)."""
     return get_content_length(environ.get("CONTENT_LENGTH"), environ.get("HTTP_TRANSFER_ENCODING"))
-
-
-def _sent_checksums(environ: WSGIEnviron) -> dict[str, str]:
-    """Client checksums (``X-Checksum-*``), as :func:`routes._sent_checksums`."""
-    sent: dict[str, str] = {}
-    for alg, key in _CHECKSUM_HEADERS:
-        value = environ.get(key)
-        if value:
-            sent[alg] = str(value).strip().lower()
-    generic = str(environ.get("HTTP_X_CHECKSUM") or "").strip().lower()
-    generic_alg = _LENGTH_TO_ALG.get(len(generic))
-    if generic_alg and generic_alg not in sent:
-        sent[generic_alg] = generic
-    return sent

@@ -138,27 +138,35 @@ def error_response(status: int, message: str, headers: Mapping[str, str] | None 
     return resp
 
 
+def render_error(exc: BaseException) -> tuple[int, str, str, dict[str, str]]:
+    """``(status, content type, body, extra headers)`` of any error the emulator raises.
+
+    The one place that decides how an error looks on the wire; Flask's handlers and the
+    fast path (:class:`fake_artifactory.app.FastPath`) both render through it.
+    """
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(exc, HttpError):
+        if exc.plain:
+            return exc.status, "text/plain; charset=utf-8", exc.message, dict(exc.headers)
+        return exc.status, ERROR_CONTENT_TYPE, error_body(exc.status, exc.message), exc.headers
+    if isinstance(exc, StorageError):
+        status = status_for(exc)
+        return status, ERROR_CONTENT_TYPE, error_body(status, exc.message), {}
+    if isinstance(exc, HTTPException):
+        code = exc.code or 500
+        return code, ERROR_CONTENT_TYPE, error_body(code, exc.description or exc.name), {}
+    log.error("unhandled error in fake_artifactory", exc_info=exc)
+    status, message = 500, f"Internal error: {type(exc).__name__}"
+    return status, ERROR_CONTENT_TYPE, error_body(status, message), {}
+
+
 def register_error_handlers(app: Flask) -> None:
     """Render every emulator error (and any unexpected one) as the envelope."""
 
-    @app.errorhandler(StorageError)
-    def _storage_error(exc: StorageError) -> Response:
-        return error_response(status_for(exc), exc.message)
-
-    @app.errorhandler(HttpError)
-    def _http_error(exc: HttpError) -> Response:
-        if exc.plain:
-            resp = Response(exc.message, status=exc.status, content_type="text/plain")
-            resp.headers.update(exc.headers)
-            return resp
-        return error_response(exc.status, exc.message, exc.headers)
-
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        from werkzeug.exceptions import HTTPException
-
-        if isinstance(exc, HTTPException):
-            code = exc.code or 500
-            return error_response(code, exc.description or exc.name)
-        log.exception("unhandled error in fake_artifactory")
-        return error_response(500, f"Internal error: {type(exc).__name__}")
+    def _any_error(exc: Exception) -> Response:
+        status, content_type, body, headers = render_error(exc)
+        resp = Response(body, status=status, content_type=content_type)
+        resp.headers.update(headers)
+        return resp

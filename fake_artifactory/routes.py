@@ -9,7 +9,7 @@ always means the REST API (a repository named ``api`` is still reachable through
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
@@ -117,13 +117,15 @@ def dispatch(**_: Any) -> Response:
 # -- deploy ------------------------------------------------------------------------------
 
 
-def _sent_checksums() -> dict[str, str]:
+def sent_checksums(header: Callable[[str], str | None]) -> dict[str, str]:
+    """The client's ``X-Checksum-Sha1/-Md5/-Sha256`` headers, and ``X-Checksum`` (any
+    algorithm, told by its length) where the specific one is absent."""
     sent: dict[str, str] = {}
     for alg in ("sha1", "md5", "sha256"):
-        value = request.headers.get(f"X-Checksum-{alg.capitalize()}")
+        value = header(f"X-Checksum-{alg.capitalize()}")
         if value:
             sent[alg] = value.strip().lower()
-    generic = (request.headers.get("X-Checksum") or "").strip().lower()
+    generic = (header("X-Checksum") or "").strip().lower()
     generic_alg = _LENGTH_TO_ALG.get(len(generic))
     if generic_alg and generic_alg not in sent:
         sent[generic_alg] = generic
@@ -174,7 +176,7 @@ def deploy_artifact(req: RepoRequest) -> Response:
         )
     props = _properties(req, who)
     if request.headers.get("X-Checksum-Deploy", "").lower() == "true":
-        sent = _sent_checksums()
+        sent = sent_checksums(request.headers.get)
         item = store.deploy_by_checksum(
             req.repo,
             req.path,
@@ -184,7 +186,7 @@ def deploy_artifact(req: RepoRequest) -> Response:
             properties=props,
         )
         return _created(item)
-    sent = _sent_checksums()
+    sent = sent_checksums(request.headers.get)
     staged = _receive_body()
     return _created(commit_upload(store, req, staged, sent, user=who.name, properties=props))
 
