@@ -205,7 +205,7 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         rel = join_path(artifact_path, os.path.basename(local_file))
         with _translated():
             validate_path(rel, what=local_file)
-            self._client.deploy_file(self._location.repo, self._repo_path(rel), local_file)
+            self._deploy_one(local_file, rel)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         """Upload the contents of ``local_dir`` under ``artifact_path``, in parallel.
@@ -243,10 +243,7 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
                 pool.submit(self._upload_batch, batch, artifact_path): batch for batch in batches
             }
             for local, rel in large:
-                one = pool.submit(
-                    self._client.deploy_file, self._location.repo, self._repo_path(rel), local
-                )
-                tasks[one] = local
+                tasks[pool.submit(self._deploy_one, local, rel)] = local
             for future in as_completed(tasks):
                 task = tasks[future]
                 exc = future.exception()
@@ -380,17 +377,16 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             _logger.debug("%d batched file(s) missing or different; uploading again", len(bad))
         return [(local_of[name], join_path(artifact_path, name)) for name in bad]
 
+    def _deploy_one(self, local: str, rel: str) -> None:
+        """Upload one local file to ``<root>/<rel>`` (verified, retried)."""
+        self._client.deploy_file(self._location.repo, self._repo_path(rel), local)
+
     def _upload_each(self, files: list[tuple[str, str]]) -> list[tuple[str, BaseException]]:
         """Upload ``(local, rel)`` pairs one by one in parallel; returns the failures."""
         failures: list[tuple[str, BaseException]] = []
         workers = max(1, min(self._config.max_workers, len(files)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-upload") as pool:
-            futures = {
-                pool.submit(
-                    self._client.deploy_file, self._location.repo, self._repo_path(rel), local
-                ): local
-                for local, rel in files
-            }
+            futures = {pool.submit(self._deploy_one, local, rel): local for local, rel in files}
             for future in as_completed(futures):
                 exc = future.exception()
                 if exc is not None:
