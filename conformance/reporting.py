@@ -29,11 +29,12 @@ def part_of(nodeid: str) -> str:
 
 @dataclass
 class Outcome:
-    """Final status of one test."""
+    """Final status of one test, and what it observed of the server (already redacted)."""
 
     test: str
     status: str
     reason: str = ""
+    observed: dict[str, str] = field(default_factory=dict)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -78,6 +79,11 @@ class ResultBook:
         if current is not None and current.status in ("failed", "error"):
             return
         outcome.reason = self.redactor.redact(outcome.reason)
+        # The ``observe`` fixture's values (test properties); every phase report carries
+        # the full list, so the last phase seen wins.
+        outcome.observed = {
+            str(name): self.redactor.redact(str(value)) for name, value in report.user_properties
+        }
         self.outcomes[nodeid] = outcome
 
     def counts(self) -> dict[str, Counter[str]]:
@@ -88,9 +94,14 @@ class ResultBook:
         return out
 
     def write_json(self, path: str) -> None:
-        """``[{"test", "status", "reason"}, ...]`` sorted by test id."""
+        """``[{"test", "status", "reason", "observed"}, ...]`` sorted by test id.
+
+        ``observed`` maps names to what the test saw of the server (``observe`` fixture),
+        kept even when the test passed: on a real server these confirm or correct the
+        emulator's medium- and low-confidence behaviour.
+        """
         rows: list[dict[str, Any]] = [
-            {"test": o.test, "status": o.status, "reason": o.reason}
+            {"test": o.test, "status": o.status, "reason": o.reason, "observed": o.observed}
             for o in sorted(self.outcomes.values(), key=lambda o: o.test)
         ]
         Path(path).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", "utf-8")
@@ -101,4 +112,11 @@ class ResultBook:
         for part, counter in self.counts().items():
             shown = ", ".join(f"{counter[s]} {s}" for s in STATUSES if counter[s]) or "none run"
             lines.append(f"  {part:<9} {shown}")
+        observing = [o for o in self.outcomes.values() if o.observed]
+        if observing:
+            values = sum(len(o.observed) for o in observing)
+            lines.append(
+                f"observed: {values} server behaviours in {len(observing)} tests "
+                "(JSON report 'observed', JUnit properties)"
+            )
         return lines

@@ -40,9 +40,26 @@ def test_python_m_conformance_runs_and_reports(tmp_path: Path) -> None:
     assert "Artifactory conformance summary" in p.stdout
     assert "hypothesis: seed " in p.stdout and "edition pro" in p.stdout
     rows = json.loads(out.read_text())
-    assert rows and all(set(r) == {"test", "status", "reason"} for r in rows)
+    assert rows and all(set(r) == {"test", "status", "reason", "observed"} for r in rows)
     assert {r["status"] for r in rows} == {"passed"}
     assert junit.exists()
+
+
+def test_observations_reach_the_json_report_and_the_summary(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    p = run(
+        "-m", "conformance", "-q", "-p", "no:cacheprovider",
+        "-k", "explode_deploys_every_entry or version", "--conformance-json", str(out),
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    rows = {r["test"].rsplit("::", 1)[1]: r for r in json.loads(out.read_text())}
+    explode = [r for name, r in rows.items() if name.startswith("test_explode_deploys")]
+    assert explode and all(r["status"] == "passed" for r in explode)
+    assert {"explode_status", "explode_body_bytes"} <= set(explode[0]["observed"])
+    assert explode[0]["observed"]["explode_status"] == "200"
+    assert all(not r["observed"] for name, r in rows.items() if "version" in name)
+    observing = len(explode)
+    assert f"observed: {2 * observing} server behaviours in {observing} tests" in p.stdout
 
 
 def test_pytest_pyargs_registers_the_options(tmp_path: Path) -> None:
