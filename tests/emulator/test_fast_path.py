@@ -107,6 +107,31 @@ SCENARIO: list[bytes] = [
     _req("GET", f"{F}/a/b.txt", auth=READER["Authorization"]),
     _req("GET", f"{F}/a/b.txt", auth="", X_JFrog_Art_Api=TOKEN),
     _req("GET", "/artifactory/no-such-repo/a/b.txt"),
+    # review additions: encodings, slash runs, folders, framing, bad credentials
+    _req("PUT", f"{F}/a/plus+sign.txt", b"p"),
+    _req("GET", f"{F}/a/plus%2Bsign.txt"),
+    _req("PUT", f"{F}/a/h%23a%25sh%3Bx.txt", b"p"),
+    _req("GET", f"{F}/a/h%23a%25sh%3Bx.txt"),
+    _req("PUT", f"{F}//a//runs.txt", b"r"),
+    _req("GET", f"{F}/a/./runs.txt"),
+    _req("GET", f"/artifactory//{REPO}/a/runs.txt"),
+    _req("PUT", f"{F}/a/%2e%2e/up.txt", b"x"),
+    _req("GET", f"{F}/a/b.txt/"),
+    _req("HEAD", f"{F}/a"),
+    _req("HEAD", f"{F}/a/"),
+    _req("PUT", f"{F}/a/expect.txt", b"e", Expect="100-continue"),
+    _req("PUT", f"{F}/a/long.txt", b"abcdef", Content_Length="3"),
+    _req(
+        "PUT",
+        f"{F}/a/both.txt",
+        b"3\r\nabc\r\n0\r\n\r\n",
+        Transfer_Encoding="chunked",
+        Content_Length="3",
+    ),
+    _req("PUT", f"{F}/a/x.tar", b"not a tar", X_Explode_Archive="true"),
+    _req("GET", f"{F}/a/b.txt", auth=_basic("admin", "wrong")),
+    _req("GET", f"{F}/a/b.txt", auth="", X_Api_Key="wrong"),
+    _req("PUT", f"{F}/a/b.txt", b"y", auth=_basic("admin", "password")),
     _req("DELETE", f"{F}/a/b.txt"),
     _req("GET", f"{F}/a/b.txt"),
 ]
@@ -164,6 +189,24 @@ def test_fast_path_answers_like_flask(servers: tuple[ThreadedServer, ThreadedSer
         got, want = _masked(_send(fast.port, raw)), _masked(_send(slow.port, raw))
         assert got == want, raw.split(b"\r\n", 1)[0]
     assert _journal(fast) == _journal(slow)
+
+
+@pytest.mark.parametrize("anonymous", ["read", "write"])
+def test_fast_path_answers_anonymous_like_flask(anonymous: str) -> None:
+    config = EmulatorConfig(port=0, tokens=(TOKEN,), anonymous=anonymous)
+    scenario = [
+        _req("PUT", f"{F}/anon/a.txt", b"by admin"),
+        _req("GET", f"{F}/anon/a.txt", auth=""),
+        _req("HEAD", f"{F}/anon/a.txt", auth=""),
+        _req("PUT", f"{F}/anon/b.txt", b"by anonymous", auth=""),
+        _req("PUT", f"{F}/anon/a.txt", b"overwrite", auth=""),
+        _req("GET", f"{F}/anon/b.txt", auth=""),
+    ]
+    with ThreadedServer(config) as fast, ThreadedServer(config, fast_path=False) as slow:
+        for raw in scenario:
+            got, want = _masked(_send(fast.port, raw)), _masked(_send(slow.port, raw))
+            assert got == want, raw.split(b"\r\n", 1)[0]
+        assert _journal(fast) == _journal(slow)
 
 
 def test_fast_path_serves_concurrent_clients(
