@@ -216,8 +216,48 @@ class SocketReader:
         self._buf.clear()
 
 
+#: How much of a chunked request body the application left unread is read and dropped
+#: before the connection is kept alive (Tomcat, under Artifactory, swallows up to 2 MiB).
+UNREAD_BODY_DRAIN_LIMIT = 2 * 1024 * 1024
+
+
+def drain_chunked_body(rfile: Any, limit: int = UNREAD_BODY_DRAIN_LIMIT) -> bool:
+    """Read and drop what is left of a chunked body; False when the connection must close.
+
+    False when more than ``limit`` bytes remain, the coding is broken or the peer is gone.
+    """
+    drained = 0
+    try:
+        while not (rfile.closed and not rfile.buffer):
+            if drained > limit:
+                return False
+            data = rfile.read(65536)
+            if not data:
+                break
+            drained += len(data)
+    except Exception:  # noqa: BLE001 - any failure to read the rest means: close
+        return False
+    return bool(rfile.closed)
+
+
+class DrainingRequest(cheroot_server.HTTPRequest):
+    """cheroot's request, safe to keep alive after a chunked body the app did not read.
+
+    cheroot reads the unread rest of a ``Content-Length`` body before keeping the
+    connection, but not of a chunked one: a PUT refused before its body was read (401,
+    403, 404) left the chunks on the socket, to be parsed as the next request.
+    """
+
+    def send_headers(self) -> None:
+        if self.chunked_read and not self.close_connection:
+            self.close_connection = not drain_chunked_body(self.rfile)
+        super().send_headers()
+
+
 class FastReadConnection(cheroot_server.HTTPConnection):
     """cheroot's connection with :class:`SocketReader` on plain (non-TLS) sockets."""
+
+    RequestHandlerClass = DrainingRequest
 
     def __init__(self, server: Any, sock: Any, makefile: Any = MakeFile) -> None:
         super().__init__(server, sock, makefile)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import http.client
 import json
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
+import pytest
 import requests
 from emulator_support import REPO, errors_of, raw_request
 
@@ -344,3 +349,55 @@ def test_override_base_url(session, repo_url):
 def test_outside_context_path_is_404(fake_artifactory):
     resp = requests.get(f"{fake_artifactory.root_url}/elsewhere")
     assert errors_of(resp)[0] == 404
+
+
+def _chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
+    for start in range(0, total, size):
+        yield b"x" * min(size, total - start)
+
+
+def _exchange(
+    conn: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str], body=None
+) -> http.client.HTTPResponse:
+    """One request on ``conn`` (kept open), its body read."""
+    conn.request(method, path, body=body, headers=headers, encode_chunked=body is not None)
+    resp = conn.getresponse()
+    resp.read()
+    return resp
+
+
+@pytest.mark.parametrize(
+    ("who", "repo", "status"),
+    [("reader", REPO, 403), ("admin", "no-such-repo", 404), (None, REPO, 401)],
+)
+@pytest.mark.parametrize("size", [3, 200 * 1024])
+def test_a_refused_chunked_upload_leaves_the_connection_usable(
+    fake_artifactory, who: str | None, repo: str, status: int, size: int
+) -> None:
+    """The unread chunks of a refused PUT must not be parsed as the next request."""
+    parts = urlsplit(fake_artifactory.url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    password = {"reader": "readpw", "admin": "password"}
+    headers = {}
+    if who:
+        token = base64.b64encode(f"{who}:{password[who]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    try:
+        refused = _exchange(conn, "PUT", f"{parts.path}/{repo}/refused.bin", headers, _chunks(size))
+        assert refused.status == status
+        assert refused.getheader("Connection") is None  # kept alive: the rest was drained
+        ping = _exchange(conn, "GET", f"{parts.path}/api/system/ping", headers)
+        assert ping.status == 200
+    finally:
+        conn.close()
+
+
+def test_a_large_unread_chunked_body_closes_the_connection(fake_artifactory) -> None:
+    """Beyond the drain limit the answer says ``Connection: close`` (like Tomcat's swallow)."""
+    with requests.Session() as s:
+        s.auth = ("reader", "readpw")
+        url = f"{fake_artifactory.url}/{REPO}/refused-big.bin"
+        refused = s.put(url, data=_chunks(8 * 1024 * 1024))
+        assert refused.status_code == 403
+        assert refused.headers.get("Connection", "").lower() == "close"
+        assert s.get(f"{fake_artifactory.url}/api/system/ping").text == "OK"
