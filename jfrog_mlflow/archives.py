@@ -117,6 +117,9 @@ class BuiltArchive:
     sha256: str
     #: member name -> (size, sha1, sha256) of its content
     members: dict[str, tuple[int, str, str]]
+    #: files of the batch not packed (unreadable, or changed size since planning): the
+    #: caller sends them one by one, like any file the archive did not deliver
+    left_out: tuple[SmallFile, ...] = ()
 
 
 # ---------------------------------------------------------------------- pure planning
@@ -237,13 +240,29 @@ def match_member(name: str, wanted: Mapping[str, object], folder_name: str) -> s
 
 
 def build_tar(batch: Batch) -> BuiltArchive:
-    """Read the batch's files and build its archive (the files are small by construction)."""
+    """Read the batch's files and build its archive (the files are small by construction).
+
+    A file that cannot be read, or whose size is no longer the planned one (it is still
+    being written, or was replaced), is left out of the archive and listed in
+    :attr:`BuiltArchive.left_out`; at most ``size + 1`` bytes of it are read, so a file
+    that grew never makes the archive exceed its bounds.
+    """
     members: dict[str, tuple[int, str, str]] = {}
     entries: list[tuple[str, bytes, int]] = []
+    left_out: list[SmallFile] = []
     for f in batch.files:
-        with open(f.local, "rb") as src:
-            content = src.read()
-            mtime = int(os.fstat(src.fileno()).st_mtime)
+        try:
+            with open(f.local, "rb") as src:
+                content = src.read(f.size + 1)
+                mtime = int(os.fstat(src.fileno()).st_mtime)
+        except OSError as exc:
+            _logger.debug("not packing %r (%s); it is sent on its own", f.local, exc)
+            left_out.append(f)
+            continue
+        if len(content) != f.size:
+            _logger.debug("%r changed size since planning; it is sent on its own", f.local)
+            left_out.append(f)
+            continue
         members[f.name] = (
             len(content),
             hashlib.sha1(content).hexdigest(),
@@ -252,7 +271,11 @@ def build_tar(batch: Batch) -> BuiltArchive:
         entries.append((f.name, content, mtime))
     data = tar_bytes(entries)
     return BuiltArchive(
-        data, hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest(), members
+        data,
+        hashlib.sha1(data).hexdigest(),
+        hashlib.sha256(data).hexdigest(),
+        members,
+        tuple(left_out),
     )
 
 
@@ -341,7 +364,8 @@ def download_folder(
         if resp.status_code != 200:
             if resp.status_code == 401:
                 client.check(resp, what=what)
-            detail = error_detail(resp.content[:65536], resp.headers.get("Content-Type", ""))
+            head = resp.raw.read(65536, decode_content=True) or b""  # bounded: never the whole body
+            detail = error_detail(head, resp.headers.get("Content-Type", ""))
             _logger.debug("%s refused: HTTP %s %s", what, resp.status_code, detail[:200])
             if resp.status_code in _FOLDER_DOWNLOAD_OFF:
                 client.disable_folder_download(f"HTTP {resp.status_code}")
@@ -413,7 +437,9 @@ def _extract(
                 local = local_path_of(name)
                 if _write_member(source, local, expected, f"{what}: {name!r}"):
                     done[name] = local
-    except (ArtifactoryError, tarfile.TarError, OSError) as exc:
+    except (ArtifactoryError, tarfile.TarError, OSError, ValueError, EOFError) as exc:
+        # ValueError: tarfile lets some malformed headers through as plain ValueError
+        # (e.g. GNU sparse PAX records that are not numbers); damage, not a failure.
         if isinstance(exc, AuthenticationFailed):
             raise
         _logger.debug("%s ended early (%s); verified files are kept", what, exc)

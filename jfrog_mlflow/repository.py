@@ -254,6 +254,8 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
                     continue
                 if exc is None and future.result() is not None:
                     sent.append(future.result())
+                    left_out = future.result()[1].left_out
+                    refused.extend((f.local, join_path(artifact_path, f.name)) for f in left_out)
                 elif isinstance(exc, errors.AuthenticationFailed | errors.PermissionDenied):
                     failures.extend((f.local, exc) for f in task.files)
                 elif exc is not None and not isinstance(exc, errors.ArtifactoryError):
@@ -327,10 +329,14 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         """Deploy one batch as an exploding archive; ``None`` when the server refused it.
 
         A refusal that means "unsupported" (see :func:`archives.explode_refused`) switches
-        batching off on the client. 401/403 propagate, as do errors reading local files.
+        batching off on the client. 401/403 propagate. Files that cannot be packed (see
+        :func:`archives.build_tar`) are returned in ``left_out`` and take the per-file path;
+        ``None`` too when no file could be packed.
         """
         with _BATCH_SLOTS:
             archive = archives.build_tar(batch)
+            if not archive.members:
+                return None
             name = archives.new_batch_name()
             folder = self._repo_path(artifact_path)
             try:
@@ -552,10 +558,10 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
                 workers=config.max_workers,
             )
         if done:
+            marks = {(join_path(rel, name), local) for name, local in done.items()}
+            self._download_ctx.prefetched = marks  # unmarked when this call ends
             with self._hints_lock:
-                self._prefetched.update(
-                    (join_path(rel, name), local) for name, local in done.items()
-                )
+                self._prefetched.update(marks)
 
     def download_artifacts(
         self, artifact_path: str | None = None, dst_path: str | None = None
@@ -571,10 +577,16 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         self._download_ctx.dst = os.path.abspath(dst_path) if os.path.isdir(dst_path) else None
         with self._hints_lock:
             self._checked_dirs.clear()  # the file system may have changed since last time
+        self._download_ctx.prefetched = set()
         try:
             return _base_download_artifacts(self, artifact_path, dst_path)
         finally:
             self._download_ctx.dst = None
+            # Marks MLflow's loop did not consume (it stopped early) must not make a later
+            # download skip a file that may have changed on disk since.
+            with self._hints_lock:
+                self._prefetched.difference_update(self._download_ctx.prefetched)
+            self._download_ctx.prefetched = set()
 
     def _create_download_destination(
         self, src_artifact_path: str, dst_local_dir_path: str | None = None
