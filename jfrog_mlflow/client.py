@@ -41,6 +41,7 @@ from jfrog_mlflow.auth import auth_from_config
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.errors import (
     ArtifactoryError,
+    ConfigurationError,
     ConnectError,
     RequestTimeout,
     ResponseBroken,
@@ -56,7 +57,7 @@ from jfrog_mlflow.models import (
     parse_file_list,
     parse_storage_info,
 )
-from jfrog_mlflow.session import NoAuth, make_session, origin
+from jfrog_mlflow.session import IDEMPOTENT, RETRY_STATUSES, NoAuth, make_session, origin
 from jfrog_mlflow.transfer import hash_file
 from jfrog_mlflow.urls import (
     build_aql_url,
@@ -172,14 +173,16 @@ class ArtifactoryClient:
         """Run ``call``, retrying ``retry_on`` errors with exponential backoff and jitter.
 
         For idempotent operations only: ``call`` must be safe to repeat from the start.
-        Makes at most ``max_retries + 1`` attempts; the last error propagates unchanged.
+        Makes at most ``max_retries + 1`` attempts; the last error propagates unchanged. A
+        :class:`~jfrog_mlflow.errors.TransportError` that urllib3 already retried
+        (``exhausted``) propagates at once, so the budget is not spent twice.
         """
         attempts = self.config.max_retries + 1
         for attempt in range(attempts):
             try:
                 return call()
             except retry_on as exc:
-                if attempt + 1 >= attempts:
+                if attempt + 1 >= attempts or getattr(exc, "exhausted", False):
                     raise
                 delay = self.config.backoff_factor * (2**attempt) + random.uniform(
                     0, self.config.backoff_factor
@@ -205,6 +208,9 @@ class ArtifactoryClient:
         :class:`ResponseBroken` (retry it with :meth:`with_retries`).
         """
         sess = session or self._session
+        # urllib3 has retried connection errors and timeouts of idempotent methods on the
+        # default session already: an error left over means that budget is spent.
+        exhausted = sess is self._session and self.config.max_retries > 0 and method in IDEMPOTENT
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
             same_origin = origin(current) == self._origin
@@ -222,11 +228,24 @@ class ArtifactoryClient:
                 )
             except requests.Timeout as exc:
                 raise RequestTimeout(
-                    f"Artifactory {what} timed out ({type(exc).__name__})", method=method, url=url
+                    f"Artifactory {what} timed out ({type(exc).__name__})",
+                    method=method,
+                    url=url,
+                    exhausted=exhausted,
                 ) from exc
             except requests.RequestException as exc:
                 raise ConnectError(
                     f"Artifactory {what} failed: cannot reach {self.host} ({type(exc).__name__})",
+                    method=method,
+                    url=url,
+                    exhausted=exhausted,
+                ) from exc
+            except OSError as exc:
+                # requests checks the CA bundle path before connecting and raises a bare
+                # OSError (urllib3 wraps every socket error, so nothing else arrives here).
+                raise ConfigurationError(
+                    f"Artifactory {what} failed: the TLS CA bundle cannot be used; check "
+                    f"REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE): {exc}",
                     method=method,
                     url=url,
                 ) from exc
@@ -429,7 +448,8 @@ class ArtifactoryClient:
         return [filled.get(c.path, c) for c in children]
 
     def _aql_children(self, repo: str, path: str) -> list[ListEntry] | None:
-        """Children with sizes via AQL; ``None`` (and AQL disabled) when it is refused.
+        """Children with sizes via AQL; ``None`` when it fails. A refusal (4xx) turns AQL
+        off for this client; 429 and 5xx only make this one listing fall back.
 
         AQL is a read-only search sent as POST, so it is safe to repeat when its body breaks.
         """
@@ -445,8 +465,15 @@ class ArtifactoryClient:
                 data=query,
             )
             if resp.status_code != 200:
-                _logger.debug("AQL refused (HTTP %s); listing folder by folder", resp.status_code)
                 resp.close()
+                if resp.status_code in RETRY_STATUSES:
+                    # Overload or a proxy hiccup (urllib3 does not retry a POST): fall back
+                    # for this listing only.
+                    _logger.debug(
+                        "AQL failed (HTTP %s); this listing goes folder by folder", resp.status_code
+                    )
+                    return None
+                _logger.debug("AQL refused (HTTP %s); listing folder by folder", resp.status_code)
                 self._aql_ok = False
                 return None
             try:

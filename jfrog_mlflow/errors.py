@@ -87,7 +87,23 @@ class IntegrityError(ArtifactoryError):
 
 
 class TransportError(ArtifactoryError):
-    """The request produced no usable HTTP response."""
+    """The request produced no usable HTTP response.
+
+    Args:
+        exhausted: The transport layer (urllib3) already spent the retry budget on this
+            request, so retrying it again would multiply that budget.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        exhausted: bool = False,
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.exhausted = exhausted
 
 
 class ConnectError(TransportError, ConnectionError):

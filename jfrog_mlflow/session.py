@@ -44,7 +44,9 @@ if TYPE_CHECKING:  # names that exist only in the type stubs of requests
     from requests.sessions import _Settings
 
 __all__ = [
+    "IDEMPOTENT",
     "MAX_RETRY_AFTER",
+    "RETRY_STATUSES",
     "SEND_BLOCKSIZE",
     "CachedEnvSession",
     "CappedRetry",

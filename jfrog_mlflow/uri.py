@@ -66,7 +66,10 @@ class ArtifactoryLocation:
 
 def normalize_netloc(scheme: str, netloc: str) -> str:
     """Return ``host:port`` lower-cased with the scheme's default port filled in."""
-    parts = urlsplit(f"{scheme}://{netloc}")
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+    except ValueError:  # e.g. an unclosed or invalid IPv6 literal
+        raise InvalidArtifactUri(f"Invalid host '{netloc}'") from None
     try:
         port = parts.port
     except ValueError:
@@ -117,11 +120,9 @@ def parse_artifact_uri(uri: str, config: PluginConfig) -> ArtifactoryLocation:
                 same_host = normalize_netloc(endpoint.scheme, authority) == endpoint_netloc
             except InvalidArtifactUri:
                 same_host = False
-            if (
-                same_host
-                and endpoint_context
-                and segments[: len(endpoint_context)] == endpoint_context
-            ):
+            # An endpoint served at the root has an empty context path: every path of
+            # its host:port starts with it.
+            if same_host and segments[: len(endpoint_context)] == endpoint_context:
                 return _full_form(
                     uri, endpoint.scheme, authority, endpoint_context, segments, config
                 )
@@ -177,7 +178,7 @@ def _full_form(
             "artifactory://<host>[:port]/artifactory/<repo>/<path>"
         )
     netloc = normalize_netloc(scheme, authority)
-    base = f"{scheme}://{authority.lower()}/" + "/".join(context)
+    base = f"{scheme}://{authority.lower()}" + "".join(f"/{seg}" for seg in context)
     return ArtifactoryLocation(
         base_url=base, repo=rest[0], path="/".join(rest[1:]), netloc=netloc, full_form=True
     )
