@@ -25,7 +25,8 @@ ARTIFACTORY_AUTH_TOKEN                  (unset)          JFrog plugin compatibil
 ARTIFACTORY_NO_SSL                      false            Full-form URIs use ``http`` not ``https``.
 ARTIFACTORY_ARTIFACTS_DELETE_SKIP       false            ``delete_artifacts`` logs and does nothing.
 MLFLOW_ARTIFACTORY_ALLOWED_HOSTS        (empty)          Comma list of extra trusted hosts
-                                                         (``host`` or ``host:port``).
+                                                         (``host`` or ``host:port``; IPv6
+                                                         ``::1``, ``[::1]`` or ``[::1]:port``).
 REQUESTS_CA_BUNDLE                      (unset)          CA bundle used to verify TLS.
 MLFLOW_ARTIFACTORY_MAX_WORKERS          32               Parallel uploads, downloads (MLflow's
                                                          download pool) and range chunks; the

@@ -192,6 +192,8 @@ def trusted_netlocs(config: PluginConfig) -> tuple[set[str], set[str]]:
         parts = urlsplit(config.endpoint_url)
         exact.add(normalize_netloc(parts.scheme, parts.netloc))
     for entry in config.allowed_hosts:
+        if entry.count(":") > 1 and not entry.startswith("["):
+            entry = f"[{entry}]"  # a bare IPv6 address: any port, like a bare host name
         if entry.startswith("[") and "]:" not in entry:
             any_port.add(entry)
         elif ":" in entry and not entry.startswith("["):

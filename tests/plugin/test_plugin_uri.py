@@ -137,6 +137,11 @@ def test_parse_artifact_uri_rejects(uri, config, needle):
         ("artifactory://other:1/artifactory/r", PluginConfig(allowed_hosts=("other:1",)), True),
         ("artifactory://other:2/artifactory/r", PluginConfig(allowed_hosts=("other:1",)), False),
         ("artifactory://third/artifactory/r", PluginConfig(allowed_hosts=("other",)), False),
+        ("artifactory://[::1]:8/artifactory/r", PluginConfig(allowed_hosts=("::1",)), True),
+        ("artifactory://[::1]:8/artifactory/r", PluginConfig(allowed_hosts=("[::1]",)), True),
+        ("artifactory://[::1]:8/artifactory/r", PluginConfig(allowed_hosts=("[::1]:8",)), True),
+        ("artifactory://[::1]:9/artifactory/r", PluginConfig(allowed_hosts=("[::1]:8",)), False),
+        ("artifactory://[::2]:8/artifactory/r", PluginConfig(allowed_hosts=("::1",)), False),
         (
             "artifactory://srv:8/artifactory/r/1/2",
             PluginConfig(no_ssl=True, server_artifact_uris=("artifactory://srv:8/artifactory/r",)),
