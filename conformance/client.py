@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,27 @@ log = logging.getLogger(__name__)
 
 #: (connect, read) timeout for every request.
 TIMEOUT = (10.0, 120.0)
+#: How many recent exchanges a client keeps for failure reports, and how much of each body.
+HISTORY = 8
+SNIPPET = 300
+
+
+def describe_exchange(
+    method: str, url: str, resp: requests.Response, *, streamed: bool = False
+) -> str:
+    """``PUT <url> -> 409 application/json: <body snippet>`` (a streamed body is not read)."""
+    line = f"{method} {url} -> {resp.status_code} {resp.headers.get('Content-Type', '')}".rstrip()
+    if streamed:
+        return line + " (streamed body)"
+    body = resp.content[:SNIPPET]
+    if not body:
+        return line
+    text = body.decode("utf-8", "replace")
+    printable = sum(ch.isprintable() or ch in "\n\t" for ch in text)
+    if printable < 0.9 * len(text):
+        return f"{line}: <{len(resp.content)} bytes of binary>"
+    more = "..." if len(resp.content) > SNIPPET else ""
+    return f"{line}: {text!r}{more}"
 
 
 def auth_headers(creds: Credentials) -> dict[str, str]:
@@ -70,6 +92,8 @@ class RestClient:
         self.request_count = 0
         #: Fail requests beyond this many (0 = unlimited): bounds the load on a real server.
         self.max_requests = 0
+        #: The last exchanges (shared with derived clients), shown when a test fails.
+        self.history: deque[str] = deque(maxlen=HISTORY)
 
     def __repr__(self) -> str:
         return f"RestClient({self.base_url!r}, repo={self.repo!r}, auth={self.credentials.kind})"
@@ -87,7 +111,9 @@ class RestClient:
 
     def anonymous(self) -> RestClient:
         """The same target without credentials."""
-        return RestClient(self.base_url, self.repo, Credentials(), verify=self._verify)
+        other = RestClient(self.base_url, self.repo, Credentials(), verify=self._verify)
+        other.history = self.history
+        return other
 
     def with_headers_only(self, headers: Mapping[str, str]) -> RestClient:
         """The same target authenticating with exactly ``headers`` (e.g. a bogus token)."""
@@ -118,8 +144,14 @@ class RestClient:
             raise ConformanceError(
                 f"request budget of {self.max_requests} exhausted (--conformance-max-requests)"
             )
-        resp = self.session.request(method, url, **kwargs)
+        try:
+            resp = self.session.request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            self.history.append(f"{method} {url} -> {type(exc).__name__}")
+            raise
         log.debug("%s %s -> %s", method, url, resp.status_code)
+        streamed = bool(kwargs.get("stream"))
+        self.history.append(describe_exchange(method, resp.url or url, resp, streamed=streamed))
         return resp
 
     def deploy(

@@ -31,7 +31,7 @@ from conformance.folder_download import (
 )
 from conformance.profiles import FAST, REAL, THOROUGH, register_profiles
 from conformance.redact import Redactor
-from conformance.reporting import ResultBook
+from conformance.reporting import TRANSCRIPT_SECTION, ResultBook
 from conformance.targets import (
     Capabilities,
     Target,
@@ -244,14 +244,42 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     redactor = item.config.stash[BOOK_KEY].redactor
-    if redactor:
-        if report.longrepr is not None and not isinstance(report.longrepr, tuple):
-            text = str(report.longrepr)
-            masked = redactor.redact(text)
-            if masked != text:
-                report.longrepr = masked
-        report.sections = [(k, redactor.redact(v)) for k, v in report.sections]
+    if report.failed:
+        transcript = _transcript(item.config)
+        if transcript:
+            report.sections.append((TRANSCRIPT_SECTION, transcript))
+    # Always: besides the configured secrets, the redactor masks credential-shaped values
+    # (a minted token in a body snippet of the transcript).
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        text = str(report.longrepr)
+        masked = redactor.redact(text)
+        if masked != text:
+            report.longrepr = masked
+    report.sections = [(k, redactor.redact(v)) for k, v in report.sections]
     return report
+
+
+def _client(config: pytest.Config) -> RestClient | None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or state.target is None:
+        return None
+    return state.target.client
+
+
+def _transcript(config: pytest.Config) -> str:
+    """What the failing test last sent and got back (the body snippets are redacted later)."""
+    client = _client(config)
+    if client is None or not client.history:
+        return ""
+    return "\n".join(client.history)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Each test's failure transcript starts with its own requests."""
+    client = _client(item.config)
+    if client is not None:
+        client.history.clear()
 
 
 class _Recorder:

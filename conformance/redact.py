@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable
 
 __all__ = ["Redactor"]
 
 MASK = "***"
+
+#: Secrets the suite was not told about but may see in a server's answer (a body snippet in
+#: a failure report): JSON string values of keys ending in token/password/secret/api key,
+#: and the credential of an ``Authorization``-style ``Bearer``/``Basic`` value.
+_SHAPES = (
+    re.compile(r'("[A-Za-z_-]*(?:token|password|secret|api_?key)"\s*:\s*")[^"]*(")', re.I),
+    re.compile(r"\b((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}()", re.I),
+)
 
 
 class Redactor:
@@ -29,7 +38,9 @@ class Redactor:
         return bool(self._secrets)
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret masked."""
+        """``text`` with every known secret, and anything shaped like one, masked."""
         for secret in self._secrets:
             text = text.replace(secret, MASK)
+        for shape in _SHAPES:
+            text = shape.sub(rf"\g<1>{MASK}\g<2>", text)
         return text

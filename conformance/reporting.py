@@ -50,6 +50,17 @@ def _failure_reason(report: pytest.TestReport) -> str:
     return text[:300]
 
 
+#: Title of the report section holding a failed test's last requests (set by the plugin).
+TRANSCRIPT_SECTION = "conformance: last requests to the server"
+
+
+def _last_exchange(report: pytest.TestReport) -> str:
+    for title, text in report.sections:
+        if title == TRANSCRIPT_SECTION and text:
+            return text.splitlines()[-1][:300]
+    return ""
+
+
 @dataclass
 class ResultBook:
     """Collects every test's outcome from ``pytest_runtest_logreport``."""
@@ -65,7 +76,11 @@ class ResultBook:
         wasxfail = getattr(report, "wasxfail", None)
         if report.failed:
             status = "failed" if report.when == "call" else "error"
-            outcome = Outcome(nodeid, status, _failure_reason(report))
+            reason = _failure_reason(report)
+            last = _last_exchange(report)
+            if last:
+                reason = f"{reason} | last request: {last}"
+            outcome = Outcome(nodeid, status, reason)
         elif report.skipped:
             if wasxfail is not None:
                 outcome = Outcome(nodeid, "xfailed", str(wasxfail))

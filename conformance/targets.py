@@ -10,6 +10,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import secrets
 import threading
 import uuid
@@ -39,19 +40,29 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RUN_TS_FORMAT = "%Y%m%dT%H%M%SZ"
+#: The whole shape of a run id made by `make_run_id`: only such folders are ever janitored.
+RUN_ID_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}-(?:main|gw\d+)")
 PRO_ONLY_MARKER = "only in Artifactory Pro"
 
 
 def make_run_id(now: datetime | None = None) -> str:
     """``<utc-timestamp>-<random>-<worker>``; xdist workers share timestamp and random."""
     stamp = (now or datetime.now(timezone.utc)).strftime(RUN_TS_FORMAT)
-    shared = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or secrets.token_hex(4)
+    shared = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8].lower()
+    if not re.fullmatch(r"[0-9a-f]{8}", shared):
+        shared = secrets.token_hex(4)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     return f"{stamp}-{shared}-{worker}"
 
 
 def parse_run_timestamp(run_id: str) -> datetime | None:
-    """The creation time encoded in a run id, or None if it is not one of ours."""
+    """The creation time encoded in a run id, or None if it is not one of ours.
+
+    The whole name must have the shape `make_run_id` gives (timestamp, 8 hex digits, worker),
+    so a folder someone else named ``20240101T000000Z-notes`` is never taken for a run.
+    """
+    if not RUN_ID_RE.fullmatch(run_id):
+        return None
     try:
         return datetime.strptime(run_id.split("-", 1)[0], RUN_TS_FORMAT).replace(
             tzinfo=timezone.utc

@@ -12,6 +12,7 @@ from conformance.checks import deploy_tree
 from conformance.client import RestClient, error_envelope
 from conformance.model import checksums
 from conformance.paths import join
+from conformance.plugin import Observe
 from conformance.targets import Workspace
 
 ITEM_CREATED = "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json"
@@ -106,7 +107,9 @@ def test_folder_get_without_slash_redirects_and_with_slash_is_html(
 # -- download headers and byte ranges --------------------------------------------------------
 
 
-def test_download_and_head_carry_the_checksum_headers(rest: RestClient, area: str) -> None:
+def test_download_and_head_carry_the_checksum_headers(
+    rest: RestClient, area: str, observe: Observe
+) -> None:
     body = b"header check " * 10
     sums = checksums(body)
     path = join(area, "h.bin")
@@ -122,7 +125,11 @@ def test_download_and_head_carry_the_checksum_headers(rest: RestClient, area: st
         assert int(h["Content-Length"]) == len(body)
         assert "Last-Modified" in h
         assert h["X-Artifactory-Filename"] == "h.bin"
-        assert h["Content-Disposition"].startswith("attachment")
+        # Reference 2.1: absent when the repository has archive browsing enabled (a
+        # repository setting the suite cannot see), so only its form is checked.
+        disposition = h.get("Content-Disposition")
+        observe("content_disposition", disposition)
+        assert disposition is None or disposition.startswith("attachment"), disposition
     assert rest.head(path).content == b""
 
 
@@ -274,13 +281,20 @@ REJECTED = ["star*name", "pipe|name", 'quote"name', "question?mark", "...", " le
 @pytest.mark.parametrize("bad", REJECTED, ids=repr)
 @pytest.mark.parametrize("as_folder", [False, True], ids=["file", "folder"])
 def test_invalid_names_are_rejected_and_not_stored(
-    rest: RestClient, area: str, bad: str, as_folder: bool
+    rest: RestClient, area: str, bad: str, as_folder: bool, observe: Observe
 ) -> None:
+    """Reference section 12 (path validator, H). The status is only medium confidence:
+    the validator's error surfaced as 500 in 6.20 (section 1.5), so any error status
+    passes and the one sent is recorded as ``rejected_status``."""
     deploy_tree(rest, area, {}, [])
     path = join(area, bad, "f.txt") if as_folder else join(area, bad)
     r = rest.deploy(path, b"x")
-    assert 400 <= r.status_code < 500, (bad, r.status_code, r.text[:300])
-    assert rest.children(area) == []
+    observe("rejected_status", r.status_code)
+    assert r.status_code >= 400, (
+        f"PUT of the invalid name {bad!r} answered HTTP {r.status_code}, expected a refusal "
+        f"(4xx; 6.20 answered 500): {r.text[:300]}"
+    )
+    assert rest.children(area) == [], f"{bad!r} was refused but something was stored"
 
 
 def test_checksum_suffix_uploads_a_checksum_and_is_not_stored(rest: RestClient, area: str) -> None:

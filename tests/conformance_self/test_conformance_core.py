@@ -110,6 +110,14 @@ def test_redactor_masks_secrets_and_their_basic_auth_form() -> None:
     assert "s3cret" not in repr(r)
 
 
+def test_redactor_masks_credentials_it_was_not_told_about() -> None:
+    r = Redactor()
+    body = '{"token_id" : "id-1", "access_token" : "eyJ0eXAi.xyz", "Password": "p w"}'
+    assert r.redact(body) == '{"token_id" : "id-1", "access_token" : "***", "Password": "***"}'
+    assert r.redact("Authorization: Bearer abcdefgh12345") == "Authorization: Bearer ***"
+    assert r.redact("basic auth is off") == "basic auth is off"
+
+
 def test_run_ids_carry_a_parseable_utc_timestamp() -> None:
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     run_id = make_run_id(now)
