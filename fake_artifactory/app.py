@@ -45,7 +45,9 @@ class Emulator:
     def __init__(self, config: EmulatorConfig, store: Store | None = None) -> None:
         self.config = config
         self.store = (
-            store if store is not None else Store(config.data_dir, config.repos, fsync=config.fsync)
+            store
+            if store is not None
+            else Store(config.data_dir, config.repos, fsync=config.fsync, shared=config.workers > 1)
         )
         if config.seed is not None:
             self._load_seed(config.seed)
@@ -102,9 +104,24 @@ def _wrap_middlewares(app: Flask, emulator: Emulator, *, fast_path: bool = True)
             context_path=emulator.config.context_path,
         )
     journal = _optional_module("fake_artifactory.journal")
-    if journal is not None:
+    if journal is not None and emulator.config.workers == 1:
         emulator.journal = journal.Journal()
         app.wsgi_app = journal.JournalMiddleware(app.wsgi_app, emulator.journal)  # type: ignore[method-assign]
+    if emulator.store.shared:
+        app.wsgi_app = SharedStoreSync(app.wsgi_app, emulator.store)  # type: ignore[method-assign]
+
+
+class SharedStoreSync:
+    """Outermost WSGI layer with ``--workers``: each request first picks up repository and
+    token changes made by the other processes (:meth:`Store.sync_shared`)."""
+
+    def __init__(self, inner: WSGIApp, store: Store) -> None:
+        self.inner = inner
+        self.store = store
+
+    def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        self.store.sync_shared()
+        return self.inner(environ, start_response)
 
 
 def raw_path(environ: dict[str, Any]) -> str:
@@ -149,6 +166,18 @@ def create_app(
         require_authenticated(principal, config)
         g.principal = principal
 
+    if config.workers > 1:
+
+        @app.before_request
+        def _single_process_controls() -> None:
+            refused = refused_with_workers(request.method, request.path)
+            if refused:
+                raise HttpError(
+                    409,
+                    f"{refused} needs a single emulator process; "
+                    f"it is not available with --workers {config.workers}",
+                )
+
     server_header = f"Artifactory/{config.version}"
 
     @app.after_request
@@ -173,6 +202,23 @@ def create_app(
     routes.register(app)
     _wrap_middlewares(app, emulator, fast_path=fast_path)
     return app
+
+
+def refused_with_workers(method: str, path: str) -> str | None:
+    """What a control-plane request needs that several processes cannot share, or None.
+
+    The request journal, fault rules and run-time settings live in each process, and a
+    snapshot import rewrites the data dir under the other processes' feet.
+    """
+    if path.startswith("/_fake/requests"):
+        return "the request journal"
+    if path.startswith("/_fake/faults") and method != "GET":
+        return "fault injection"
+    if path.startswith("/_fake/settings/") and method != "GET":
+        return "changing settings at run time"
+    if path.startswith("/_fake/snapshot") and method == "POST":
+        return "importing a snapshot"
+    return None
 
 
 def get_emulator(app: Flask) -> Emulator:

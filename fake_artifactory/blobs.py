@@ -122,10 +122,17 @@ def verify_client_checksums(
 class BlobStore:
     """The blob directory of a data dir; thread-safe because blobs are immutable."""
 
-    def __init__(self, root: Path, durability: Durability | None = None) -> None:
+    def __init__(
+        self, root: Path, durability: Durability | None = None, *, shared: bool = False
+    ) -> None:
         self.durability = durability or Durability.resolve("always", ephemeral=False)
         self.blob_dir = root / "blobs"
         self.tmp_dir = root / "tmp"
+        #: Several processes use this directory (``--workers``): a blob is protected only by
+        #: an in-process pin between publication and commit, so nothing is ever deleted
+        #: here (unreferenced blobs stay until a single-process run collects them), and
+        #: ``tmp/`` is not emptied (another process may be receiving into it).
+        self.shared = shared
         #: Blobs being published outside the store's write lock; never garbage collected.
         self._pinned: Counter[str] = Counter()
         self._pin_lock = threading.Lock()
@@ -134,9 +141,10 @@ class BlobStore:
         self._counter = itertools.count()
         for directory in (self.blob_dir, self.tmp_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        for leftover in self.tmp_dir.iterdir():  # partial uploads from a crash
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        if not shared:
+            for leftover in self.tmp_dir.iterdir():  # partial uploads from a crash
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
 
     def path(self, sha256: str) -> Path:
         """Host path of a blob."""
@@ -267,7 +275,7 @@ class BlobStore:
         uses it (``referenced`` by an item, or pinned by another deploy).  The caller
         holds one pin and the store's write lock."""
         with self._pin_lock:
-            if referenced or self._pinned[sha256] > 1:
+            if referenced or self._pinned[sha256] > 1 or self.shared:
                 return
             with contextlib.suppress(OSError):
                 self.path(sha256).unlink()
@@ -275,6 +283,8 @@ class BlobStore:
     def collect_garbage(self, used: Collection[str]) -> int:
         """Delete blobs whose sha256 is neither in ``used`` nor pinned; returns the count."""
         removed = 0
+        if self.shared:
+            return removed
         for sub in self.blob_dir.iterdir():
             for blob in sub.iterdir():
                 if blob.name in used:

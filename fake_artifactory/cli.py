@@ -92,6 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    if config.workers > 1:
+        from fake_artifactory.workers import serve_workers
+
+        try:
+            return serve_workers(config, stop, lambda url: print(f"READY {url}", flush=True))
+        except (ConfigurationError, OSError) as exc:
+            print(f"fake-artifactory: error: {exc}", file=sys.stderr)
+            return 2
     try:
         server = ThreadedServer(config)
     except ConfigurationError as exc:

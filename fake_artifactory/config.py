@@ -82,6 +82,10 @@ class EmulatorConfig:
     folder_download_max_files: int = 5000
     folder_download_max_size_mb: int = 1024
     folder_download_max_parallel: int = 10
+    #: Server processes sharing the data dir and the port (``--workers``); above 1 the
+    #: emulator is a throughput server: no request journal, no fault rules, no run-time
+    #: settings (see ``fake_artifactory.workers``).
+    workers: int = 1
 
     @property
     def admin_user(self) -> str:
@@ -111,6 +115,11 @@ class EmulatorConfig:
             )
         if bool(ns.tls_cert) != bool(ns.tls_key):
             raise ConfigurationError("--tls-cert and --tls-key must be given together")
+        workers = getattr(ns, "workers", 1)
+        if workers > 1 and ns.faults:
+            raise ConfigurationError(
+                "--faults needs one process (rule counters are per process); drop --workers"
+            )
         return cls(
             host=ns.host,
             port=ns.port,
@@ -136,6 +145,7 @@ class EmulatorConfig:
             folder_download_max_files=getattr(ns, "folder_download_max_files", 5000),
             folder_download_max_size_mb=getattr(ns, "folder_download_max_size_mb", 1024),
             folder_download_max_parallel=getattr(ns, "folder_download_max_parallel", 10),
+            workers=workers,
         )
 
 
@@ -166,15 +176,24 @@ def port_arg(value: str) -> int:
     return port
 
 
-def non_negative_int_arg(value: str) -> int:
-    """Parse an integer >= 0."""
+def _int_at_least(value: str, least: int) -> int:
     try:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {number}")
+    if number < least:
+        raise argparse.ArgumentTypeError(f"must be >= {least}: {number}")
     return number
+
+
+def non_negative_int_arg(value: str) -> int:
+    """Parse an integer >= 0."""
+    return _int_at_least(value, 0)
+
+
+def positive_int_arg(value: str) -> int:
+    """Parse an integer >= 1."""
+    return _int_at_least(value, 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,4 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folder-download-max-files", type=non_negative_int_arg, default=5000)
     p.add_argument("--folder-download-max-size-mb", type=non_negative_int_arg, default=1024)
     p.add_argument("--folder-download-max-parallel", type=non_negative_int_arg, default=10)
+    p.add_argument(
+        "--workers",
+        type=positive_int_arg,
+        default=1,
+        help="server processes sharing the port and the data dir (throughput mode: no "
+        "request journal, fault rules or run-time settings when above 1)",
+    )
     return p

@@ -333,6 +333,9 @@ class ThreadedServer:
             request_queue_size=64,
             timeout=self.config.socket_timeout,
             shutdown_timeout=2,
+            # --workers: every process listens on the same port (the kernel spreads the
+            # connections); see fake_artifactory.workers.
+            reuse_port=self.config.workers > 1,
         )
         server.gateway = ConnectionExposingGateway
         server.ConnectionClass = FastReadConnection

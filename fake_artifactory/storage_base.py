@@ -156,14 +156,21 @@ class StoreBase:
     """Connections, repositories, blobs and reads (see :class:`fake_artifactory.storage.Store`)."""
 
     def __init__(
-        self, data_dir: Path | None = None, repos: Iterable[str] = (), fsync: str = "auto"
+        self,
+        data_dir: Path | None = None,
+        repos: Iterable[str] = (),
+        fsync: str = "auto",
+        *,
+        shared: bool = False,
     ) -> None:
         self.ephemeral = data_dir is None
+        #: Other processes use the same data dir (``--workers``): see :meth:`sync_shared`.
+        self.shared = shared and data_dir is not None
         self.durability = Durability.resolve(fsync, ephemeral=self.ephemeral)
         root = Path(tempfile.mkdtemp(prefix="fake-artifactory-")) if data_dir is None else data_dir
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self.blobs = BlobStore(root, self.durability)
+        self.blobs = BlobStore(root, self.durability, shared=self.shared)
         self.blob_dir = self.blobs.blob_dir
         self.tmp_dir = self.blobs.tmp_dir
         self.db_path = root / "meta.sqlite3"
@@ -177,6 +184,7 @@ class StoreBase:
         # A reader only installs what it loaded if no write happened meanwhile.
         self._cache_lock = threading.Lock()
         self._cache_gen = 0
+        self._shared_gen: str | None = None
         self._repo_cache: dict[str, RepoRecord] | None = None
         self._drop_other_caches()
         with self._write_lock:
@@ -232,11 +240,35 @@ class StoreBase:
             self._finalizer()
 
     def _invalidate_caches(self) -> None:
-        """Forget cached repositories and tokens (call after committing a change to them)."""
+        """Forget cached repositories and tokens (call after committing a change to them).
+
+        In a shared data dir the change is also announced to the other processes (a
+        counter in ``meta`` that :meth:`sync_shared` compares).
+        """
+        self._drop_caches()
+        if self.shared:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('cache_gen', '1') ON CONFLICT(key) "
+                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
+
+    def _drop_caches(self) -> None:
         with self._cache_lock:
             self._cache_gen += 1
             self._repo_cache = None
             self._drop_other_caches()
+
+    def sync_shared(self) -> None:
+        """Drop the caches when another process changed repositories or tokens (one
+        indexed read; call at the start of each request). No-op unless ``shared``."""
+        if not self.shared:
+            return
+        row = self._db().execute("SELECT value FROM meta WHERE key = 'cache_gen'").fetchone()
+        gen = None if row is None else str(row[0])
+        if gen != self._shared_gen:
+            self._shared_gen = gen
+            self._drop_caches()
 
     def _drop_other_caches(self) -> None:
         """Hook for subclasses with more caches (called under the cache lock)."""
