@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--contenders",
         default=None,
-        help="comma list to restrict contenders (ours,jfrog,s3,requests,curl,copy,emulator,moto)",
+        help="comma list to restrict contenders (ours, ours-perfile, jfrog, s3, requests, "
+        "curl, copy, emulator, emulator-2w, moto)",
     )
     parser.add_argument(
         "--no-venv",

@@ -50,6 +50,8 @@ class Emulator:
     pid: int
     token: str = BENCH_TOKEN
     repo: str = DEFAULT_REPO
+    #: False for ``--workers`` (throughput mode: no request journal).
+    journal: bool = True
 
     def as_spec(self) -> dict[str, str]:
         """The part of a child spec that tells a contender where Artifactory is."""
@@ -58,7 +60,8 @@ class Emulator:
     def reset(self) -> None:
         """Forget all stored artifacts and the request journal."""
         requests.post(f"{self.root_url}/_fake/reset", timeout=120).raise_for_status()
-        requests.delete(f"{self.root_url}/_fake/requests", timeout=60).raise_for_status()
+        if self.journal:
+            requests.delete(f"{self.root_url}/_fake/requests", timeout=60).raise_for_status()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,8 @@ def start_emulator(
         "--token", BENCH_TOKEN, *extra_args, timeout=_START_TIMEOUT_S, log_file=log_file
     ) as proc:
         log.info("emulator %s up at %s", " ".join(extra_args), proc.url)
-        yield Emulator(url=proc.url, root_url=proc.root_url, pid=proc.pid)
+        journal = "--workers" not in extra_args
+        yield Emulator(url=proc.url, root_url=proc.root_url, pid=proc.pid, journal=journal)
 
 
 @contextmanager

@@ -32,12 +32,16 @@ ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6")
 #: Contenders that run in the competitors' environment.
 COMPETITORS = frozenset({"jfrog", "s3", "moto"})
 #: Contenders that talk to the emulator.
-ARTIFACTORY_CLIENTS = frozenset({"ours", "ours-perfile", "jfrog", "requests", "curl", "emulator"})
+ARTIFACTORY_CLIENTS = frozenset(
+    {"ours", "ours-perfile", "jfrog", "requests", "curl", "emulator", "emulator-2w"}
+)
 _CHILD_TIMEOUT_S = 1800.0
 #: Emulator settings for every run: folder download is an admin setting of a real
 #: Artifactory (off by default there and in the emulator); the benchmark turns it on and
 #: measures the plugin with its archive transfers off too (contender ``ours-perfile``).
 _EMULATOR_ARGS = ("--folder-download",)
+#: W6 also measures the emulator's throughput mode (contender ``emulator-2w``).
+_WORKERS_ARGS = ("--workers", "2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +147,7 @@ class Runner:
         self._stack = ExitStack()
         self._emulator: Emulator | None = None
         self._slow_emulator: Emulator | None = None
+        self._workers_emulator: Emulator | None = None
         self._moto: MotoServer | None = None
         self._moto_failed = False
         self._seq = 0
@@ -173,6 +178,14 @@ class Runner:
                 start_emulator(args, log_file=self.logs / "emulator-latency.log")
             )
         return self._slow_emulator
+
+    @property
+    def workers_emulator(self) -> Emulator:
+        if self._workers_emulator is None:
+            self._workers_emulator = self._stack.enter_context(
+                start_emulator(_WORKERS_ARGS, log_file=self.logs / "emulator-workers.log")
+            )
+        return self._workers_emulator
 
     @property
     def moto(self) -> MotoServer | None:
@@ -236,6 +249,8 @@ class Runner:
         """The emulator a contender talks to (started on first use), or None."""
         if contender not in ARTIFACTORY_CLIENTS:
             return None
+        if contender == "emulator-2w":
+            return self.workers_emulator
         return self.slow_emulator if latency else self.emulator
 
     def _reset(self, contender: str, emulator: Emulator | None) -> bool:
@@ -389,7 +404,7 @@ class Runner:
 
     def run_rps(self) -> None:
         """W6: requests/second of the emulator vs moto, 8 clients on keep-alive connections."""
-        for run, target in self._runs(["emulator", "moto"]):
+        for run, target in self._runs(["emulator", "emulator-2w", "moto"]):
             if not self._reset(target, self._emu(target)):
                 self.record("W6", target, run, {"skipped": "moto server unavailable"})
                 continue

@@ -247,7 +247,7 @@ class StoreBase:
         """
         self._drop_caches()
         if self.shared:
-            with self._tx() as db:
+            with self._write_lock, self._tx() as db:
                 db.execute(
                     "INSERT INTO meta(key, value) VALUES ('cache_gen', '1') ON CONFLICT(key) "
                     "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
