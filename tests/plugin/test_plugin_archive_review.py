@@ -294,3 +294,39 @@ def test_an_interrupted_download_leaves_no_skip_marks_behind(fd_env, tmp_path, m
     victim.unlink()  # the user removes it, then asks for that one file again
     again = Path(repo.download_artifacts(f"m/{rel}", str(dst)))
     assert again == victim and victim.read_bytes() == files[rel]
+
+
+def test_write_plan_moves_to_the_pool_only_when_writes_are_slow():
+    from jfrog_mlflow.archives import WritePlan
+
+    fast = WritePlan(slow_after=0.002)
+    for _ in range(100):
+        fast.record(0.0005)
+    assert not fast.pooled
+    slow = WritePlan(slow_after=0.002)
+    for _ in range(15):
+        slow.record(0.01)
+    assert not slow.pooled  # too few writes to judge
+    slow.record(0.01)
+    assert slow.pooled
+
+
+@pytest.mark.parametrize("slow_after", [None, 0.0], ids=["inline", "pool-after-16"])
+def test_folder_archive_members_written_inline_and_by_the_pool(
+    fd_env, tmp_path, monkeypatch, slow_after
+):
+    """Every member arrives intact whichever way it is written (0 s makes every write
+    "slow", so after the first 16 the writer pool takes over)."""
+    import jfrog_mlflow.archives as archives
+
+    if slow_after is not None:
+        monkeypatch.setattr(archives, "SLOW_WRITE_S", slow_after)
+    names = [f"d{i % 5}/f{i}.bin" for i in range(48)]
+    repo = get_artifact_repository("artifactory://review/plan")
+    files = _write_tree(tmp_path / "src", names)
+    repo.log_artifacts(str(tmp_path / "src"), "m")
+    fd_env.clear_requests()
+    out = _download(repo, "m", tmp_path / "dst")
+    assert _read(out) == files
+    assert sum(_is_archive_get(e["method"], e["uri"]) for e in _journal(fd_env)) == 1
+    assert _leftovers(tmp_path / "dst") == []
