@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -210,6 +211,10 @@ class RestClient:
     def version(self) -> requests.Response:
         """``/api/system/version``."""
         return self.request("GET", f"{self.base_url}/api/system/version")
+
+    def repository_config(self) -> requests.Response:
+        """``/api/repositories/{repo}`` (the repository's configuration)."""
+        return self.request("GET", f"{self.base_url}/api/repositories/{quote(self.repo, safe='')}")
 
     def exists(self, path: str) -> bool:
         """True when the storage API knows the item."""

@@ -114,7 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "Artifactory; strict xfail when running against it",
     )
     config.addinivalue_line(
-        "markers", "requires(capability): skip unless the target has it (pro, deep_list)"
+        "markers",
+        "requires(capability): skip unless the target has it (pro, deep_list, client_checksums)",
     )
     try:
         tconf = TargetConfig.from_options(vars(config.option))
@@ -233,7 +234,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     item.add_marker(
                         pytest.mark.skip(
                             reason=f"target lacks capability {capability!r} "
-                            f"(edition {caps.edition}, version {caps.version})"
+                            f"(edition {caps.edition}, version {caps.version}, "
+                            f"checksum policy {caps.checksum_policy})"
                         )
                     )
 

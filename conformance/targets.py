@@ -43,6 +43,8 @@ RUN_TS_FORMAT = "%Y%m%dT%H%M%SZ"
 #: The whole shape of a run id made by `make_run_id`: only such folders are ever janitored.
 RUN_ID_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}-(?:main|gw\d+)")
 PRO_ONLY_MARKER = "only in Artifactory Pro"
+#: A local repository's default ``checksumPolicyType``.
+DEFAULT_CHECKSUM_POLICY = "client-checksums"
 
 
 def make_run_id(now: datetime | None = None) -> str:
@@ -78,10 +80,18 @@ class Capabilities:
     version: str = "unknown"
     edition: str = "unknown"
     deep_list: bool = False
+    #: The repository's ``checksumPolicyType``; when unreadable, the default of a local
+    #: repository (``client-checksums``) is assumed.
+    checksum_policy: str = DEFAULT_CHECKSUM_POLICY
 
     def has(self, name: str) -> bool:
-        """True when the named capability (``pro``, ``deep_list``) is present."""
-        return {"pro": self.edition == "pro", "deep_list": self.deep_list}.get(name, False)
+        """True when the named capability (``pro``, ``deep_list``, ``client_checksums``:
+        the repository verifies the checksums a client sends) is present."""
+        return {
+            "pro": self.edition == "pro",
+            "deep_list": self.deep_list,
+            "client_checksums": self.checksum_policy != "server-generated-checksums",
+        }.get(name, False)
 
 
 @dataclass
@@ -167,18 +177,24 @@ def preflight(target: Target) -> None:
 
 
 def probe(client: RestClient, folder: str) -> Capabilities:
-    """Version, edition (the Pro-only 400 of ``?list``) and deep listing."""
+    """Version, edition (the Pro-only 400 of ``?list``), deep listing and the repository's
+    checksum policy (its configuration, when the credentials may read it)."""
     version = "unknown"
     resp = client.version()
     if resp.status_code == 200:
         with contextlib.suppress(ValueError):
             version = str(resp.json().get("version", "unknown")).strip()
+    policy = DEFAULT_CHECKSUM_POLICY
+    config = client.repository_config()
+    if config.status_code == 200:
+        with contextlib.suppress(ValueError, AttributeError):
+            policy = str(config.json().get("checksumPolicyType") or policy)
     listing = client.file_list(folder, deep=True, list_folders=True)
     if listing.status_code == 200:
-        return Capabilities(version, "pro", True)
+        return Capabilities(version, "pro", True, policy)
     if listing.status_code == 400 and PRO_ONLY_MARKER in listing.text:
-        return Capabilities(version, "oss", False)
-    return Capabilities(version, "unknown", False)
+        return Capabilities(version, "oss", False, policy)
+    return Capabilities(version, "unknown", False, policy)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from conformance.paths import join
 HEADERS = {"sha1": "X-Checksum-Sha1", "md5": "X-Checksum-Md5", "sha256": "X-Checksum-Sha256"}
 
 
+@pytest.mark.requires("client_checksums")
 @pytest.mark.parametrize("generic", [False, True], ids=["specific-header", "X-Checksum"])
 @pytest.mark.parametrize("alg", ["sha1", "md5", "sha256"])
 def test_checksum_mismatch_is_409_and_stores_nothing(
@@ -33,6 +34,7 @@ def test_checksum_mismatch_is_409_and_stores_nothing(
     assert rest.download(path).status_code == 404
 
 
+@pytest.mark.requires("client_checksums")
 def test_checksum_mismatch_on_overwrite_keeps_the_old_content(rest: RestClient, area: str) -> None:
     path = join(area, "keep.bin")
     assert rest.deploy(path, b"old").status_code == 201

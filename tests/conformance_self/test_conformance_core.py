@@ -123,3 +123,18 @@ def test_run_ids_carry_a_parseable_utc_timestamp() -> None:
     run_id = make_run_id(now)
     assert parse_run_timestamp(run_id) == now
     assert parse_run_timestamp("keepme") is None
+
+
+def test_checksum_policy_is_probed_and_gates_the_client_checksum_checks() -> None:
+    from conformance.client import RestClient
+    from conformance.config import Credentials
+    from conformance.targets import Capabilities, probe
+    from fake_artifactory.config import EmulatorConfig
+    from fake_artifactory.server import ThreadedServer
+
+    with ThreadedServer(EmulatorConfig(port=0, tokens=("probe-token",))) as srv:
+        client = RestClient(srv.url, "example-repo-local", Credentials(token="probe-token"))
+        caps = probe(client, "no-such-folder")
+    assert caps.checksum_policy == "client-checksums" and caps.has("client_checksums")
+    server_side = Capabilities("7.90.10", "pro", True, "server-generated-checksums")
+    assert not server_side.has("client_checksums") and server_side.has("pro")
