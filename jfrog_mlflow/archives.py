@@ -373,12 +373,11 @@ def download_folder(
 
     ``targets`` maps a listing name (relative to ``folder``) to what its bytes must match;
     ``local_path_of(name)`` gives (and prepares) its destination. The tar is read as it
-    streams on this thread; small members are written by ``workers`` threads (creating
-    thousands of files is bound by file-system calls, which run in parallel), large ones
-    here. An empty result means the server refused the archive (the caller falls back to
-    per-file downloads); a 403 (folder download disabled) also switches them off on
-    ``client``. A body or archive that breaks off ends extraction early: what was verified
-    is kept.
+    streams on this thread; small members are written here too, or by ``workers`` threads
+    once writes prove slow (see :class:`WritePlan`), large ones here. An empty result means
+    the server refused the archive (the caller falls back to per-file downloads); a 403
+    (folder download disabled) also switches them off on ``client``. A body or archive that
+    breaks off ends extraction early: what was verified is kept.
 
     Raises:
         AuthenticationFailed: on 401, like every other request.
@@ -469,10 +468,10 @@ def _extract(
                         pending.append(pool.submit(write_small, name, data))
                         continue
                     started = time.perf_counter()
-                    written: Future[tuple[str, str] | None] = Future()
-                    written.set_result(write_small(name, data))
+                    written = write_small(name, data)
                     plan.record(time.perf_counter() - started)
-                    pending.append(written)
+                    if written is not None:
+                        done[name] = written[1]
                     continue
                 local = local_path_of(name)
                 if _write_member(source, local, expected, f"{what}: {name!r}"):
