@@ -270,6 +270,13 @@ def _log_server_error(msg: str = "", level: int = logging.INFO, traceback: bool 
     log.log(level, "cheroot: %s", msg, exc_info=traceback)
 
 
+def root_url(scheme: str, host: str, port: int) -> str:
+    """``scheme://host:port``, an IPv6 host in brackets."""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
 class ThreadedServer:
     """The emulator on a cheroot server in a background thread.
 
@@ -292,10 +299,7 @@ class ThreadedServer:
     @property
     def root_url(self) -> str:
         """``scheme://host:port`` (no context path)."""
-        host = self.config.host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"{self._scheme}://{host}:{self.port}"
+        return root_url(self._scheme, self.config.host, self.port)
 
     @property
     def url(self) -> str:

@@ -36,6 +36,7 @@ from pathlib import Path
 from types import FrameType
 
 from fake_artifactory.config import ConfigurationError, EmulatorConfig
+from fake_artifactory.server import ThreadedServer, root_url
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,6 @@ def _prepare(config: EmulatorConfig, scratch: Path) -> EmulatorConfig:
 
 def _child(config: EmulatorConfig, ready_fd: int) -> int:
     """Body of one worker process: serve until SIGTERM/SIGINT."""
-    from fake_artifactory.server import ThreadedServer
-
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -132,6 +131,17 @@ def _stop_children(pids: dict[int, int | None]) -> None:
             os.waitpid(pid, 0)
 
 
+def _reap(pids: dict[int, int | None]) -> int | None:
+    """Record the status of a child that has exited and return its pid (None: all run)."""
+    for pid, status in pids.items():
+        if status is None:
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pids[pid] = code
+                return pid
+    return None
+
+
 def _wait_ready(read_fd: int, pids: dict[int, int | None]) -> bool:
     """True once every child wrote its byte; False if one exited or time ran out."""
     got = 0
@@ -143,12 +153,8 @@ def _wait_ready(read_fd: int, pids: dict[int, int | None]) -> bool:
         readable, _, _ = select.select([read_fd], [], [], min(left, 0.2))
         if readable:
             got += len(os.read(read_fd, len(pids)))
-        for pid in pids:
-            if pids[pid] is None:
-                done, code = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    pids[pid] = code
-                    return False
+        if _reap(pids) is not None:
+            return False
     return True
 
 
@@ -166,8 +172,7 @@ def serve_workers(
     if not hasattr(os, "fork") or not hasattr(socket, "SO_REUSEPORT"):
         raise ConfigurationError("--workers needs fork() and SO_REUSEPORT (Linux)")
     scratch = Path(tempfile.mkdtemp(prefix="fake-artifactory-workers-"))
-    made_data_dir = config.data_dir is None
-    if made_data_dir:
+    if config.data_dir is None:
         fsync = "never" if config.fsync == "auto" else config.fsync
         config = dataclasses.replace(config, data_dir=scratch / "data", fsync=fsync)
     pids: dict[int, int | None] = {}
@@ -186,17 +191,13 @@ def serve_workers(
         os.close(read_fd)
         if not ready:
             raise ConfigurationError("a worker process failed to start (see the log above)")
-        host = f"[{config.host}]" if ":" in config.host else config.host
         scheme = "https" if config.tls_cert is not None else "http"
-        url = f"{scheme}://{host}:{config.port}{config.context_path.rstrip('/')}"
-        announce(url)
+        announce(root_url(scheme, config.host, config.port) + config.context_path.rstrip("/"))
         while not stop.wait(0.5):
-            for pid in pids:
-                done, code = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    pids[pid] = code
-                    log.error("worker %d exited (status %d); stopping", pid, code)
-                    return 1
+            dead = _reap(pids)
+            if dead is not None:
+                log.error("worker %d exited (status %s); stopping", dead, pids[dead])
+                return 1
         return 0
     finally:
         _stop_children(pids)
