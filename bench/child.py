@@ -543,11 +543,12 @@ def _rps_worker(spec: Spec, index: int, barrier: Any, out: Any) -> None:
 def _rps_timed(spec: Spec, index: int, barrier: Any) -> tuple[float, float, float, float]:
     count, size = int(spec["count"]), int(spec["size"])
     put, get = _rps_clients(spec, size)
-    keys = [f"w6/c{index}/k{i:05d}" for i in range(count)]
+    prefix = spec.get("prefix", "w6")
+    keys = [f"{prefix}/c{index}/k{i:05d}" for i in range(count)]
     # A distinct body per request: the emulator stores content once per checksum, so
     # repeating one body would measure its deduplication, not its write path.
     bodies = [os.urandom(size) for _ in keys]
-    put(f"w6/c{index}/warmup", os.urandom(size))  # opens the connection outside the window
+    put(f"{prefix}/c{index}/warmup", os.urandom(size))  # opens the connection outside the window
     barrier.wait(timeout=600)
     t0 = time.perf_counter()
     for key, body in zip(keys, bodies, strict=True):

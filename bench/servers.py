@@ -57,9 +57,16 @@ class Emulator:
         """The part of a child spec that tells a contender where Artifactory is."""
         return {"url": self.url, "root_url": self.root_url, "token": self.token, "repo": self.repo}
 
-    def reset(self) -> None:
-        """Forget all stored artifacts and the request journal."""
-        requests.post(f"{self.root_url}/_fake/reset", timeout=120).raise_for_status()
+    def delete(self, path: str) -> None:
+        """Delete ``path`` (a file or folder under ``bench/``) through the REST API."""
+        requests.delete(
+            f"{self.url}/{self.repo}/bench/{path}",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=120,
+        ).raise_for_status()
+
+    def clear_journal(self) -> None:
+        """Forget the request journal (the count of the next run starts at zero)."""
         if self.journal:
             requests.delete(f"{self.root_url}/_fake/requests", timeout=60).raise_for_status()
 

@@ -3,6 +3,15 @@
 Every measurement runs in a fresh child process (:mod:`bench.child`) of the interpreter that
 has the contender installed. Runs are alternated (the contender order rotates every run) so
 machine noise hits every contender alike; the report takes medians.
+
+No run deletes many files before the next one (the emulator is not reset between runs,
+every run has its own prefix, source tree and destination; only W3's few large files are
+removed). On ext4 without a journal, as on the benchmark VM, the kernel does not reuse an
+inode for 60 s after its deletion (300 s while its inode table block is unwritten), and every new file's inode search walks past
+all the recently freed ones (``recently_deleted()`` in ``find_inode_bit()``: about 70 % of
+the CPU time of a file-creation loop under ``perf``). Deleting the previous run's 2,000 files
+made creating the next 2,000 cost 0.5-1.2 s instead of 0.1 s, for whichever contender ran
+next: the noise of the W2, W5 and W6 PUT figures of earlier reports.
 """
 
 from __future__ import annotations
@@ -83,6 +92,11 @@ class Record:
     contender: str
     run: int
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def hash_seed(run: int, contender: str) -> int:
+    """A stable seed per (run, contender) (``hash()`` of a str changes per process)."""
+    return run * 1000 + sum(ord(ch) * (i + 1) for i, ch in enumerate(contender))
 
 
 def rotate(items: Sequence[str], run: int) -> list[str]:
@@ -238,11 +252,24 @@ class Runner:
         shown = {k: v for k, v in data.items() if not k.endswith("_requests") and k != "python"}
         log.info("%s %-8s run %d: %s", workload, contender, run, shown)
 
-    def scratch(self, name: str) -> Path:
-        path = self.work / "scratch" / name
+    def scratch(self, name: str, reuse: bool = False) -> Path:
+        """An empty directory: a new one per call, or ``name`` emptied when ``reuse``.
+
+        Nothing with many files is deleted while the benchmark runs (see the module
+        docstring); ``reuse`` is for the few large files of W3.
+        """
+        self._seq += 1
+        path = self.work / "scratch" / (name if reuse else f"{name}-{self._seq}")
         if path.exists():
             shutil.rmtree(path)
         path.mkdir(parents=True)
+        return path
+
+    def tree(self, spec: TreeSpec, run: int, contender: str) -> Path:
+        """The source tree of one (run, contender): its own bytes, so no store dedupes them."""
+        path = self.work / "trees" / f"r{run}-{contender}"
+        if not path.exists():
+            make_tree(path, spec, seed=hash_seed(run, contender))
         return path
 
     def _emu(self, contender: str, latency: bool = False) -> Emulator | None:
@@ -254,14 +281,19 @@ class Runner:
         return self.slow_emulator if latency else self.emulator
 
     def _reset(self, contender: str, emulator: Emulator | None) -> bool:
-        """Reset the store a contender uses; False when that store is unavailable."""
+        """Start a run on a contender's store; False when that store is unavailable.
+
+        moto's in-memory store is reset. The emulator only forgets its request journal:
+        every run writes under its own prefix, and resetting would delete thousands of
+        blob files just before the run creates its own (see the module docstring).
+        """
         if contender in ("s3", "moto"):
             moto = self.moto
             if moto is None:
                 return False
             moto.reset()
         elif emulator is not None:
-            emulator.reset()
+            emulator.clear_journal()
         return True
 
     def _targets(self, contender: str, emulator: Emulator | None) -> dict[str, Any]:
@@ -283,16 +315,17 @@ class Runner:
     def run_tree(self, workloads: set[str], latency: bool = False) -> None:
         """W1 + W2 (or W5 with the latency emulator): upload then download a tree."""
         name = "W5" if latency else "W1/W2"
-        src = self.work / "tree"
-        if not src.exists():
-            make_tree(src, self.sizes.tree)
         contenders = (
             ["ours", "ours-perfile", "jfrog", "requests"]
             if latency
             else ["ours", "ours-perfile", "jfrog", "s3", "requests", "copy"]
         )
         phases = ["up", "down"] if latency or "W2" in workloads else ["up"]
-        for run, contender in self._runs(contenders):
+        runs = list(self._runs(contenders))
+        sources = {(r, c): self.tree(self.sizes.tree, r, c) for r, c in runs}
+        os.sync()  # the trees' write-back happens now, not during the first runs
+        for run, contender in runs:
+            src = sources[run, contender]
             emulator = self._emu(contender, latency)
             if not self._reset(contender, emulator):
                 self.record(name, contender, run, {"skipped": "moto server unavailable"})
@@ -319,12 +352,12 @@ class Runner:
             if contender == "curl":
                 self.record("W3", contender, run, self._curl(src, run))
                 continue
-            store = self.scratch("big-store")
+            store = self.scratch("big-store", reuse=True)
             base = dict(
                 self._targets(contender, self._emu(contender)),
                 src=str(src),
                 dst=str(store),
-                prefix=f"big/r{run}",
+                prefix=f"big/r{run}-{contender}",
                 name=src.name,
                 bytes=src.stat().st_size,
             )
@@ -332,7 +365,7 @@ class Runner:
             if "error" in up or "skipped" in up:
                 self.record("W3", contender, run, up)
                 continue
-            down_spec = dict(base, action="big_down", dst=str(self.scratch("big-dst")))
+            down_spec = dict(base, action="big_down", dst=str(self.scratch("big-dst", reuse=True)))
             if contender == "copy":
                 down_spec["src"] = str(store / "store.bin")
             down = self.child(contender, down_spec)
@@ -340,6 +373,9 @@ class Runner:
             data.update({f"down_{k}": v for k, v in down.items()})
             if "error" in down:
                 data["error"] = down["error"]
+            emulator = self._emu(contender)
+            if emulator is not None:
+                emulator.delete(base["prefix"])  # 1 GiB per run: not kept to the end
             self.record("W3", contender, run, data)
 
     def _curl(self, src: Path, run: int) -> dict[str, Any]:
@@ -349,7 +385,7 @@ class Runner:
         emu = self.emulator
         url = f"{emu.url}/{emu.repo}/bench/big/r{run}-curl/{src.name}"
         auth = ["-H", f"Authorization: Bearer {emu.token}"]
-        dst = self.scratch("big-dst") / src.name
+        dst = self.scratch("big-dst", reuse=True) / src.name
         data: dict[str, Any] = {"up_bytes": src.stat().st_size, "down_bytes": src.stat().st_size}
         for phase, args in (
             ("up", ["-T", str(src), "-o", os.devnull]),
@@ -365,6 +401,7 @@ class Runner:
                 break
         if "error" not in data and dst.stat().st_size != src.stat().st_size:
             data["error"] = "curl download has the wrong size"
+        emu.delete(f"big/r{run}-curl")
         return data
 
     def run_listing(self) -> None:
@@ -374,7 +411,7 @@ class Runner:
             make_tree(src, self.sizes.walk_tree, seed=4)
         contenders = [c for c in ("ours", "jfrog", "s3") if self.wants(c)]
         if {"ours", "jfrog"} & set(contenders):
-            self.emulator.reset()
+            self.emulator.clear_journal()
             seeded = self.child(
                 "requests",
                 dict(
@@ -412,6 +449,7 @@ class Runner:
                 self._targets(target, self._emu(target)),
                 action="rps",
                 target="moto" if target == "moto" else "artifactory",
+                prefix=f"w6/r{run}",
                 clients=self.sizes.rps_clients,
                 count=self.sizes.rps_count,
                 size=self.sizes.rps_size,
