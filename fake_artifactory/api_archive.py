@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 EXPLODE_HEADERS = ("X-Explode-Archive", "X-Explode-Archive-Atomic")
 DISABLED_MESSAGE = "Download Folder functionality is disabled."
+#: Small members of one exploded archive kept in memory until their commit (inline
+#: blobs, no file each); past this total the rest are staged to files.
+INLINE_ARCHIVE_BUDGET = 64 * 1024 * 1024
 _STATE_KEY = "fake_artifactory.folder_download"
 
 bp = Blueprint("fake_artifactory_archive", __name__)
@@ -64,6 +67,7 @@ def _stage_entries(
     """Validate and stage every entry; on any error nothing staged is left behind."""
     files: list[tuple[str, StagedBlob]] = []
     folders: list[str] = []
+    in_memory = 0  # bytes of small members held until the commit (inline blobs)
     try:
         with open(staged_archive.tmp_path, "rb") as fh:
             for entry in archive.read_entries(fh, kind):
@@ -72,7 +76,12 @@ def _stage_entries(
                 if entry.is_dir:
                     folders.append(path)
                 else:
-                    files.append((path, store.stage_upload(entry.chunks())))
+                    staged = store.stage_small(
+                        entry.chunks(), in_memory=in_memory < INLINE_ARCHIVE_BUDGET
+                    )
+                    if staged.data is not None:
+                        in_memory += staged.size
+                    files.append((path, staged))
     except BaseException as exc:
         for _, staged in files:
             staged.discard()
@@ -238,8 +247,8 @@ def _file_entries(
         mtime = item.modified / 1000
         sha256 = item.sha256 or ""
 
-        def chunks(sha256: str = sha256) -> Iterator[bytes]:
-            with store.open_blob(sha256) as fh:
+        def chunks(sha256: str = sha256, size: int = item.size) -> Iterator[bytes]:
+            with store.open_blob(sha256, size) as fh:
                 while data := fh.read(archive.CHUNK_SIZE):
                     yield data
 

@@ -363,8 +363,7 @@ class FastPath:
         if head:
             body = []
         else:
-            blob = store.blob_path(item.sha256 or "")
-            body = routes._stream(blob, [(0, item.size)])
+            body = routes._stream(store, item, [(0, item.size)])
         return self._finish(200, headers, body)
 
     # -- PUT -------------------------------------------------------------------------------

@@ -317,8 +317,9 @@ def _file_headers(item: ItemRecord) -> dict[str, str]:
     return headers
 
 
-def _stream(path: Any, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
+def _stream(store: Store, item: ItemRecord, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
+    """The bytes of ``ranges`` of a file item's blob, read lazily (opened on first use)."""
+    with store.open_blob(item.sha256 or "", item.size) as fh:
         for start, stop in ranges:
             fh.seek(start)
             remaining = stop - start
@@ -423,10 +424,10 @@ def _file_response(item: ItemRecord) -> Response:
         resp = Response(b"", status=416, headers=headers)
         resp.headers.update(exc.headers)
         return resp
-    blob = emulator().store.blob_path(item.sha256 or "")
+    store = emulator().store
     head = request.method == "HEAD"
     if ranges is None:
-        body: Any = [] if head else _stream(blob, [(0, item.size)])
+        body: Any = [] if head else _stream(store, item, [(0, item.size)])
         resp = Response(
             body, status=200, headers=headers, content_type=mime, direct_passthrough=True
         )
@@ -434,7 +435,7 @@ def _file_response(item: ItemRecord) -> Response:
         return resp
     if len(ranges) == 1:
         start, stop = ranges[0]
-        body = [] if head else _stream(blob, ranges)
+        body = [] if head else _stream(store, item, ranges)
         resp = Response(
             body, status=206, headers=headers, content_type=mime, direct_passthrough=True
         )
@@ -454,7 +455,7 @@ def _file_response(item: ItemRecord) -> Response:
     def multipart() -> Iterator[bytes]:
         for part, span in zip(parts, ranges, strict=True):
             yield part
-            yield from _stream(blob, [span])
+            yield from _stream(store, item, [span])
         yield closing
 
     resp = Response(

@@ -50,17 +50,18 @@ def manifest(store: Store) -> dict[str, Any]:
 def export_snapshot(store: Store, out: IO[bytes]) -> int:
     """Write the state of ``store`` to ``out`` as a tar.gz; returns the number of items."""
     data = manifest(store)
-    blobs = sorted({i["sha256"] for i in data["items"] if i["type"] == "file" and i["sha256"]})
+    blobs = sorted(
+        {(i["sha256"], i["size"]) for i in data["items"] if i["type"] == "file" and i["sha256"]}
+    )
     with tarfile.open(fileobj=out, mode="w:gz") as tar:
         raw = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
         info = tarfile.TarInfo(MANIFEST)
         info.size = len(raw)
         tar.addfile(info, io.BytesIO(raw))
-        for sha256 in blobs:
-            path = store.blob_path(sha256)
+        for sha256, size in blobs:
             info = tarfile.TarInfo(f"blobs/{sha256}")
-            info.size = path.stat().st_size
-            with path.open("rb") as fh:
+            info.size = size
+            with store.open_blob(sha256, size) as fh:
                 tar.addfile(info, fh)
     return len(data["items"])
 

@@ -11,6 +11,7 @@ and the whole-state operations (tokens, snapshots, reset) in
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import mimetypes
 import shutil
@@ -26,6 +27,7 @@ from typing import IO, BinaryIO
 
 from fake_artifactory.blobs import (
     CHUNK_SIZE,
+    INLINE_BLOB_MAX,
     BlobStore,
     Durability,
     StagedBlob,
@@ -40,7 +42,8 @@ from fake_artifactory.errors import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+#: 2: small blobs live in ``blob_data`` (an older emulator would not find them).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,6 +66,7 @@ CREATE TABLE IF NOT EXISTS props (
     seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS props_item ON props(repo, path);
+CREATE TABLE IF NOT EXISTS blob_data (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
     token_id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, username TEXT NOT NULL,
     scope TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL DEFAULT 0,
@@ -356,13 +360,47 @@ class StoreBase:
 
     # -- blobs (delegated) -----------------------------------------------------------------
 
-    def blob_path(self, sha256: str) -> Path:
-        """Host path of a blob (content addressed)."""
-        return self.blobs.path(sha256)
+    def open_blob(self, sha256: str, size: int | None = None) -> BinaryIO:
+        """Open a blob for reading (it never changes once written).
 
-    def open_blob(self, sha256: str) -> BinaryIO:
-        """Open a blob for reading (the file never changes once written)."""
+        A blob of ``size`` at most :data:`INLINE_BLOB_MAX` is looked up in SQLite first
+        (an inline blob); otherwise, or when not found there, its file is opened.
+        """
+        if size is None or size <= INLINE_BLOB_MAX:
+            row = (
+                self._db()
+                .execute("SELECT data FROM blob_data WHERE sha256 = ?", (sha256,))
+                .fetchone()
+            )
+            if row is not None:
+                return io.BytesIO(row[0])
         return self.blobs.open(sha256)
+
+    def has_blob(self, sha256: str, size: int) -> bool:
+        """Whether the content ``sha256`` is stored (inline or as a file)."""
+        if size <= INLINE_BLOB_MAX:
+            row = (
+                self._db().execute("SELECT 1 FROM blob_data WHERE sha256 = ?", (sha256,)).fetchone()
+            )
+            if row is not None:
+                return True
+        return self.blobs.path(sha256).exists()
+
+    def stored_blobs(self) -> set[str]:
+        """The sha256 of every stored blob, inline or file (for tests and checks)."""
+        inline = {row[0] for row in self._db().execute("SELECT sha256 FROM blob_data")}
+        files = {p.name for p in self.blob_dir.glob("*/*") if p.is_file()}
+        return inline | files
+
+    @staticmethod
+    def _insert_inline(db: sqlite3.Connection, staged: StagedBlob) -> None:
+        """Keep an inline blob's bytes (in the transaction that commits its item)."""
+        data = staged.inline
+        if data is not None:
+            db.execute(
+                "INSERT OR IGNORE INTO blob_data(sha256, data) VALUES (?, ?)",
+                (staged.sha256, data),
+            )
 
     def stage_upload(self, chunks: Iterable[bytes]) -> StagedBlob:
         """Stream ``chunks`` to a temp file while hashing (see :meth:`BlobStore.stage`)."""
@@ -371,6 +409,10 @@ class StoreBase:
     def stage_bytes(self, data: bytes) -> StagedBlob:
         """Stage a small upload held in memory (see :meth:`BlobStore.stage_bytes`)."""
         return self.blobs.stage_bytes(data)
+
+    def stage_small(self, chunks: Iterable[bytes], *, in_memory: bool = True) -> StagedBlob:
+        """Stage in memory if small, else to a file (see :meth:`BlobStore.stage_small`)."""
+        return self.blobs.stage_small(chunks, in_memory=in_memory)
 
     def stage_stream(self, stream: IO[bytes], chunk_size: int = CHUNK_SIZE) -> StagedBlob:
         """:meth:`stage_upload` over a file-like object."""
@@ -529,12 +571,21 @@ class StoreBase:
                 )
 
     def collect_garbage(self) -> int:
-        """Remove blobs no item references. Returns the number removed."""
+        """Remove blobs no item references. Returns the number removed.
+
+        Inline blobs go in one transaction (safe beside other ``--workers`` processes:
+        theirs are committed with their items); blob files as :meth:`BlobStore.collect_garbage`.
+        """
         with self._write_lock:
+            with self._tx() as db:
+                inline = db.execute(
+                    "DELETE FROM blob_data WHERE sha256 NOT IN "
+                    "(SELECT sha256 FROM items WHERE sha256 IS NOT NULL)"
+                ).rowcount
             used = {
                 row[0]
                 for row in self._db().execute(
                     "SELECT DISTINCT sha256 FROM items WHERE sha256 IS NOT NULL"
                 )
             }
-            return self.blobs.collect_garbage(used)
+            return inline + self.blobs.collect_garbage(used)

@@ -77,6 +77,7 @@ class ItemStore(StoreBase):
                             properties,
                             mime_type,
                             check_target=True,
+                            staged=staged,
                         )
                 except BaseException:
                     with self._write_lock:
@@ -116,7 +117,7 @@ class ItemStore(StoreBase):
                 )
                 .fetchone()
             )
-            if row is None or not self.blob_path(row[2]).exists():
+            if row is None or not self.has_blob(row[2], int(row[3])):
                 raise ChecksumNotFound(
                     f"Checksum deploy failed. No existing file with {label}: {value}"
                 )
@@ -153,14 +154,20 @@ class ItemStore(StoreBase):
         mime_type: str | None,
         *,
         check_target: bool = False,
+        staged: StagedBlob | None = None,
     ) -> ItemRecord:
-        """Write a file row (``check_target``: NotAFile first if ``path`` is a folder)."""
+        """Write a file row (``check_target``: NotAFile first if ``path`` is a folder).
+
+        ``staged``: the upload being committed (an inline blob's bytes go in the same
+        transaction)."""
         ts = now_ms()
         name = path.rsplit("/", 1)[-1]
         mime_type = mime_type or guess_mime_type(name)
         properties = properties or {}
         with self._tx() as db:
             self._ensure_parents(db, repo, path, user, ts, file_target=check_target)
+            if staged is not None:
+                self._insert_inline(db, staged)
             self._insert_file_row(db, repo, path, checksums, size, user, ts, original, mime_type)
             self._replace_props(db, repo, path, properties)
         # Exactly the row just written (read back it would be the same record; properties
@@ -266,6 +273,7 @@ class ItemStore(StoreBase):
                         for path, staged in files:
                             self._check_file_target(repo, path)
                             self._ensure_parents(db, repo, path, user, ts)
+                            self._insert_inline(db, staged)
                             self._insert_file_row(
                                 db, repo, path, staged.checksums(), staged.size, user, ts
                             )
