@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import select
 import socket
 import tempfile
 import threading
@@ -261,8 +262,43 @@ class FastReadConnection(cheroot_server.HTTPConnection):
 
     def __init__(self, server: Any, sock: Any, makefile: Any = MakeFile) -> None:
         super().__init__(server, sock, makefile)
+        self._reader: SocketReader | None = None
         if makefile is MakeFile and isinstance(sock, socket.socket):
-            self.rfile = SocketReader(sock, self.rbufsize)
+            self.rfile = self._reader = SocketReader(sock, self.rbufsize)
+
+    def communicate(self) -> bool:
+        """Serve one request, then the next ones that arrive within :data:`LINGER_S`.
+
+        cheroot hands a kept-alive connection back to its selector thread after every
+        response, and the next request then costs a hop to that thread and back to a
+        worker (two wake-ups and several GIL hand-offs).  A client that sends its next
+        request at once (a load test, a transfer pool) is served on this thread instead;
+        a quiet connection goes back to the selector after a few milliseconds.  Plain
+        TCP only (a TLS socket may hold decrypted bytes that ``poll`` cannot see).
+        """
+        while True:
+            keep = bool(super().communicate())  # type: ignore[no-untyped-call]
+            if not keep or self._reader is None or not self.server.ready:
+                return keep
+            if not self._reader.has_data() and not _readable(self.socket, LINGER_S):
+                return True
+
+
+#: How long a worker keeps a kept-alive plain-TCP connection after a response, waiting
+#: for the next request, before handing it back to cheroot's selector.  15 % more small
+#: PUTs per second with 8 busy clients (2 cores); at most this much delay for a request
+#: that waits for a free worker thread.
+LINGER_S = 0.003
+
+
+def _readable(sock: socket.socket, timeout: float) -> bool:
+    """True when ``sock`` has bytes (or EOF) to read within ``timeout`` seconds."""
+    poller = select.poll()
+    try:
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+    except (OSError, ValueError):  # closed meanwhile: let cheroot find out
+        return True
 
 
 def _log_server_error(msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
