@@ -31,7 +31,8 @@ from conformance.folder_download import (
 )
 from conformance.profiles import FAST, REAL, THOROUGH, register_profiles
 from conformance.redact import Redactor
-from conformance.reporting import TRANSCRIPT_SECTION, ResultBook
+from conformance.references import CHECKS, describe
+from conformance.reporting import REFERENCE_ATTR, REFERENCE_SECTION, TRANSCRIPT_SECTION, ResultBook
 from conformance.targets import (
     Capabilities,
     Target,
@@ -52,6 +53,8 @@ BOOK_KEY = pytest.StashKey[ResultBook]()
 SEED_KEY = pytest.StashKey[int]()
 STATE_KEY = pytest.StashKey["SessionState"]()
 INFO_KEY = pytest.StashKey[dict[str, Any]]()
+#: The documented behaviour a collected check verifies (see :mod:`conformance.references`).
+REFERENCE_KEY = pytest.StashKey[str]()
 
 
 class SessionState:
@@ -116,6 +119,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "requires(capability): skip unless the target has it (pro, deep_list, client_checksums)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "reference(*sections): the documented behaviour the check verifies, as section keys "
+        "of conformance.references.SECTIONS (shown with failures and in the JSON report)",
     )
     try:
         tconf = TargetConfig.from_options(vars(config.option))
@@ -222,6 +230,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         and config.getoption("timeout", None) is None
     )
     for item in items:
+        item.stash[REFERENCE_KEY] = _reference_of(item)
         if lift_timeout:
             item.add_marker(pytest.mark.timeout(0))
         for mark in item.iter_markers("known_divergence"):
@@ -240,12 +249,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     )
 
 
+def _reference_of(item: pytest.Item) -> str:
+    """The item's ``reference`` marker, else its entry in ``CHECKS`` (suite modules only)."""
+    mark = item.get_closest_marker("reference")
+    keys: tuple[str, ...] = ()
+    if mark is not None:
+        keys = tuple(str(a) for a in mark.args)
+    else:
+        module = getattr(getattr(item, "module", None), "__name__", "")
+        if module.startswith("conformance.test_"):
+            keys = CHECKS.get(getattr(item, "originalname", item.name), ())
+    try:
+        return describe(keys)
+    except KeyError as exc:
+        raise pytest.UsageError(f"conformance: {item.nodeid}: {exc.args[0]}") from exc
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     redactor = item.config.stash[BOOK_KEY].redactor
+    reference = item.stash.get(REFERENCE_KEY, "")
+    # A plain attribute: pytest-xdist sends it with the report to the controller's book.
+    setattr(report, REFERENCE_ATTR, reference)
+    if report.failed and reference and call.when == "call":
+        # Part of the failure text itself (terminal, JUnit <failure>), not only a section.
+        text = f"this check verifies the documented behaviour of {reference}"
+        addsection = getattr(report.longrepr, "addsection", None)
+        if callable(addsection):
+            addsection(REFERENCE_SECTION, text)
+        else:
+            report.sections.append((REFERENCE_SECTION, text))
     if report.failed:
         transcript = _transcript(item.config)
         if transcript:

@@ -35,6 +35,8 @@ class Outcome:
     status: str
     reason: str = ""
     observed: dict[str, str] = field(default_factory=dict)
+    #: The documented behaviour the check verifies (``conformance.references``), or "".
+    reference: str = ""
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -52,6 +54,10 @@ def _failure_reason(report: pytest.TestReport) -> str:
 
 #: Title of the report section holding a failed test's last requests (set by the plugin).
 TRANSCRIPT_SECTION = "conformance: last requests to the server"
+#: Title of the failure-text section naming the documented behaviour a check verifies.
+REFERENCE_SECTION = "conformance: documented behaviour"
+#: Report attribute (set by the plugin, carried by pytest-xdist) holding that reference.
+REFERENCE_ATTR = "conformance_reference"
 
 
 def _last_exchange(report: pytest.TestReport) -> str:
@@ -99,6 +105,7 @@ class ResultBook:
         outcome.observed = {
             str(name): self.redactor.redact(str(value)) for name, value in report.user_properties
         }
+        outcome.reference = str(getattr(report, REFERENCE_ATTR, "") or "")
         self.outcomes[nodeid] = outcome
 
     def counts(self) -> dict[str, Counter[str]]:
@@ -109,14 +116,22 @@ class ResultBook:
         return out
 
     def write_json(self, path: str) -> None:
-        """``[{"test", "status", "reason", "observed"}, ...]`` sorted by test id.
+        """``[{"test", "status", "reason", "reference", "observed"}, ...]`` sorted by test id.
 
-        ``observed`` maps names to what the test saw of the server (``observe`` fixture),
-        kept even when the test passed: on a real server these confirm or correct the
-        emulator's medium- and low-confidence behaviour.
+        ``reference`` names the documented behaviour the check verifies (the sections of the
+        project's references and JFrog's documentation page). ``observed`` maps names to
+        what the test saw of the server (``observe`` fixture), kept even when the test
+        passed: on a real server these confirm or correct the emulator's medium- and
+        low-confidence behaviour.
         """
         rows: list[dict[str, Any]] = [
-            {"test": o.test, "status": o.status, "reason": o.reason, "observed": o.observed}
+            {
+                "test": o.test,
+                "status": o.status,
+                "reason": o.reason,
+                "reference": o.reference,
+                "observed": o.observed,
+            }
             for o in sorted(self.outcomes.values(), key=lambda o: o.test)
         ]
         Path(path).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", "utf-8")

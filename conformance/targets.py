@@ -164,16 +164,29 @@ def preflight(target: Target) -> None:
             "no credentials: set --artifactory-token (or ARTIFACTORY_CONFORMANCE_TOKEN), "
             "--artifactory-user/--artifactory-password or --artifactory-api-key"
         )
-    resp = client.info("")
+    # Never the repository root: its folder info lists every top-level item, which on a
+    # production repository with millions of items is slow or times out. The storage info
+    # of the suite's own scratch parent (``--conformance-prefix``, whose children are only
+    # run folders) proves the credentials and the repository just as well.
+    prefix = target.config.prefix
+    resp = client.info(prefix)
     if resp.status_code in (401, 403):
         raise _fail(
             f"credentials ({target.config.credentials.kind}) rejected by {url}: "
             f"HTTP {resp.status_code}"
         )
     if resp.status_code == 404:
-        raise _fail(f"repository {client.repo!r} not found on {url} (set --artifactory-repo)")
+        # The scratch parent does not exist yet (first run) or the repository is missing:
+        # the repository's configuration tells them apart with one small answer.
+        config = client.repository_config()
+        if config.status_code in (400, 404):
+            raise _fail(f"repository {client.repo!r} not found on {url} (set --artifactory-repo)")
+        # Any other answer (e.g. 403: the credentials may not read configurations) is left
+        # to the workspace: creating the run folder fails with one line if the repository
+        # is missing or not writable.
+        return
     if resp.status_code != 200:
-        raise _fail(f"storage info of repository {client.repo!r} answered {resp.status_code}")
+        raise _fail(f"storage info of {client.repo}/{prefix} answered {resp.status_code}")
 
 
 def probe(client: RestClient, folder: str) -> Capabilities:
@@ -252,7 +265,13 @@ class Workspace:
 
 
 def janitor(client: RestClient, prefix: str, max_age: timedelta = timedelta(hours=24)) -> list[str]:
-    """Delete run folders under ``prefix`` older than ``max_age``; return what was removed."""
+    """Delete run folders under ``prefix`` older than ``max_age``; return what was removed.
+
+    Only the scratch parent ``prefix`` is listed (its children are run folders), never the
+    repository root, which may hold millions of items on a shared server.
+    """
+    if not prefix.strip("/"):
+        raise ValueError("the janitor needs a non-empty prefix: it never lists the repository root")
     resp = client.info(prefix)
     if resp.status_code == 404:
         return []

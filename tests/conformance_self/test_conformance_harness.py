@@ -40,7 +40,9 @@ def test_python_m_conformance_runs_and_reports(tmp_path: Path) -> None:
     assert "Artifactory conformance summary" in p.stdout
     assert "hypothesis: seed " in p.stdout and "edition pro" in p.stdout
     rows = json.loads(out.read_text())
-    assert rows and all(set(r) == {"test", "status", "reason", "observed"} for r in rows)
+    assert rows and all(
+        set(r) == {"test", "status", "reason", "reference", "observed"} for r in rows
+    )
     assert {r["status"] for r in rows} == {"passed"}
     assert junit.exists()
 
