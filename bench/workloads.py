@@ -7,11 +7,12 @@ machine noise hits every contender alike; the report takes medians.
 No run deletes many files before the next one (the emulator is not reset between runs,
 every run has its own prefix, source tree and destination; only W3's few large files are
 removed). On ext4 without a journal, as on the benchmark VM, the kernel does not reuse an
-inode for 60 s after its deletion (300 s while its inode table block is unwritten), and every new file's inode search walks past
-all the recently freed ones (``recently_deleted()`` in ``find_inode_bit()``: about 70 % of
-the CPU time of a file-creation loop under ``perf``). Deleting the previous run's 2,000 files
-made creating the next 2,000 cost 0.5-1.2 s instead of 0.1 s, for whichever contender ran
-next: the noise of the W2, W5 and W6 PUT figures of earlier reports.
+inode for 60 s after its deletion (300 s while its inode table block is unwritten), and
+every new file's inode search walks past all the recently freed ones
+(``recently_deleted()`` in ``find_inode_bit()``: about 70 % of the CPU time of a
+file-creation loop under ``perf``). Deleting the previous run's 2,000 files made creating
+the next 2,000 cost 0.5-1.2 s instead of 0.1 s, for whichever contender ran next: the
+noise of the W2, W5 and W6 PUT figures of earlier reports.
 """
 
 from __future__ import annotations
