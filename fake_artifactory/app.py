@@ -353,15 +353,18 @@ class FastPath:
             return None
         req = found[0]
         store = self.emulator.store
-        item = store.get_item(req.repo, req.path)
-        if item is None or item.is_folder:
+        found_file = store.get_download(req.repo, req.path)
+        if found_file is None:
             return None
+        item, inline = found_file
         headers = list(routes._file_headers(item).items())
         headers.append(("Content-Type", item.mime_type or "application/octet-stream"))
         headers.append(("Content-Length", str(item.size)))
         body: Iterable[bytes]
         if head:
             body = []
+        elif inline is not None:
+            body = [inline]
         else:
             body = routes._stream(store, item, [(0, item.size)])
         return self._finish(200, headers, body)

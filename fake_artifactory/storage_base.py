@@ -421,8 +421,15 @@ class StoreBase:
     # -- items ------------------------------------------------------------------------------
 
     def _row_to_item(self, db: sqlite3.Connection, row: tuple[object, ...]) -> ItemRecord:
+        item = self._record(row)
+        item.properties = self._props(db, item.repo, item.path)
+        return item
+
+    @staticmethod
+    def _record(row: tuple[object, ...]) -> ItemRecord:
+        """An item from the :attr:`_COLS` columns of ``row`` (properties not loaded)."""
         repo, path = str(row[0]), str(row[1])
-        item = ItemRecord(
+        return ItemRecord(
             repo=repo,
             path=path,
             name=path.rsplit("/", 1)[-1],
@@ -440,13 +447,12 @@ class StoreBase:
             created_by=str(row[13]),
             modified_by=str(row[14]),
         )
-        item.properties = self._props(db, repo, path)
-        return item
 
     _COLS = (
         "repo, path, type, size, sha1, md5, sha256, original_sha1, original_md5, mime_type, "
         "created, modified, updated, created_by, modified_by"
     )
+    _ITEM_COLS = ", ".join(f"items.{col.strip()}" for col in _COLS.split(","))
 
     def _props(self, db: sqlite3.Connection, repo: str, path: str) -> dict[str, list[str]]:
         props: dict[str, list[str]] = {}
@@ -465,6 +471,27 @@ class StoreBase:
             f"SELECT {self._COLS} FROM items WHERE repo = ? AND path = ?", (repo, path)
         ).fetchone()
         return self._row_to_item(db, row) if row else None
+
+    def get_download(self, repo: str, path: str) -> tuple[ItemRecord, bytes | None] | None:
+        """A file's record and, when it is an inline blob, its bytes: one query.
+
+        For the download fast path: the record's ``properties`` are NOT loaded (a
+        download answers none of them).  None when no file is at ``path``.
+        """
+        self._require_repo(repo)
+        row = (
+            self._db()
+            .execute(
+                f"SELECT {self._ITEM_COLS}, blob_data.data FROM items LEFT JOIN blob_data "
+                "ON items.size <= ? AND blob_data.sha256 = items.sha256 "
+                "WHERE items.repo = ? AND items.path = ? AND items.type = 'file'",
+                (INLINE_BLOB_MAX, repo, path),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return self._record(row), row[-1]
 
     def require_item(self, repo: str, path: str) -> ItemRecord:
         item = self.get_item(repo, path)
@@ -519,17 +546,18 @@ class StoreBase:
         ts: int,
         *,
         file_target: bool = False,
-    ) -> None:
+    ) -> bool:
         """Create the missing ancestors of ``path`` (ParentNotFolder if one is a file).
 
         ``file_target``: first raise NotAFile when ``path`` itself is a folder or the
-        root (the same query answers both questions).
+        root (the same query answers both questions), and return True when nothing
+        exists at ``path`` yet (a new file: no properties to clear).  Otherwise False.
         """
         parents = ancestors(path)
         if file_target and not parents:
             raise NotAFile(repo, path)
         if not parents:
-            return
+            return False
         looked_up = [*parents, path] if file_target else parents
         marks = ", ".join("?" * len(looked_up))
         kinds: dict[str, str] = dict(
@@ -550,6 +578,7 @@ class StoreBase:
                 )
             elif kind != "folder":
                 raise ParentNotFolder(repo, parent_of(path))
+        return file_target and path not in kinds
 
     def _replace_props(
         self, db: sqlite3.Connection, repo: str, path: str, props: Mapping[str, list[str]]

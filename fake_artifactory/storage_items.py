@@ -62,7 +62,8 @@ class ItemStore(StoreBase):
         self._require_repo(repo)
         sha256 = staged.sha256
         try:
-            self._check_file_target(repo, path)  # early answer; checked again under the lock
+            if staged.inline is None:  # early answer before a blob file is written;
+                self._check_file_target(repo, path)  # checked again under the lock
             with self.blobs.pinned(sha256):
                 self.blobs.publish(staged)
                 try:
@@ -165,11 +166,14 @@ class ItemStore(StoreBase):
         mime_type = mime_type or guess_mime_type(name)
         properties = properties or {}
         with self._tx() as db:
-            self._ensure_parents(db, repo, path, user, ts, file_target=check_target)
+            new = self._ensure_parents(db, repo, path, user, ts, file_target=check_target)
             if staged is not None:
                 self._insert_inline(db, staged)
             self._insert_file_row(db, repo, path, checksums, size, user, ts, original, mime_type)
-            self._replace_props(db, repo, path, properties)
+            if new:
+                self._add_props(db, repo, path, properties)
+            else:
+                self._replace_props(db, repo, path, properties)
         # Exactly the row just written (read back it would be the same record; properties
         # come back by key, values in their order, empty keys absent).
         original = original or {}
