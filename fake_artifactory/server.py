@@ -275,19 +275,31 @@ class FastReadConnection(cheroot_server.HTTPConnection):
         request at once (a load test, a transfer pool) is served on this thread instead;
         a quiet connection goes back to the selector after a few milliseconds.  Plain
         TCP only (a TLS socket may hold decrypted bytes that ``poll`` cannot see).
+        Never while another connection waits for a worker: a client that sends at once
+        would otherwise keep its worker for as long as it keeps sending.
         """
         while True:
             keep = bool(super().communicate())  # type: ignore[no-untyped-call]
             if not keep or self._reader is None or not self.server.ready:
                 return keep
+            if _others_queued(self.server):
+                return True  # back of the line (queued at once if it has a request)
             if not self._reader.has_data() and not _readable(self.socket, LINGER_S):
                 return True
 
 
+def _others_queued(server: Any) -> bool:
+    """True when connections wait in cheroot's queue for a free worker thread."""
+    try:
+        return int(server.requests.qsize) > 0
+    except (AttributeError, TypeError):  # not a cheroot thread pool: do not linger
+        return True
+
+
 #: How long a worker keeps a kept-alive plain-TCP connection after a response, waiting
 #: for the next request, before handing it back to cheroot's selector.  15 % more small
-#: PUTs per second with 8 busy clients (2 cores); at most this much delay for a request
-#: that waits for a free worker thread.
+#: PUTs per second with 8 busy clients (2 cores).  A request queued for a free worker
+#: waits at most this much plus one request of each lingering connection.
 LINGER_S = 0.003
 
 

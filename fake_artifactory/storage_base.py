@@ -602,15 +602,19 @@ class StoreBase:
     def collect_garbage(self) -> int:
         """Remove blobs no item references. Returns the number removed.
 
-        Inline blobs go in one transaction (safe beside other ``--workers`` processes:
-        theirs are committed with their items); blob files as :meth:`BlobStore.collect_garbage`.
+        Inline blobs go in one transaction; blob files as :meth:`BlobStore.collect_garbage`.
+        In a shared data dir (``--workers``) neither is removed: another process may have
+        found the content (a deploy by checksum, a copy, a download under way) and not
+        yet committed or read it, so unreferenced blobs stay until a single-process run.
         """
         with self._write_lock:
-            with self._tx() as db:
-                inline = db.execute(
-                    "DELETE FROM blob_data WHERE sha256 NOT IN "
-                    "(SELECT sha256 FROM items WHERE sha256 IS NOT NULL)"
-                ).rowcount
+            inline = 0
+            if not self.shared:
+                with self._tx() as db:
+                    inline = db.execute(
+                        "DELETE FROM blob_data WHERE sha256 NOT IN "
+                        "(SELECT sha256 FROM items WHERE sha256 IS NOT NULL)"
+                    ).rowcount
             used = {
                 row[0]
                 for row in self._db().execute(
