@@ -115,7 +115,7 @@ def make_repo(spec: Spec) -> Any:
     """Construct the contender's MLflow artifact repository rooted at ``bench/``."""
     contender = spec["contender"]
     art = spec.get("art") or {}
-    if contender in ("ours", "ours-perfile"):
+    if contender in ("ours", "ours-perfile", "ours-skinny"):
         if contender == "ours-perfile":  # the same plugin with its archive transfers off
             os.environ["MLFLOW_ARTIFACTORY_BATCH_UPLOAD"] = "off"
             os.environ["MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD"] = "off"

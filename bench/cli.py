@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Results, render_markdown, write_chart, write_report
-from bench.venv import REPO_ROOT, ensure_competitor_venv
+from bench.venv import REPO_ROOT, ensure_competitor_venv, ensure_skinny_venv
 from bench.workloads import ALL_WORKLOADS, FULL, QUICK, Record, Runner, Sizes
 
 __all__ = ["build_parser", "machine_info", "main"]
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-venv",
         action="store_true",
-        help="do not build bench/.venv-competitors; competitors are skipped",
+        help="do not build bench/.venv-competitors and .venv-skinny; their contenders are skipped",
     )
     parser.add_argument("--work-dir", type=Path, default=None, help="scratch (default: a tmp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
@@ -101,7 +101,9 @@ def _versions_in(python: str, packages: tuple[str, ...]) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 
-def machine_info(competitor_python: Path | None) -> dict[str, Any]:
+def machine_info(
+    competitor_python: Path | None, skinny_python: Path | None = None
+) -> dict[str, Any]:
     """Machine details, date and versions for the report header."""
     info: dict[str, Any] = {
         "date (UTC)": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
@@ -120,6 +122,9 @@ def machine_info(competitor_python: Path | None) -> dict[str, Any]:
     if competitor_python is not None:
         for pkg, ver in _versions_in(str(competitor_python), _COMPETITOR_PACKAGES).items():
             info[f"{pkg} (competitors' env)"] = ver
+    if skinny_python is not None:
+        for pkg, ver in _versions_in(str(skinny_python), ("mlflow-skinny",)).items():
+            info[f"{pkg} (skinny env)"] = ver
     curl = shutil.which("curl")
     if curl:
         first = subprocess.run([curl, "--version"], capture_output=True, text=True).stdout
@@ -150,14 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         _render(args, records, saved["meta"], sizes)
         return 0
     competitor_python = None if args.no_venv else ensure_competitor_venv()
+    skinny_python = None if args.no_venv else ensure_skinny_venv()
     contenders = (
         frozenset(c.strip() for c in args.contenders.split(",")) if args.contenders else None
     )
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="jfrog-mlflow-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    meta = machine_info(competitor_python)
+    meta = machine_info(competitor_python, skinny_python)
     meta["mode"] = f"{'quick' if args.quick else 'full'}, {runs} run(s) per contender"
-    runner = Runner(sizes, runs, work, competitor_python, contenders)
+    runner = Runner(sizes, runs, work, competitor_python, contenders, skinny_python)
     try:
         runner.run(args.only)
     finally:

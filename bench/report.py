@@ -20,6 +20,7 @@ MIB = 1 << 20
 LABELS = {
     "ours": "jfrog-mlflow (ours)",
     "ours-perfile": "jfrog-mlflow, archive transfers off",
+    "ours-skinny": "jfrog-mlflow on mlflow-skinny",
     "jfrog": "mlflow-jfrog-plugin",
     "s3": "MLflow S3 store on moto",
     "requests": "raw requests, 8 threads",
@@ -168,6 +169,11 @@ def targets(res: Results, sizes: Sizes) -> list[Target]:
         rss = res.median("W3", "ours", f"{phase}_peak_rss_kib")
         rss_mib = None if rss is None else rss / 1024
         out.append(_at_most(f"W3 {phase}load client peak RSS", rss_mib, 150, " MiB"))
+        rss = res.median("W3", "ours-skinny", f"{phase}_peak_rss_kib")
+        rss_mib = None if rss is None else rss / 1024
+        out.append(
+            _at_most(f"W3 {phase}load client peak RSS, on mlflow-skinny", rss_mib, 150, " MiB")
+        )
         grew = res.median_delta("W3", "ours", f"{phase}_peak_rss_kib", f"{phase}_rss_before_kib")
         grew_mib = None if grew is None else grew / 1024
         out.append(

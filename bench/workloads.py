@@ -43,7 +43,7 @@ ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6")
 COMPETITORS = frozenset({"jfrog", "s3", "moto"})
 #: Contenders that talk to the emulator.
 ARTIFACTORY_CLIENTS = frozenset(
-    {"ours", "ours-perfile", "jfrog", "requests", "curl", "emulator", "emulator-2w"}
+    {"ours", "ours-perfile", "ours-skinny", "jfrog", "requests", "curl", "emulator", "emulator-2w"}
 )
 _CHILD_TIMEOUT_S = 1800.0
 #: Emulator settings for every run: folder download is an admin setting of a real
@@ -150,12 +150,14 @@ class Runner:
         work: Path,
         competitor_python: Path | None,
         contenders: frozenset[str] | None = None,
+        skinny_python: Path | None = None,
     ) -> None:
         self.sizes = sizes
         self.runs = runs
         self.work = work
         self.main_python = sys.executable
         self.competitor_python = str(competitor_python) if competitor_python else None
+        self.skinny_python = str(skinny_python) if skinny_python else None
         self.only_contenders = contenders
         self.records: list[Record] = []
         self.notes: list[str] = []
@@ -217,13 +219,15 @@ class Runner:
     def python_for(self, contender: str) -> str | None:
         if contender in COMPETITORS:
             return self.competitor_python
+        if contender == "ours-skinny":
+            return self.skinny_python
         return self.main_python
 
     def child(self, contender: str, spec: dict[str, Any]) -> dict[str, Any]:
         """Run one child; return its result plus ``peak_rss_kib`` from the kernel."""
         python = self.python_for(contender)
         if python is None:
-            return {"skipped": "competitors' environment not available (--no-venv?)"}
+            return {"skipped": f"the environment of {contender} is not available (--no-venv?)"}
         self._seq += 1
         spec_file = self.work / f"spec-{self._seq}.json"
         result_file = self.work / f"result-{self._seq}.json"
@@ -346,7 +350,7 @@ class Runner:
         src = self.work / "big.bin"
         if not src.exists() or src.stat().st_size != self.sizes.big_bytes:
             make_big_file(src, self.sizes.big_bytes)
-        for run, contender in self._runs(["ours", "jfrog", "s3", "curl", "copy"]):
+        for run, contender in self._runs(["ours", "ours-skinny", "jfrog", "s3", "curl", "copy"]):
             if not self._reset(contender, self._emu(contender)):
                 self.record("W3", contender, run, {"skipped": "moto server unavailable"})
                 continue
