@@ -366,25 +366,20 @@ class StoreBase:
         A blob of ``size`` at most :data:`INLINE_BLOB_MAX` is looked up in SQLite first
         (an inline blob); otherwise, or when not found there, its file is opened.
         """
-        if size is None or size <= INLINE_BLOB_MAX:
-            row = (
-                self._db()
-                .execute("SELECT data FROM blob_data WHERE sha256 = ?", (sha256,))
-                .fetchone()
-            )
-            if row is not None:
-                return io.BytesIO(row[0])
-        return self.blobs.open(sha256)
+        data = self._inline_blob(sha256, size)
+        return io.BytesIO(data) if data is not None else self.blobs.open(sha256)
 
     def has_blob(self, sha256: str, size: int) -> bool:
         """Whether the content ``sha256`` is stored (inline or as a file)."""
-        if size <= INLINE_BLOB_MAX:
-            row = (
-                self._db().execute("SELECT 1 FROM blob_data WHERE sha256 = ?", (sha256,)).fetchone()
-            )
-            if row is not None:
-                return True
-        return self.blobs.path(sha256).exists()
+        return self._inline_blob(sha256, size) is not None or self.blobs.path(sha256).exists()
+
+    def _inline_blob(self, sha256: str, size: int | None) -> bytes | None:
+        """The bytes of an inline blob, or None (too large to be one, or not stored so)."""
+        if size is not None and size > INLINE_BLOB_MAX:
+            return None
+        db = self._db()
+        row = db.execute("SELECT data FROM blob_data WHERE sha256 = ?", (sha256,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def stored_blobs(self) -> set[str]:
         """The sha256 of every stored blob, inline or file (for tests and checks)."""
