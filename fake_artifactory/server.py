@@ -8,22 +8,26 @@ injection can reset or truncate a connection.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import select
 import socket
+import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
+from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
 from cheroot import wsgi
 from cheroot.makefile import MakeFile
 from flask import Flask
 
+from fake_artifactory import fast_http
 from fake_artifactory.app import Emulator, create_app, get_emulator
 from fake_artifactory.config import ConfigurationError, EmulatorConfig
 
@@ -147,12 +151,24 @@ class SocketReader:
         """True when bytes already received wait to be read (a pipelined request)."""
         return bool(self._buf)
 
-    def _fill(self) -> bool:
+    def fill(self) -> bool:
+        """Receive once more into the buffer; False at EOF."""
         data = self._sock.recv(self._recv_size)
         if not data:
             return False
         self._buf += data
         return True
+
+    _fill = fill
+
+    def peek(self, size: int | None = None) -> bytes:
+        """Received bytes (the first ``size``) without consuming them."""
+        return bytes(self._buf if size is None else self._buf[:size])
+
+    def skip(self, count: int) -> None:
+        """Consume ``count`` received bytes."""
+        del self._buf[:count]
+        self.bytes_read += count
 
     def _take(self, count: int) -> bytes:
         data = bytes(self._buf[:count])
@@ -259,6 +275,8 @@ class FastReadConnection(cheroot_server.HTTPConnection):
     """cheroot's connection with :class:`SocketReader` on plain (non-TLS) sockets."""
 
     RequestHandlerClass = DrainingRequest
+    #: Serve plain requests on the fast lane (:meth:`_serve_fast`); read per request.
+    fast_lane: ClassVar[bool] = True
 
     def __init__(self, server: Any, sock: Any, makefile: Any = MakeFile) -> None:
         super().__init__(server, sock, makefile)
@@ -279,13 +297,179 @@ class FastReadConnection(cheroot_server.HTTPConnection):
         would otherwise keep its worker for as long as it keeps sending.
         """
         while True:
-            keep = bool(super().communicate())  # type: ignore[no-untyped-call]
+            keep = self._serve_fast() if self._reader is not None and self.fast_lane else None
+            if keep is None:
+                keep = bool(super().communicate())  # type: ignore[no-untyped-call]
             if not keep or self._reader is None or not self.server.ready:
                 return keep
             if _others_queued(self.server):
                 return True  # back of the line (queued at once if it has a request)
             if not self._reader.has_data() and not _readable(self.socket, LINGER_S):
                 return True
+
+    # -- the fast lane -------------------------------------------------------------------
+
+    def _serve_fast(self) -> bool | None:
+        """Serve one plain request without cheroot's request machinery.
+
+        None when the request is not one :func:`fast_http.parse_head` accepts (or its
+        head has not fully arrived in one read): nothing is consumed and cheroot reads
+        it.  Otherwise the request is answered like cheroot's ``HTTPRequest`` and
+        ``Gateway_10`` would, and the result says whether to keep the connection.
+        """
+        reader = self._reader
+        assert reader is not None
+        limit = int(self.server.max_request_header_size or 0)
+        if not reader.has_data():
+            try:
+                if not reader.fill():
+                    return False  # closed between requests: cheroot closes quietly too
+            except TimeoutError:
+                return None  # let cheroot answer (408) or wait as it does
+            except OSError:
+                return False
+        size = fast_http.find_head(reader.peek(), limit)
+        if size < 0:
+            return None
+        head = fast_http.parse_head(reader.peek(size))
+        if head is None:
+            return None
+        mrbs = self.server.max_request_body_size
+        if mrbs and head.content_length > mrbs:
+            return None  # cheroot's 413
+        reader.skip(size)
+        return _FastExchange(self, head).run()
+
+
+class _FastExchange:
+    """One request and response on the fast lane of a :class:`FastReadConnection`."""
+
+    __slots__ = ("body", "chunked", "conn", "head", "headers", "keep", "left", "sent", "status")
+
+    def __init__(self, conn: FastReadConnection, head: fast_http.RequestHead) -> None:
+        self.conn = conn
+        self.head = head
+        self.body = cheroot_server.KnownLengthRFile(conn.rfile, head.content_length)
+        self.status: bytes | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.sent = False
+        self.chunked = False
+        self.keep = True
+        self.left: int | None = None  # declared response bytes not yet written
+
+    def environ(self) -> dict[str, Any]:
+        conn, server = self.conn, self.conn.server
+        env = {
+            "ACTUAL_SERVER_PROTOCOL": server.protocol,
+            "REMOTE_ADDR": conn.remote_addr or "",
+            "REMOTE_PORT": str(conn.remote_port or ""),
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": server.server_name,
+            "SERVER_PORT": str(server.bind_addr[1]),
+            "SERVER_SOFTWARE": server.software,
+            "wsgi.errors": sys.stderr,
+            "wsgi.input": self.body,
+            "wsgi.input_terminated": False,
+            "wsgi.multiprocess": False,
+            "wsgi.multithread": True,
+            "wsgi.run_once": False,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            CONN_ENVIRON_KEY: conn,
+        }
+        env.update(self.head.environ)
+        return env
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        if self.status is not None and not exc_info:
+            raise RuntimeError("WSGI start_response called a second time with no exc_info.")
+        if self.sent and exc_info:
+            raise exc_info[1]
+        self.status = status.encode("latin-1")
+        self.headers = list(headers)
+        for name, value in self.headers:
+            if name.lower() == "content-length":
+                self.left = int(value)
+        return self.write
+
+    def write(self, chunk: bytes) -> None:
+        """Send ``chunk`` (the status line and headers first, in the same system call)."""
+        if self.status is None:
+            raise RuntimeError("WSGI write called before start_response.")
+        if self.left is not None:
+            if len(chunk) > self.left:
+                chunk = chunk[: self.left]
+                self.keep = False
+                log.error("response body exceeds its declared Content-Length; cut")
+            self.left -= len(chunk)
+        head = b"" if self.sent else self._head()  # decides on chunked coding
+        if self.chunked and chunk:
+            chunk = b"%x\r\n%b\r\n" % (len(chunk), chunk)
+        if head or chunk:
+            self.conn.socket.sendall(head + chunk)
+
+    def _head(self) -> bytes:
+        assert self.status is not None
+        self.sent = True
+        conn = self.conn
+        keep = self.keep and bool(conn.server.can_add_keepalive_connection)
+        data, self.chunked, self.keep = fast_http.response_head(
+            self.status,
+            self.headers,
+            head_request=self.head.method == "HEAD",
+            server_name=conn.server.server_name.encode("latin-1"),
+            keep_alive=keep,
+        )
+        if (
+            self.head.method == "HEAD"
+            or self.status[:1] == b"1"
+            or self.status[:3] in (b"204", b"304")
+        ):
+            self.left = None  # no body follows, whatever the headers declare
+        if self.keep and self.body.remaining > 0:
+            self.body.read(self.body.remaining)  # unread request body (as cheroot does)
+        return data
+
+    def run(self) -> bool:
+        """Call the application and send its answer; True to keep the connection."""
+        conn = self.conn
+        try:
+            response = conn.server.wsgi_app(self.environ(), self.start_response)
+            try:
+                for chunk in response:
+                    if chunk:
+                        self.write(chunk)
+                if not self.sent:
+                    self.write(b"")
+                if self.chunked:
+                    conn.socket.sendall(b"0\r\n\r\n")
+            finally:
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
+        except OSError as exc:
+            if exc.errno not in cheroot_errors.socket_errors_to_ignore:
+                conn.server.error_log(f"socket.error {exc.errno!r}", logging.WARNING, True)
+                self._error_answer()
+            return False
+        except Exception as exc:  # noqa: BLE001 - as cheroot: log, 500 if possible, close
+            conn.server.error_log(repr(exc), logging.ERROR, True)
+            self._error_answer()
+            return False
+        # A body shorter than its declared length leaves the client waiting: close.
+        return self.keep and not self.left
+
+    def _error_answer(self) -> None:
+        if self.sent:
+            return
+        self.sent = True
+        with contextlib.suppress(OSError):
+            self.conn.socket.sendall(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                b"Content-Type: text/plain\r\nConnection: close\r\n\r\n"
+            )
 
 
 def _others_queued(server: Any) -> bool:
@@ -390,7 +574,8 @@ class ThreadedServer:
             reuse_port=self.config.workers > 1,
         )
         server.gateway = ConnectionExposingGateway
-        server.ConnectionClass = FastReadConnection
+        # A class per server: its fast lane can be switched without touching others.
+        server.ConnectionClass = type("FastReadConnection", (FastReadConnection,), {})
         server.error_log = _log_server_error  # type: ignore[method-assign]
         server.max_request_header_size = self.config.max_header_bytes
         # cheroot closes idle keep-alive connections beyond 10 by default, which makes a
