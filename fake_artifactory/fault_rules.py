@@ -311,6 +311,8 @@ class FaultRegistry:
         Every matching rule counts the call (so ``nth`` is independent of other rules),
         but at most one rule fires per request.
         """
+        if not self._rules:  # the usual case: no rules, nothing to count
+            return None
         repo, operation = classify(method, raw_path, query, self.context_path)
         path = _relative_path(raw_path, self.context_path)
         if path is None:

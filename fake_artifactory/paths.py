@@ -116,6 +116,13 @@ def decode_path(raw: str) -> str:
         raise InvalidRawPath(f"Invalid path. '{raw}' is not valid UTF-8 once decoded") from None
 
 
+#: Paths made of names of letters, digits, ``_``, ``-`` and ``.`` that do not start with
+#: a dot: none of the rules of :func:`validate_path` can fail for them (names up to
+#: 255 characters are implied by the overall length bound below).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*\Z")
+_PLAIN_PATH_MAX = 255
+
+
 def validate_path(path: str) -> None:
     """Validate a decoded repo-relative path (``""`` = root is valid).
 
@@ -125,6 +132,8 @@ def validate_path(path: str) -> None:
     """
     if path == "":
         return
+    if len(path) <= _PLAIN_PATH_MAX and _PLAIN_PATH.match(path):
+        return  # the common shape, valid by construction (checked below otherwise)
     if len(path) > MAX_PATH_LENGTH:
         raise InvalidRawPath(
             f"Invalid path. The path is longer than {MAX_PATH_LENGTH} characters ({len(path)})"

@@ -1,0 +1,112 @@
+"""The store writes on one connection and reads on one per thread; MIME types are cached
+per extension pair and equal to :mod:`mimetypes`' answer for any name."""
+
+from __future__ import annotations
+
+import mimetypes
+import sqlite3
+import threading
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fake_artifactory.storage import Store
+from fake_artifactory.storage_base import guess_mime_type
+
+R = "repo"
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[Store]:
+    s = Store(tmp_path / "data", repos=[R])
+    yield s
+    s.close()
+
+
+def test_the_write_lock_holder_uses_the_writer_connection(store: Store) -> None:
+    reader = store._db()
+    with store._write_lock:
+        writer = store._db()
+        assert writer is not reader
+        with store._write_lock:  # re-entrant: still the writer
+            assert store._db() is writer
+        assert store._db() is writer
+    assert store._db() is reader
+    seen: list[sqlite3.Connection] = []
+
+    def other_thread() -> None:
+        seen.append(store._db())
+        with store._write_lock:
+            seen.append(store._db())
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert seen[0] not in (reader, writer) and seen[1] is writer
+
+
+def test_writes_from_many_threads_all_go_through_the_writer(store: Store) -> None:
+    """Every statement that changes the database runs on the one writer connection."""
+    writes: dict[int, list[str]] = {}
+    connect = store._connect
+
+    def trace(conn: sqlite3.Connection) -> sqlite3.Connection:
+        log = writes.setdefault(id(conn), [])
+        conn.set_trace_callback(
+            lambda sql: log.append(sql) if sql.split()[0] in ("INSERT", "DELETE") else None
+        )
+        return conn
+
+    for conn in store._connections:  # the writer already exists (schema setup)
+        trace(conn)
+    store._connect = lambda: trace(connect())  # type: ignore[method-assign]
+
+    def upload(worker: int) -> None:
+        for i in range(20):
+            staged = store.stage_bytes(f"{worker}-{i}".encode())
+            store.commit_file(R, f"w{worker}/f{i}.txt", staged, user="admin")
+            assert store.get_item(R, f"w{worker}/f{i}.txt") is not None  # a read, off-lock
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writers = [conn for conn, sqls in writes.items() if sqls]
+    assert len(writes) >= 2 and writers == [id(store._writer)]
+
+
+def test_a_read_under_the_lock_sees_the_open_transaction(store: Store) -> None:
+    with store._write_lock, store._tx() as db:
+        db.execute("INSERT INTO meta(key, value) VALUES ('probe', '1')")
+        assert store._db().execute("SELECT value FROM meta WHERE key = 'probe'").fetchone()
+        # ...which another thread does not see before the commit.
+        seen: list[object] = []
+        thread = threading.Thread(
+            target=lambda: seen.append(
+                store._db().execute("SELECT value FROM meta WHERE key = 'probe'").fetchone()
+            )
+        )
+        thread.start()
+        thread.join()
+        assert seen == [None]
+
+
+_PARTS = st.sampled_from(
+    [*mimetypes.types_map, *mimetypes.suffix_map, *mimetypes.encodings_map, ".TXT", ".", "", "a"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["a", "", "b c", ".", "x.y", "..", ".tar", "data:"]),
+    st.lists(_PARTS, max_size=4),
+)
+def test_mime_type_cache_answers_like_mimetypes(stem: str, suffixes: list[str]) -> None:
+    name = stem + "".join(suffixes)
+    if not name:
+        return
+    expected = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+    assert guess_mime_type(name) == expected
