@@ -2,14 +2,17 @@
 
 cheroot parses every request in a few hundred lines of general-purpose Python
 (request object, ``urlsplit``, a header reader, a WSGI gateway object, header
-post-processing): about a third of the CPU time of a small PUT or GET in the W6 load.
+post-processing). Around a WSGI application that does nothing, a small PUT cost the
+server about 170 µs of CPU through cheroot and 100 µs through this lane (one client;
+220 and 130 µs with 8 busy clients on 2 cores); GETs of a W6-like load (8 ``http.client``
+processes, 1 KiB bodies) went from about 1,900 to 2,600-3,300 per second.
 :class:`fake_artifactory.server.FastReadConnection` first offers each request head to
 :func:`parse_head`. It accepts only heads that cheroot would read the same way:
 
 * request line ``METHOD SP origin-form SP HTTP/1.1``, one of :data:`FAST_METHODS`, a
   target of visible ASCII starting with a single ``/``, without ``#``;
-* header lines ``token ":" value``, each name once (case-insensitively, and once after
-  cheroot's ``-`` to ``_`` mapping), no line folding;
+* header lines ``token ":" value``, names without ``_`` (cheroot's environ would merge
+  ``X_A`` with ``X-A``), each name once case-insensitively, no line folding;
 * no ``Transfer-Encoding`` or ``Expect``, a ``Connection`` of at most ``keep-alive``
   and a plain decimal ``Content-Length`` (a GET, HEAD or DELETE without a body).
 
