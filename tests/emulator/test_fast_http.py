@@ -12,6 +12,7 @@ import io
 import re
 import socket
 import threading
+import time
 import types
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -499,3 +500,17 @@ def test_head_keeps_the_connection(emulator: ThreadedServer) -> None:
         head = _recv_response(sock, buf, head_request=True)
         assert head.startswith(b"HTTP/1.1 200 ") and b"Content-Length: 5\r\n" in head
         assert _recv_response(sock, buf).endswith(b"\r\n\r\n12345")
+
+
+def test_a_head_split_across_packets_is_read_by_cheroot(emulator: ThreadedServer) -> None:
+    """Half a head in the first read: the lane leaves it, cheroot waits for the rest."""
+    _lane(emulator).fast_lane = True
+    raw = _req("GET", "api/system/ping")
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buf = bytearray()
+        for _ in range(2):  # the second time on a kept-alive connection
+            sock.sendall(raw[:20])
+            time.sleep(0.2)
+            sock.sendall(raw[20:])
+            assert _recv_response(sock, buf).endswith(b"\r\n\r\nOK")
