@@ -127,6 +127,12 @@ http_date = _DateCache()
 _NO_BODY_STATUSES = frozenset({204, 205, 304})
 
 
+def body_follows(code: int, *, head_request: bool) -> bool:
+    """Whether a response with status ``code`` carries a body (never for 1xx, 204, 205,
+    304 or an answer to HEAD)."""
+    return not (head_request or code < 200 or code in _NO_BODY_STATUSES)
+
+
 def response_head(
     status: bytes,
     headers: list[tuple[str, str]],
@@ -147,7 +153,7 @@ def response_head(
     chunked = False
     if code == 413:
         keep_alive = False
-    elif "content-length" not in lower and not (code < 200 or code in _NO_BODY_STATUSES):
+    elif "content-length" not in lower and body_follows(code, head_request=False):
         if head_request:
             keep_alive = False
         else:

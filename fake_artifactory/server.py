@@ -159,11 +159,13 @@ class SocketReader:
         self._buf += data
         return True
 
-    _fill = fill
+    def head_size(self, limit: int) -> int:
+        """:func:`fast_http.find_head` on the received bytes (no copy of the buffer)."""
+        return fast_http.find_head(self._buf, limit)
 
-    def peek(self, size: int | None = None) -> bytes:
-        """Received bytes (the first ``size``) without consuming them."""
-        return bytes(self._buf if size is None else self._buf[:size])
+    def peek(self, size: int) -> bytes:
+        """The first ``size`` received bytes, without consuming them."""
+        return bytes(self._buf[:size])
 
     def skip(self, count: int) -> None:
         """Consume ``count`` received bytes."""
@@ -188,13 +190,13 @@ class SocketReader:
             if size is not None and 0 <= size <= len(buf):
                 return self._take(size)
             start = len(buf)
-            if not self._fill():
+            if not self.fill():
                 return self._take(len(buf))
 
     def read(self, size: int | None = -1) -> bytes:
         """``size`` bytes (fewer only at EOF); everything up to EOF without a size."""
         if size is None or size < 0:
-            while self._fill():
+            while self.fill():
                 pass
             return self._take(len(self._buf))
         have = len(self._buf)
@@ -328,7 +330,7 @@ class FastReadConnection(cheroot_server.HTTPConnection):
                 return None  # let cheroot answer (408) or wait as it does
             except OSError:
                 return False
-        size = fast_http.find_head(reader.peek(), limit)
+        size = reader.head_size(limit)
         if size < 0:
             return None
         head = fast_http.parse_head(reader.peek(size))
@@ -422,10 +424,8 @@ class _FastExchange:
             server_name=conn.server.server_name.encode("latin-1"),
             keep_alive=keep,
         )
-        if (
-            self.head.method == "HEAD"
-            or self.status[:1] == b"1"
-            or self.status[:3] in (b"204", b"304")
+        if not fast_http.body_follows(
+            int(self.status[:3]), head_request=self.head.method == "HEAD"
         ):
             self.left = None  # no body follows, whatever the headers declare
         if self.keep and self.body.remaining > 0:

@@ -349,21 +349,24 @@ def test_app_error_answers_500_and_closes(app_server: Any) -> None:
     assert answers[0].startswith(b"HTTP/1.1 500 ") and rest == b""
 
 
-def test_body_longer_than_declared_is_cut_and_the_connection_closed(app_server: Any) -> None:
-    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        start_response("200 OK", [("Content-Length", "3")])
-        return [b"abcdef"]
+def _declaring(length: int, body: bytes) -> Any:
+    """A WSGI app that declares ``Content-Length: length`` and sends ``body``."""
 
-    answers, rest = _talk(app_server(app), _head("GET /x HTTP/1.1", "Host: h"))
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", str(length))])
+        return [body]
+
+    return app
+
+
+def test_body_longer_than_declared_is_cut_and_the_connection_closed(app_server: Any) -> None:
+    answers, rest = _talk(app_server(_declaring(3, b"abcdef")), _head("GET /x HTTP/1.1", "Host: h"))
     assert answers[0].endswith(b"\r\n\r\nabc") and rest == b""
 
 
 def test_body_shorter_than_declared_closes_the_connection(app_server: Any) -> None:
-    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        start_response("200 OK", [("Content-Length", "10")])
-        return [b"abc"]
-
-    with socket.create_connection(("127.0.0.1", app_server(app)), timeout=10) as sock:
+    port = app_server(_declaring(10, b"abc"))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(_head("GET /x HTTP/1.1", "Host: h"))
         data = b""
         while chunk := sock.recv(100):
