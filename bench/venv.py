@@ -4,9 +4,9 @@
   in the project's ``.venv``. The environment also gets the project itself (editable),
   pinned to the same MLflow, so the competitors run with exactly the MLflow our plugin runs
   with.
-* ``bench/.venv-skinny``: our plugin on ``mlflow-skinny`` (MLflow's client distribution
-  without pandas or pyarrow) of the same version, installed with ``--no-deps`` as
-  docs/plugin.md describes; W3 measures its memory.
+* ``bench/.venv-skinny``: our plugin with its declared dependencies only, that is on
+  ``mlflow-skinny`` (MLflow's client distribution without pandas or pyarrow), pinned to the
+  project's MLflow version; W3 measures its memory.
 
 Each is rebuilt when ``bench/requirements-competitors.txt``, ``pyproject.toml`` or the
 project's MLflow version change (a stamp file holds their hash).
@@ -72,8 +72,5 @@ def ensure_competitor_venv(venv_dir: Path = VENV_DIR) -> Path | None:
 def ensure_skinny_venv(venv_dir: Path = SKINNY_DIR) -> Path | None:
     """Create or refresh the mlflow-skinny environment; its python, or None if it fails."""
     version = importlib.metadata.version("mlflow")
-    installs = [
-        [f"mlflow-skinny=={version}", "requests", "urllib3"],
-        ["--no-deps", "-e", str(REPO_ROOT)],
-    ]
+    installs = [[f"mlflow-skinny=={version}", "-e", str(REPO_ROOT)]]
     return _ensure(venv_dir, installs, "mlflow-skinny", _wanted_stamp(f"skinny {version}"))

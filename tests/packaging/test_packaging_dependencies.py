@@ -119,3 +119,15 @@ def test_make_install_installs_every_extra():
     match = re.search(r"pip install [^\n]*-e '\.\[([a-z,]+)\]'", makefile)
     assert match, "no editable install line in the Makefile"
     assert set(match.group(1).split(",")) == set(project()["optional-dependencies"])
+
+
+def test_the_full_mlflow_of_the_tests_has_the_plugins_bounds():
+    """Our tests run the full ``mlflow`` and the plugin declares ``mlflow-skinny``: the same
+    range, so .ci/mlflow-min (which reads the skinny bound) tests what users get."""
+
+    def specifier(lines: list[str], name: str) -> str:
+        (spec,) = (str(r.specifier) for r in map(Requirement, lines) if r.name == name)
+        return spec
+
+    test_extra = project()["optional-dependencies"]["test"]
+    assert specifier(project()["dependencies"], "mlflow-skinny") == specifier(test_extra, "mlflow")
