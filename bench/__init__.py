@@ -16,4 +16,8 @@ Layout:
 * :mod:`bench.workloads` schedules the runs (alternating contenders) in the parent;
 * :mod:`bench.child` is the code each child process runs (one contender, one action);
 * :mod:`bench.report` writes ``docs/benchmarks.md`` and ``docs/benchmarks.png``.
+
+Beside the code: ``records/latest.json`` holds the raw runs of the current report
+(``python -m bench --from-records`` re-renders it), ``analysis.md`` the hand-written analysis
+of that run (copied into the report) and ``NOTES.md`` the dated history of the benchmark.
 """

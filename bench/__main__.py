@@ -1,4 +1,4 @@
-"""``python -m bench``: run the benchmark and write docs/benchmarks.md and .png."""
+"""``python -m bench``: run the benchmark; write docs/benchmarks.md, .png and bench/records/."""
 
 from bench.cli import main
 

@@ -25,7 +25,12 @@ __all__ = ["build_parser", "machine_info", "main"]
 
 log = logging.getLogger("bench")
 
-NOTES_FILE = REPO_ROOT / "bench" / "NOTES.md"
+#: Hand-written analysis of the recorded run, copied into the report (full runs only).
+ANALYSIS_FILE = REPO_ROOT / "bench" / "analysis.md"
+#: Raw runs of the current report; ``--from-records`` re-renders the report from them.
+RECORDS_FILE = REPO_ROOT / "bench" / "records" / "latest.json"
+#: Dated history: what changed between recorded runs, experiments outside the report.
+HISTORY_FILE = REPO_ROOT / "bench" / "NOTES.md"
 _MAIN_PACKAGES = ("jfrog-mlflow", "mlflow", "requests", "urllib3", "flask", "cheroot")
 _COMPETITOR_PACKAGES = ("mlflow", "mlflow-jfrog-plugin", "moto", "boto3")
 
@@ -45,7 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", type=_workloads_arg, default=set(ALL_WORKLOADS), help="e.g. W1,W2"
     )
     parser.add_argument("--runs", type=int, default=None, help="runs per contender (default 3)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs", help="output folder")
+    parser.add_argument(
+        "--out", type=Path, default=REPO_ROOT / "docs", help="folder of the report and chart"
+    )
+    parser.add_argument(
+        "--records",
+        type=Path,
+        default=None,
+        help=f"where to write the raw runs (default for a full run: {_shown(RECORDS_FILE)}; "
+        "a --quick run writes none unless given)",
+    )
     parser.add_argument(
         "--contenders",
         default=None,
@@ -63,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--from-records",
         type=Path,
         default=None,
-        help="re-render the report from a records.json kept by an earlier --keep run",
+        help=f"re-render the report from saved raw runs (e.g. {_shown(RECORDS_FILE)})",
     )
     return parser
 
@@ -132,12 +146,41 @@ def machine_info(
     return info
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (for messages and links)."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _link(path: Path, out: Path) -> str:
+    """A Markdown link to ``path`` from a report written into ``out``."""
+    return f"[`{_shown(path)}`]({os.path.relpath(path.resolve(), out.resolve())})"
+
+
+def _sources_note(records: Path | None, out: Path) -> str:
+    """The report's lines on where its raw runs and the benchmark's history are."""
+    if records is None:
+        kept = "Raw runs: not kept (a --quick run without --records)."
+    else:
+        kept = (
+            f"Raw runs: {_link(records, out)}; `python -m bench --from-records "
+            f"{_shown(records)}` re-renders this report."
+        )
+    return f"{kept}\nWhat changed between recorded runs: {_link(HISTORY_FILE, out)}."
+
+
 def _render(
-    args: argparse.Namespace, records: list[Record], meta: dict[str, Any], sizes: Sizes
+    args: argparse.Namespace,
+    records: list[Record],
+    meta: dict[str, Any],
+    sizes: Sizes,
+    saved: Path | None,
 ) -> None:
-    notes = NOTES_FILE.read_text() if NOTES_FILE.exists() and not args.quick else ""
+    notes = ANALYSIS_FILE.read_text() if ANALYSIS_FILE.exists() and not args.quick else ""
     results = Results(records)
-    text = render_markdown(results, sizes, meta, notes, args.only)
+    text = render_markdown(results, sizes, meta, notes, args.only, _sources_note(saved, args.out))
     write_report(args.out / "benchmarks.md", text)
     write_chart(args.out / "benchmarks.png", results, sizes)
     log.info("wrote %s and %s", args.out / "benchmarks.md", args.out / "benchmarks.png")
@@ -152,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_records is not None:
         saved = json.loads(args.from_records.read_text())
         records = [Record(**r) for r in saved["records"]]
-        _render(args, records, saved["meta"], sizes)
+        _render(args, records, saved["meta"], sizes, args.from_records)
         return 0
     competitor_python = None if args.no_venv else ensure_competitor_venv()
     skinny_python = None if args.no_venv else ensure_skinny_venv()
@@ -171,10 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     meta["load average at end (1/5/15 min)"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     saved = {"meta": meta, "records": [dataclasses.asdict(r) for r in runner.records]}
     (work / "records.json").write_text(json.dumps(saved, indent=1))
-    if not args.quick:  # the raw runs beside the report: re-render with --from-records
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "benchmarks-records.json").write_text(json.dumps(saved, indent=1))
-    _render(args, runner.records, meta, sizes)
+    kept = args.records or (None if args.quick else RECORDS_FILE)
+    if kept is not None:  # the raw runs of the report: re-render with --from-records
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps(saved, indent=1))
+    _render(args, runner.records, meta, sizes, kept)
     if not args.keep and args.work_dir is None:
         shutil.rmtree(work, ignore_errors=True)
     else:

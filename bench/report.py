@@ -1,4 +1,4 @@
-"""Turn benchmark records into ``docs/benchmarks.md`` and ``docs/benchmarks.png``.
+"""Turn benchmark records into the report (``docs/benchmarks.md``) and its chart (``.png``).
 
 Aggregation (medians, ratios, target checks) is pure; only :func:`write_report` and
 :func:`write_chart` touch the file system.
@@ -224,9 +224,14 @@ def _tree_section(res: Results, wl: str, key: str, title: str, n_files: int) -> 
 
 
 def render_markdown(
-    res: Results, sizes: Sizes, meta: dict[str, Any], notes: str, workloads: set[str]
+    res: Results,
+    sizes: Sizes,
+    meta: dict[str, Any],
+    notes: str,
+    workloads: set[str],
+    sources: str = "",
 ) -> str:
-    """Render the whole report."""
+    """Render the whole report; ``sources`` says where its raw runs and history are."""
     t = sizes.tree
     w = sizes.walk_tree
     lines = [
@@ -236,12 +241,13 @@ def render_markdown(
         "Each figure is the median of the runs; contenders alternate run by run so noise",
         "hits all of them; the range column shows the spread. Ratios are measured in this run,",
         "on this machine. Request counts come from the emulator's journal.",
+        *(["", sources] if sources else []),
         "",
         "## Machine and versions",
         "",
         *_table(["item", "value"], [[k, str(v)] for k, v in meta.items()]),
     ]
-    lines += ["## Targets (issue 6 §2)", ""]
+    lines += ["## Targets", ""]
     rows = []
     for tg in targets(res, sizes):
         status = "not measured" if tg.met is None else "met" if tg.met else tg.gap

@@ -75,11 +75,12 @@ def test_markdown_has_machine_targets_tables_and_skips():
     assert "W1/W2 s3 run 0: skipped: not installed" in text
 
 
-def test_quick_run_writes_report_and_chart(tmp_path):
+def test_quick_run_writes_report_chart_and_records_that_re_render(tmp_path):
     out = tmp_path / "out"
+    records = tmp_path / "records" / "latest.json"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--no-venv", "--out", str(out)]
-        + ["--work-dir", str(tmp_path / "work")],
+        + ["--work-dir", str(tmp_path / "work"), "--records", str(records)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -88,8 +89,32 @@ def test_quick_run_writes_report_and_chart(tmp_path):
     logs = "\n".join(p.read_text()[-3000:] for p in (tmp_path / "work" / "logs").glob("*.log"))
     assert proc.returncode == 0, proc.stderr[-4000:] + logs
     text = (out / "benchmarks.md").read_text()
-    assert "## Targets (issue 6 §2)" in text
+    assert "## Targets" in text
     for section in ("### W1", "### W2", "### W3", "### W4", "### W5", "### W6"):
         assert section in text
     assert "error:" not in text
     assert (out / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The report links its raw runs relative to itself, and they re-render the same tables.
+    assert f"Raw runs: [`{records}`](../records/latest.json)" in text
+    assert "[`bench/NOTES.md`](" in text
+    again = tmp_path / "again"
+    subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--from-records", str(records)]
+        + ["--out", str(again)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert (again / "benchmarks.md").read_text().split("## Targets")[1] == text.split("## Targets")[
+        1
+    ]
+
+
+def test_a_quick_run_without_records_says_they_were_not_kept():
+    from bench.cli import _sources_note
+
+    assert _sources_note(None, REPO / "docs").startswith("Raw runs: not kept")
+    kept = _sources_note(REPO / "bench" / "records" / "latest.json", REPO / "docs")
+    assert kept.startswith("Raw runs: [`bench/records/latest.json`](../bench/records/latest.json)")
