@@ -1,4 +1,4 @@
-"""Fixtures for the reliability and security evidence (issue 7)."""
+"""Fixtures for the reliability and security tests: an emulator process, plugin settings."""
 
 from __future__ import annotations
 

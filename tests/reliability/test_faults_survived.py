@@ -1,4 +1,4 @@
-"""Issue 7 section 1: the plugin survives the emulator's injected faults.
+"""The plugin survives the emulator's injected faults without losing or corrupting a file.
 
 * A tree is logged and downloaded while the emulator answers about 20% of requests
   with 503 (a quarter of those with ``Retry-After``), resets 5% of connections and
@@ -36,7 +36,7 @@ from reliability_support import (
 
 pytestmark = pytest.mark.timeout(600)
 
-#: The fault mix of the issue: 20% of requests answered 503 (a quarter of them with
+#: A hostile but survivable mix: 20% of requests answered 503 (a quarter of them with
 #: ``Retry-After: 1``), 5% connection resets, 2% of downloads truncated. At most one rule
 #: fires per request (first match first), so later rules get conditional probabilities:
 #: 0.05 / 0.8 = 0.0625 of the requests left after the 503s, 0.02 / 0.75 of the rest.

@@ -1,4 +1,6 @@
-"""Issue 7 section 4: a hostile server, secrets, and TLS (the plugin side).
+"""The plugin against a hostile server, and its secrets: it never writes outside the
+destination, never accepts a body that fails its checksum or size, never sends credentials
+to another host, keeps secrets out of logs, errors, reprs and reports, and verifies TLS.
 
 The hostile servers are small purpose-built Flask apps on 127.0.0.1 (port 0) that
 speak just enough Artifactory: Folder Info, File List and file GET/PUT.  Each one

@@ -1,4 +1,5 @@
-"""Issue 7 section 2: the emulator holds concurrent load and survives ``kill -9``.
+"""The emulator stays consistent under concurrent load and keeps every acknowledged write
+through ``kill -9``.
 
 Every body the tests write is self-describing: a header line names the path, the
 writer, a sequence number and the SHA-256 and length of the payload.  So any read can
