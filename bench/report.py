@@ -114,7 +114,7 @@ def _ratio(num: float | None, den: float | None) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One target of issue 6 §2 with the measured value."""
+    """One performance target of the benchmark with the measured value."""
 
     name: str
     goal: str
@@ -141,7 +141,7 @@ def _at_most(name: str, value: float | None, goal: float, unit: str) -> Target:
 
 
 def targets(res: Results, sizes: Sizes) -> list[Target]:
-    """Check every target of issue 6 §2 that the run measured."""
+    """Check every performance target that the run measured."""
     out: list[Target] = []
     for wl, key, label in (("W1/W2", "up_s", "W1"), ("W1/W2", "down_s", "W2")):
         ours = res.median(wl, "ours", key)

@@ -56,7 +56,7 @@ _WORKERS_ARGS = ("--workers", "2")
 
 @dataclass(frozen=True, slots=True)
 class Sizes:
-    """Workload sizes; :data:`FULL` is the issue's, :data:`QUICK` keeps CI fast."""
+    """Workload sizes; :data:`FULL` for the report, :data:`QUICK` keeps CI fast."""
 
     tree: TreeSpec
     big_bytes: int
