@@ -15,6 +15,8 @@ Layout:
 * :mod:`bench.trees` builds the local trees of files the workloads upload;
 * :mod:`bench.workloads` schedules the runs (alternating contenders) in the parent;
 * :mod:`bench.child` is the code each child process runs (one contender, one action);
+* :mod:`bench.rps` is W6, the servers' request rate under many small requests, and
+  :mod:`bench.clients` what the child modules share (spec types, HTTP and S3 clients);
 * :mod:`bench.report` writes ``docs/benchmarks.md`` and ``docs/benchmarks.png``.
 
 Beside the code: ``records/latest.json`` holds the raw runs of the current report

@@ -14,12 +14,7 @@ through MLflow's scheme registry, because both plugins claim ``artifactory://``.
 
 from __future__ import annotations
 
-import datetime
-import hashlib
-import hmac
-import http.client
 import json
-import multiprocessing
 import os
 import shutil
 import sys
@@ -31,21 +26,24 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
+from bench.clients import (
+    S3_BUCKET,
+    Result,
+    Skip,
+    Spec,
+    boto_client,
+    ensure_bucket,
+    raw_session,
+    s3_env,
+)
+from bench.rps import action_rps
+
 __all__ = ["main", "run_spec"]
 
-Spec = dict[str, Any]
-Result = dict[str, Any]
-
 RAW_THREADS = 8
-S3_BUCKET = "bench-bucket"
-
-
-class Skip(Exception):
-    """The contender cannot run in this environment (its package is not installed)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -144,12 +142,12 @@ def make_repo(spec: Spec) -> Any:
             )
     if contender == "s3":
         s3 = spec["s3"]
-        _s3_env(s3["endpoint"])
+        s3_env(s3["endpoint"])
         try:
             from mlflow.store.artifact.s3_artifact_repo import S3ArtifactRepository
         except ImportError as exc:
             raise Skip(f"mlflow S3 store not importable: {exc}") from exc
-        _ensure_bucket(s3["endpoint"])
+        ensure_bucket(s3["endpoint"])
         return S3ArtifactRepository(f"s3://{S3_BUCKET}/bench")
     raise ValueError(f"contender {contender!r} has no artifact repository")
 
@@ -162,29 +160,6 @@ def _stdout_to_stderr() -> Iterator[None]:
         yield
     finally:
         sys.stdout = saved
-
-
-def _s3_env(endpoint: str) -> None:
-    os.environ["MLFLOW_S3_ENDPOINT_URL"] = endpoint
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-
-
-def _boto_client(endpoint: str) -> Any:
-    _s3_env(endpoint)
-    try:
-        import boto3  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise Skip(f"boto3 not installed: {exc}") from exc
-    return boto3.client("s3", endpoint_url=endpoint)
-
-
-def _ensure_bucket(endpoint: str) -> None:
-    client = _boto_client(endpoint)
-    names = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-    if S3_BUCKET not in names:
-        client.create_bucket(Bucket=S3_BUCKET)
 
 
 def _download(repo: Any, contender: str, path: str, dst: str) -> str:
@@ -203,19 +178,13 @@ def _download(repo: Any, contender: str, path: str, dst: str) -> str:
 # --------------------------------------------------------------------------- raw baselines
 
 
-def _raw_session(token: str) -> requests.Session:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    return session
-
-
 def _thread_map(fn: Callable[[requests.Session, str], None], items: list[str], token: str) -> None:
     local = threading.local()
 
     def call(item: str) -> None:
         session = getattr(local, "session", None)
         if session is None:
-            session = local.session = _raw_session(token)
+            session = local.session = raw_session(token)
         fn(session, item)
 
     with ThreadPoolExecutor(RAW_THREADS) as pool:
@@ -375,8 +344,8 @@ def action_seed(spec: Spec) -> Result:
     result: Result = {}
     with _timed(result, "seconds"):
         if spec["contender"] == "s3":
-            client = _boto_client(spec["s3"]["endpoint"])
-            _ensure_bucket(spec["s3"]["endpoint"])
+            client = boto_client(spec["s3"]["endpoint"])
+            ensure_bucket(spec["s3"]["endpoint"])
             rels = sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
 
             def put(rel: str) -> None:
@@ -389,210 +358,6 @@ def action_seed(spec: Spec) -> Result:
         else:
             _raw_upload(spec["art"], src, prefix)
     return result
-
-
-# --------------------------------------------------------------------------- W6
-
-#: W6 load generators: ``lean`` (default) is one ``http.client`` connection per client
-#: process and a few microseconds of client CPU per request for both servers, so the
-#: figure is the server's; ``sdk`` is the historical one (boto3 for moto, ``requests``
-#: for the emulator), whose client CPU (SigV4 through botocore, response parsing) is
-#: taken from the same cores.  ``BENCH_W6_CLIENT=sdk`` selects it without a spec change.
-W6_CLIENTS = ("lean", "sdk")
-_S3_REGION = "us-east-1"
-
-
-def _sigv4_signing_key(secret: str, datestamp: str, region: str) -> bytes:
-    key = ("AWS4" + secret).encode()
-    for part in (datestamp, region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
-
-
-def sigv4_headers(
-    method: str,
-    host: str,
-    path: str,
-    *,
-    key_id: str,
-    secret: str,
-    when: datetime.datetime,
-    region: str = _S3_REGION,
-) -> dict[str, str]:
-    """Headers of an AWS Signature V4 request to S3 (no query, unsigned payload).
-
-    ``path`` must already be in canonical (percent-encoded) form.  Moto's server does
-    not check signatures by default, but it treats requests without one as anonymous
-    (a GET of a private object then answers 403), so the lean client signs for real.
-    """
-    amz_date = when.strftime("%Y%m%dT%H%M%SZ")
-    datestamp = amz_date[:8]
-    payload = "UNSIGNED-PAYLOAD"
-    signed = "host;x-amz-content-sha256;x-amz-date"
-    canonical = (
-        f"{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{payload}\n"
-        f"x-amz-date:{amz_date}\n\n{signed}\n{payload}"
-    )
-    scope = f"{datestamp}/{region}/s3/aws4_request"
-    to_sign = (
-        f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n" + hashlib.sha256(canonical.encode()).hexdigest()
-    )
-    key = _sigv4_signing_key(secret, datestamp, region)
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    return {
-        "Authorization": (
-            f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, "
-            f"SignedHeaders={signed}, Signature={signature}"
-        ),
-        "x-amz-content-sha256": payload,
-        "x-amz-date": amz_date,
-    }
-
-
-class _LeanClient:
-    """One ``http.client`` connection; reopened transparently when the server closes it
-    (moto's werkzeug server closes every connection after one response)."""
-
-    def __init__(self, url: str, auth: Callable[[str, str], dict[str, str]]) -> None:
-        parts = urlsplit(url)
-        self.host = parts.netloc
-        self.prefix = parts.path.rstrip("/")
-        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
-        self._auth = auth
-
-    def request(self, method: str, key: str, body: bytes | None = None) -> bytes:
-        path = f"{self.prefix}/{key}"
-        headers = self._auth(method, path)
-        if body is not None:
-            headers["Content-Type"] = "application/octet-stream"
-        self.conn.request(method, path, body=body, headers=headers)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        if resp.status >= 300:
-            raise RuntimeError(f"{method} {path}: HTTP {resp.status}")
-        return data
-
-
-def _rps_clients(
-    spec: Spec, size: int
-) -> tuple[Callable[[str, bytes], None], Callable[[str], None]]:
-    """The (put, get) callables of one W6 client process (bodies of ``size`` bytes)."""
-    kind = spec.get("client") or os.environ.get("BENCH_W6_CLIENT") or "lean"
-    if kind not in W6_CLIENTS:
-        raise ValueError(f"unknown W6 client {kind!r}; choose from {W6_CLIENTS}")
-    if kind == "lean":
-        lean: _LeanClient
-        if spec["target"] == "moto":
-            endpoint = spec["s3"]["endpoint"]
-            _s3_env(endpoint)
-            key_id = os.environ["AWS_ACCESS_KEY_ID"]
-            secret = os.environ["AWS_SECRET_ACCESS_KEY"]
-            host = urlsplit(endpoint).netloc
-
-            def sign(method: str, path: str) -> dict[str, str]:
-                now = datetime.datetime.now(datetime.timezone.utc)
-                return sigv4_headers(method, host, path, key_id=key_id, secret=secret, when=now)
-
-            lean = _LeanClient(f"{endpoint}/{S3_BUCKET}", sign)
-        else:
-            art = spec["art"]
-            bearer = {"Authorization": f"Bearer {art['token']}"}
-            lean = _LeanClient(f"{art['url']}/{art['repo']}", lambda _m, _p: dict(bearer))
-
-        def lean_put(key: str, body: bytes) -> None:
-            lean.request("PUT", key, body)
-
-        def lean_get(key: str) -> None:
-            if len(lean.request("GET", key)) != size:
-                raise RuntimeError(f"GET {key}: short body")
-
-        return lean_put, lean_get
-    if spec["target"] == "moto":
-        client = _boto_client(spec["s3"]["endpoint"])
-
-        def s3_put(key: str, body: bytes) -> None:
-            client.put_object(Bucket=S3_BUCKET, Key=key, Body=body)
-
-        def s3_get(key: str) -> None:
-            client.get_object(Bucket=S3_BUCKET, Key=key)["Body"].read()
-
-        return s3_put, s3_get
-    art = spec["art"]
-    session = _raw_session(art["token"])
-    base = f"{art['url']}/{art['repo']}"
-
-    def art_put(key: str, body: bytes) -> None:
-        session.put(f"{base}/{key}", data=body, timeout=60).raise_for_status()
-
-    def art_get(key: str) -> None:
-        resp = session.get(f"{base}/{key}", timeout=60)
-        resp.raise_for_status()
-        _ = resp.content
-
-    return art_put, art_get
-
-
-def _rps_worker(spec: Spec, index: int, barrier: Any, out: Any) -> None:
-    try:
-        out.put(_rps_timed(spec, index, barrier))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, never hangs it
-        barrier.abort()
-        out.put(f"client {index}: {type(exc).__name__}: {str(exc)[:200]}")
-
-
-def _rps_timed(spec: Spec, index: int, barrier: Any) -> tuple[float, float, float, float]:
-    count, size = int(spec["count"]), int(spec["size"])
-    put, get = _rps_clients(spec, size)
-    prefix = spec.get("prefix", "w6")
-    keys = [f"{prefix}/c{index}/k{i:05d}" for i in range(count)]
-    # A distinct body per request: the emulator stores content once per checksum, so
-    # repeating one body would measure its deduplication, not its write path.
-    bodies = [os.urandom(size) for _ in keys]
-    put(f"{prefix}/c{index}/warmup", os.urandom(size))  # opens the connection outside the window
-    barrier.wait(timeout=600)
-    t0 = time.perf_counter()
-    for key, body in zip(keys, bodies, strict=True):
-        put(key, body)
-    t1 = time.perf_counter()
-    barrier.wait(timeout=600)
-    t2 = time.perf_counter()
-    for key in keys:
-        get(key)
-    t3 = time.perf_counter()
-    return t0, t1, t2, t3
-
-
-def action_rps(spec: Spec) -> Result:
-    """W6: ``clients`` processes, each on one connection, PUT then GET small bodies.
-
-    The result names the load generator (``client``: ``lean`` or ``sdk``).
-    """
-    clients = int(spec["clients"])
-    if spec["target"] == "moto":
-        _ensure_bucket(spec["s3"]["endpoint"])
-    ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(clients)
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_rps_worker, args=(spec, i, barrier, out)) for i in range(clients)]
-    for proc in procs:
-        proc.start()
-    reports = [out.get(timeout=900) for _ in procs]
-    for proc in procs:
-        proc.join(timeout=60)
-    errors = [r for r in reports if isinstance(r, str)]
-    if errors:
-        raise RuntimeError("; ".join(errors[:3]))
-    stamps: list[tuple[float, float, float, float]] = reports
-    total = clients * int(spec["count"])
-    put_window = max(s[1] for s in stamps) - min(s[0] for s in stamps)
-    get_window = max(s[3] for s in stamps) - min(s[2] for s in stamps)
-    kind = spec.get("client") or os.environ.get("BENCH_W6_CLIENT") or "lean"
-    return {
-        "put_rps": total / put_window,
-        "get_rps": total / get_window,
-        "requests": total,
-        "client": kind,
-    }
 
 
 ACTIONS: dict[str, Callable[[Spec], Result]] = {
