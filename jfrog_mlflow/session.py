@@ -36,7 +36,7 @@ from requests.auth import AuthBase
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.util.retry import Retry
 
-from jfrog_mlflow import __version__
+from jfrog_mlflow._version import __version__
 from jfrog_mlflow.config import PluginConfig
 
 if TYPE_CHECKING:  # names that exist only in the type stubs of requests
