@@ -98,6 +98,19 @@ def _file_list(client: ArtifactoryClient, url: str, what: str) -> list[ListEntry
     return client.with_retries(what, once)
 
 
+def _pro_file_list(
+    client: ArtifactoryClient, url: str, what: str
+) -> tuple[bool, list[ListEntry] | None]:
+    """``(True, File List result)``, or ``(False, None)`` when the server is OSS (known
+    before, or learnt from this request)."""
+    if client.is_pro is False:
+        return False, None
+    try:
+        return True, _file_list(client, url, what)
+    except _ProOnly:
+        return False, None
+
+
 def list_children(
     client: ArtifactoryClient, repo: str, path: str, *, sizes: bool = True
 ) -> list[ListEntry] | None:
@@ -109,11 +122,9 @@ def list_children(
     Folder Info request plus one storage-info request per child file, in parallel.
     """
     what = f"listing of '{join_path(repo, path)}'"
-    if client.is_pro is not False:
-        try:
-            return _file_list(client, build_list_url(client.base_url, repo, path), what)
-        except _ProOnly:
-            pass
+    answered, entries = _pro_file_list(client, build_list_url(client.base_url, repo, path), what)
+    if answered:
+        return entries
     if sizes and client.aql_supported:
         found = _aql_children(client, repo, path)
         if found is not None:
@@ -183,11 +194,10 @@ def list_tree(client: ArtifactoryClient, repo: str, path: str) -> list[ListEntry
     client) one Folder Info request per folder. Sizes are unknown on OSS.
     """
     what = f"deep listing of '{join_path(repo, path)}'"
-    if client.is_pro is not False:
-        try:
-            return _file_list(client, build_deep_list_url(client.base_url, repo, path), what)
-        except _ProOnly:
-            pass
+    url = build_deep_list_url(client.base_url, repo, path)
+    answered, entries = _pro_file_list(client, url, what)
+    if answered:
+        return entries
     info = client.stat(repo, path)
     if info is None or not info.is_folder:
         return None

@@ -146,13 +146,9 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
 
     @property
     def max_workers(self) -> int:
-        """Threads of MLflow's download pool (``self.thread_pool``): our configured count.
-
-        MLflow sizes that pool at ``min(2 x CPUs, 20)``, which leaves a many-file download
-        waiting on round trips on small machines. ``__init__`` sets ``_config`` before the
-        base class creates the pool; the HTTP pool is at least this large
-        (:func:`jfrog_mlflow.session.pool_size`).
-        """
+        """Threads of MLflow's download pool: ours, not MLflow's ``min(2 x CPUs, 20)``,
+        which leaves a many-file download waiting on round trips on small machines (the
+        HTTP pool is at least this large; ``_config`` is set before the pool is made)."""
         return self._config.max_workers
 
     @property
@@ -264,12 +260,8 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     def download_artifacts(
         self, artifact_path: str | None = None, dst_path: str | None = None
     ) -> str:
-        """MLflow's ``download_artifacts``; a folder may first be fetched as one archive.
-
-        Semantics are MLflow's own (this only records the destination, creating the
-        temporary one MLflow would create when ``dst_path`` is not given). See
-        ``MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD`` in :mod:`jfrog_mlflow.config`.
-        """
+        """MLflow's own, with the destination recorded (created as MLflow would when not
+        given) so that a folder may first be fetched as one archive."""
         if not dst_path:
             dst_path = _create_tmp_dir()
         with self._downloads.download(dst_path):
@@ -300,11 +292,8 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     # ------------------------------------------------------------------ delete
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
-        """Delete a file or folder recursively; a missing path is a no-op.
-
-        With ``ARTIFACTORY_ARTIFACTS_DELETE_SKIP`` true, nothing is deleted and a warning is
-        logged.
-        """
+        """Delete a file or folder recursively; a missing path is a no-op. With
+        ARTIFACTORY_ARTIFACTS_DELETE_SKIP true, only a warning is logged."""
         target = self._repo_path(artifact_path)
         if self._config.delete_skip:
             _logger.warning(

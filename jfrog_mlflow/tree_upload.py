@@ -20,13 +20,12 @@ errors. The steps:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from jfrog_mlflow import archives, listing, planning, upload
@@ -60,7 +59,7 @@ class _NoProgress:
         pass
 
 
-@contextlib.contextmanager
+@contextmanager
 def _no_progress(total: int) -> Iterator[Progress]:
     yield _NoProgress()
 

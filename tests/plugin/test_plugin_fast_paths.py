@@ -68,7 +68,7 @@ def test_session_sends_file_bodies_in_large_blocks():
 def test_log_artifacts_costs_one_put_per_file_and_nothing_else(
     plugin_env, make_repo, tmp_path, monkeypatch
 ):
-    # Small files are batched into exploding archives on Pro (see test_archive_transfers.py
+    # Small files are batched into exploding archives on Pro (see test_archive_uploads.py
     # for that budget: edition probe + one archive + one verification listing); the
     # per-file path, pinned here, is what remains with batching off (and on OSS).
     monkeypatch.setenv("MLFLOW_ARTIFACTORY_BATCH_UPLOAD", "off")
