@@ -1,82 +1,51 @@
-"""Archive transfers: many small files in one request (Artifactory Pro features).
+"""Archive transfers: many small files in one request (Artifactory Pro features; I/O).
 
-Two server features turn a tree of small files into a handful of requests:
+Two server features turn a tree of small files into a handful of requests; which files
+travel this way is decided in :mod:`jfrog_mlflow.planning`, and this module moves the
+bytes through :class:`~jfrog_mlflow.client.ArtifactoryClient`:
 
 * **Deploy from archive** ("explode"): a tar PUT with ``X-Explode-Archive-Atomic: true`` is
   unpacked by the server relative to the archive's parent folder; the archive itself is not
-  stored and the response body is empty. :func:`plan_batches` chooses which files go into
-  which archive, :func:`build_tar` builds one (PAX, UTF-8 names, in memory: a batch is
-  bounded) and :func:`deploy_archive` sends it. Because the response says nothing about
-  what was deployed, the caller verifies the result with one deep listing
-  (:func:`check_listing`) and re-uploads anything missing or different file by file.
+  stored and the response body is empty. :func:`build_tar` builds one batch's archive
+  (PAX, UTF-8 names, in memory: a batch is bounded) and :func:`deploy_archive` sends it.
+  Because the response says nothing about what was deployed, the caller verifies the
+  result with one deep listing and re-uploads anything missing or different file by file.
 * **Folder download**: ``GET /api/archive/download/<repo>/<folder>?archiveType=tar`` streams
   the folder as a tar (the admin must enable it). :func:`download_folder` extracts it
-  streaming; each accepted entry must be named in the listing, is written through an
-  ``O_EXCL`` temporary file beside its target, verified against the listing's size and
-  checksum and only then renamed into place. Anything missing or failing is left to the
-  per-file path.
-
-The planning and matching helpers are pure; :func:`deploy_archive` and
-:func:`download_folder` do the I/O through :class:`~jfrog_mlflow.client.ArtifactoryClient`.
+  streaming; each accepted entry must be named in the listing, is written through a
+  temporary file beside its target (:func:`jfrog_mlflow.localfiles.replacing`), verified
+  against the listing's size and checksum and only then renamed into place. Anything
+  missing or failing is left to the per-file path.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import io
 import logging
-import math
 import os
 import posixpath
 import tarfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-from jfrog_mlflow.errors import (
-    ArtifactoryError,
-    AuthenticationFailed,
-    HTTPStatusError,
-    IntegrityError,
-)
-from jfrog_mlflow.integrity import Digest, Expected
-from jfrog_mlflow.models import ListEntry, error_detail
-from jfrog_mlflow.transfer import create_temp, write_all
+import requests
+
+from jfrog_mlflow.client import ArtifactoryClient
+from jfrog_mlflow.errors import ArtifactoryError, AuthenticationFailed, IntegrityError
+from jfrog_mlflow.integrity import Digest, Expected, hash_bytes
+from jfrog_mlflow.localfiles import replacing, write_all
+from jfrog_mlflow.models import error_detail
+from jfrog_mlflow.planning import Batch, SmallFile, WritePlan, match_member
 from jfrog_mlflow.urls import build_folder_archive_url, build_item_url, join_path
 
-if TYPE_CHECKING:
-    import requests
-
-    from jfrog_mlflow.client import ArtifactoryClient
-
-__all__ = [
-    "BATCH_PREFIX",
-    "Batch",
-    "BuiltArchive",
-    "SmallFile",
-    "build_tar",
-    "check_listing",
-    "deploy_archive",
-    "download_folder",
-    "explode_refused",
-    "is_batch_name",
-    "match_member",
-    "new_batch_name",
-    "plan_batches",
-]
+__all__ = ["BuiltArchive", "build_tar", "deploy_archive", "download_folder", "tar_bytes"]
 
 _logger = logging.getLogger(__name__)
 
-#: Name prefix of the archives PUT for explosion (never stored when the server explodes them).
-BATCH_PREFIX = ".jfrog-mlflow-batch-"
-#: Bounds of one archive: entries and bytes of content (the archive is built in memory).
-MAX_BATCH_ENTRIES = 1000
-MAX_BATCH_BYTES = 16 * 1024 * 1024
 #: Statuses of a folder-archive request after which the client stops asking this server:
 #: 403 is "folder download disabled" (an admin setting). A 400 is not sticky: it is also
 #: the answer to a folder over the server's max-files or max-size limit, and a smaller
@@ -87,56 +56,6 @@ _CHUNK = 1024 * 1024
 _SMALL_MEMBER = 1024 * 1024
 #: Small members read but not yet written (bounds memory: at most this many MiB).
 _MAX_QUEUED_MEMBERS = 64
-#: Small members are written by the thread that reads the archive until their average
-#: write time exceeds this (then the writer pool takes the rest; see :class:`WritePlan`).
-SLOW_WRITE_S = 0.002
-_WRITES_BEFORE_JUDGING = 16
-
-
-class WritePlan:
-    """Where small archive members are written: by the reading thread, or by the pool.
-
-    On a local disk a small file is created, written and renamed in well under a
-    millisecond, and handing each one to a writer thread costs more than that: every
-    system call a writer makes gives the GIL back to the reading thread, which may keep it
-    for the whole switch interval (measured: 2,000 files of 4 KiB, 1.5 s of CPU more and
-    0.3-0.5 s slower than writing them on the reading thread). On a network file system a
-    create takes milliseconds and parallel writers pay off, so once the average write
-    takes longer than :data:`SLOW_WRITE_S` the rest go to the pool.
-    """
-
-    def __init__(self, slow_after: float | None = None) -> None:
-        self.slow_after = SLOW_WRITE_S if slow_after is None else slow_after
-        self.pooled = False
-        self._count = 0
-        self._spent = 0.0
-
-    def record(self, seconds: float) -> None:
-        """One inline write took ``seconds``."""
-        self._count += 1
-        self._spent += seconds
-        if self._count >= _WRITES_BEFORE_JUDGING and self._spent / self._count > self.slow_after:
-            self.pooled = True
-
-
-@dataclass(frozen=True, slots=True)
-class SmallFile:
-    """A local file to batch: ``name`` is its path relative to the archive's folder."""
-
-    local: str
-    name: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """Files that travel in one archive."""
-
-    files: tuple[SmallFile, ...]
-
-    @property
-    def size(self) -> int:
-        return sum(f.size for f in self.files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,49 +72,6 @@ class BuiltArchive:
     left_out: tuple[SmallFile, ...] = ()
 
 
-# ---------------------------------------------------------------------- pure planning
-
-
-def plan_batches(
-    files: Sequence[SmallFile],
-    *,
-    max_entries: int = MAX_BATCH_ENTRIES,
-    max_bytes: int = MAX_BATCH_BYTES,
-) -> list[Batch]:
-    """Split ``files`` (in order) into balanced batches within both bounds.
-
-    The number of batches is the least that respects the bounds; entries are spread
-    evenly over them, so 2,000 files make two batches of 1,000, not 1,000 + 1,000 + 0.
-    """
-    if not files:
-        return []
-    total = sum(f.size for f in files)
-    count = max(math.ceil(len(files) / max_entries), math.ceil(total / max_bytes), 1)
-    per_batch = math.ceil(len(files) / count)
-    batches: list[Batch] = []
-    current: list[SmallFile] = []
-    current_bytes = 0
-    for f in files:
-        if current and (len(current) >= per_batch or current_bytes + f.size > max_bytes):
-            batches.append(Batch(tuple(current)))
-            current, current_bytes = [], 0
-        current.append(f)
-        current_bytes += f.size
-    if current:
-        batches.append(Batch(tuple(current)))
-    return batches
-
-
-def new_batch_name() -> str:
-    """A fresh archive file name (``.jfrog-mlflow-batch-<uuid4>.tar``)."""
-    return f"{BATCH_PREFIX}{uuid.uuid4()}.tar"
-
-
-def is_batch_name(name: str) -> bool:
-    """Whether ``name`` (a single path segment) looks like one of our batch archives."""
-    return name.startswith(BATCH_PREFIX) and name.endswith(".tar") and "/" not in name
-
-
 def tar_bytes(entries: Iterable[tuple[str, bytes, int]]) -> bytes:
     """An uncompressed PAX tar of ``(name, content, mtime)`` regular files (UTF-8 names)."""
     buffer = io.BytesIO()
@@ -210,64 +86,7 @@ def tar_bytes(entries: Iterable[tuple[str, bytes, int]]) -> bytes:
     return buffer.getvalue()
 
 
-def check_listing(
-    expected: Mapping[str, tuple[int, str, str]],
-    listing: Iterable[ListEntry],
-    sent_archives: Iterable[str],
-) -> tuple[list[str], list[str]]:
-    """Compare a deep listing with what the archives should have deployed.
-
-    Returns ``(bad, strays)``: names in ``expected`` that are missing or differ in size,
-    SHA-1 or SHA-256 (when listed; a file listed with no checksum counts as different),
-    and those of ``sent_archives`` that were stored as plain files (explode ignored).
-    """
-    listed = {e.path: e for e in listing if not e.is_folder}
-    bad: list[str] = []
-    for name, (size, sha1, sha256) in expected.items():
-        entry = listed.get(name)
-        if (
-            entry is None
-            or entry.size != size
-            or not (entry.checksums.sha1 or entry.checksums.sha256)
-            or (entry.checksums.sha1 is not None and entry.checksums.sha1 != sha1)
-            or (entry.checksums.sha256 is not None and entry.checksums.sha256 != sha256)
-        ):
-            bad.append(name)
-    strays = [name for name in sent_archives if name in listed]
-    return bad, strays
-
-
-def explode_refused(exc: ArtifactoryError) -> bool:
-    """Whether an explode deploy failed in a way that means "not supported here".
-
-    A 4xx other than 401/403 (the usual authentication/permission errors) and other than
-    409 (a checksum conflict: the bytes were damaged on the way, not a missing feature).
-    """
-    return (
-        isinstance(exc, HTTPStatusError)
-        and 400 <= exc.status_code < 500
-        and exc.status_code not in (401, 403, 409)
-    )
-
-
-def match_member(name: str, wanted: Mapping[str, object], folder_name: str) -> str | None:
-    """The listing name an archive member stands for, or ``None`` to ignore the member.
-
-    A leading ``./`` is dropped; a name prefixed with the folder's own name is accepted too
-    (in case a server includes it). Only names present in ``wanted`` (which come from the
-    validated listing) are ever returned, so ``../x`` or ``/etc/x`` can never match.
-    """
-    while name.startswith("./"):
-        name = name[2:]
-    if name in wanted:
-        return name
-    prefix = folder_name + "/"
-    if folder_name and name.startswith(prefix) and name[len(prefix) :] in wanted:
-        return name[len(prefix) :]
-    return None
-
-
-# ---------------------------------------------------------------------- uploads (I/O)
+# ---------------------------------------------------------------------- uploads
 
 
 def build_tar(batch: Batch) -> BuiltArchive:
@@ -294,20 +113,11 @@ def build_tar(batch: Batch) -> BuiltArchive:
             _logger.debug("%r changed size since planning; it is sent on its own", f.local)
             left_out.append(f)
             continue
-        members[f.name] = (
-            len(content),
-            hashlib.sha1(content).hexdigest(),
-            hashlib.sha256(content).hexdigest(),
-        )
+        members[f.name] = hash_bytes(content)
         entries.append((f.name, content, mtime))
     data = tar_bytes(entries)
-    return BuiltArchive(
-        data,
-        hashlib.sha1(data).hexdigest(),
-        hashlib.sha256(data).hexdigest(),
-        members,
-        tuple(left_out),
-    )
+    _, sha1, sha256 = hash_bytes(data)
+    return BuiltArchive(data, sha1, sha256, members, tuple(left_out))
 
 
 def deploy_archive(
@@ -335,7 +145,7 @@ def deploy_archive(
     client.with_retries(what, once)
 
 
-# ---------------------------------------------------------------------- downloads (I/O)
+# ---------------------------------------------------------------------- downloads
 
 
 class _BodyReader(io.RawIOBase):
@@ -486,24 +296,14 @@ def _extract(
 
 def _write_member(source: IO[bytes], local_path: str, expected: Expected, what: str) -> bool:
     """Write one member through a temporary file; rename it into place once verified."""
-    fd, tmp = create_temp(local_path)
-    renamed = False
     try:
-        digest = Digest(expected.checksums)
-        try:
+        with replacing(local_path) as fd:
+            digest = Digest(expected.checksums)
             while chunk := source.read(_CHUNK):
                 write_all(fd, chunk)
                 digest.update(chunk)
-        finally:
-            os.close(fd)
-        digest.check(expected, what)
-        os.replace(tmp, local_path)
-        renamed = True
-        return True
+            digest.check(expected, what)
     except IntegrityError as exc:
         _logger.debug("%s", exc)
         return False
-    finally:
-        if not renamed:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+    return True

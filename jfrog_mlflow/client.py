@@ -1,10 +1,13 @@
 """HTTP client for the subset of the Artifactory REST API the plugin needs.
 
-This module and :mod:`jfrog_mlflow.transfer` (the download and upload mechanics built on
-it) are the only modules of :mod:`jfrog_mlflow` that do network I/O; neither imports
-MLflow. One :class:`ArtifactoryClient` owns one ``requests.Session``; it is safe to share
-between threads (MLflow downloads on a thread pool, and the tracking server shares one
-repository between request threads).
+The bottom of the plugin's network layer: every request goes through
+:meth:`ArtifactoryClient.request`. The operations built on it (:mod:`jfrog_mlflow.listing`,
+:mod:`jfrog_mlflow.download`, :mod:`jfrog_mlflow.upload`, :mod:`jfrog_mlflow.archives`)
+import this module, never the reverse; none of them imports MLflow. One
+:class:`ArtifactoryClient` owns one ``requests.Session``; it is safe to share between
+threads (MLflow downloads on a thread pool, and the tracking server shares one repository
+between request threads). :func:`shared_client` hands out one client per base URL and
+configuration, so the many repository objects MLflow builds reuse connections.
 
 Resilience:
 
@@ -29,14 +32,12 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.auth import AuthBase
 
-from jfrog_mlflow import transfer
 from jfrog_mlflow.auth import auth_from_config
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.errors import (
@@ -47,28 +48,11 @@ from jfrog_mlflow.errors import (
     ResponseBroken,
     error_for_status,
 )
-from jfrog_mlflow.models import (
-    Checksums,
-    ItemInfo,
-    ListEntry,
-    build_children_aql,
-    error_detail,
-    parse_aql_children,
-    parse_file_list,
-    parse_storage_info,
-)
-from jfrog_mlflow.session import IDEMPOTENT, RETRY_STATUSES, NoAuth, make_session, origin
-from jfrog_mlflow.transfer import hash_file
-from jfrog_mlflow.urls import (
-    build_aql_url,
-    build_deep_list_url,
-    build_item_url,
-    build_list_url,
-    build_storage_url,
-    join_path,
-)
+from jfrog_mlflow.models import ItemInfo, error_detail, parse_storage_info
+from jfrog_mlflow.session import IDEMPOTENT, NoAuth, environment_key, make_session, origin
+from jfrog_mlflow.urls import build_item_url, build_storage_url, join_path
 
-__all__ = ["ArtifactoryClient", "hash_file"]
+__all__ = ["ArtifactoryClient", "shared_client"]
 
 _logger = logging.getLogger(__name__)
 
@@ -76,7 +60,6 @@ _T = TypeVar("_T")
 
 _CHUNK = 1024 * 1024
 _MAX_REDIRECTS = 5
-_PRO_ONLY_MARKER = "artifactory pro"
 _MAX_BACKOFF = 30.0
 
 
@@ -347,28 +330,25 @@ class ArtifactoryClient:
 
         return self.with_retries(what, once)
 
+    # ------------------------------------------------------------------ learnt about the server
+
     @property
     def is_pro(self) -> bool | None:
         """Edition learnt from the first File List call (``None`` = not yet known)."""
         return self._is_pro
 
-    def probe_edition(self, repo: str, path: str) -> bool | None:
-        """Learn the edition with a File List of ``path`` unless it is already known.
+    def learn_edition(self, is_pro: bool) -> None:
+        """Record the edition (see :mod:`jfrog_mlflow.listing`)."""
+        self._is_pro = is_pro
 
-        A missing folder (404) says nothing about the edition, so then the repository root
-        is listed (two requests at most). ``None`` when it is still unknown.
-        """
-        for where in dict.fromkeys((path, "")):
-            if self._is_pro is not None:
-                break
-            try:
-                self._file_list(
-                    build_list_url(self.base_url, repo, where),
-                    f"listing of '{join_path(repo, where)}'",
-                )
-            except _ProOnly:
-                pass
-        return self._is_pro
+    @property
+    def aql_supported(self) -> bool:
+        """False once this server refused an AQL search (e.g. anonymous access)."""
+        return self._aql_ok
+
+    def disable_aql(self) -> None:
+        """List folder by folder from now on (AQL was refused)."""
+        self._aql_ok = False
 
     @property
     def explode_supported(self) -> bool:
@@ -388,138 +368,7 @@ class ArtifactoryClient:
         """Stop asking this server for folder archives for a while (thread-safe)."""
         self._folder_download.switch_off(self.host, why)
 
-    def _file_list(self, url: str, what: str) -> list[ListEntry] | None:
-        """GET a File List URL; ``None`` when not a folder; raises _ProOnly on OSS."""
-
-        def once() -> list[ListEntry] | None:
-            resp = self.request("GET", url, what=what)
-            if resp.status_code == 404:
-                resp.close()
-                return None
-            if resp.status_code == 400:
-                resp.close()
-                if _PRO_ONLY_MARKER in error_detail(resp.content).lower():
-                    self._is_pro = False
-                    raise _ProOnly()
-                return None  # "expected a folder": the path is a file
-            self.check(resp, what=what)
-            entries = self.read_json(resp, what, parse_file_list)
-            self._is_pro = True
-            return entries
-
-        return self.with_retries(what, once)
-
-    def list_children(self, repo: str, path: str, *, sizes: bool = True) -> list[ListEntry] | None:
-        """Direct children of the folder ``path`` (paths relative to it).
-
-        Returns ``None`` when ``path`` is a file or does not exist. On Pro this is one File
-        List request. On OSS it is one AQL search when ``sizes`` is true (then a file or an
-        empty folder also gives ``[]``); when AQL is refused (e.g. anonymous access), one
-        Folder Info request plus one storage-info request per child file, in parallel.
-        """
-        what = f"listing of '{join_path(repo, path)}'"
-        if self._is_pro is not False:
-            try:
-                return self._file_list(build_list_url(self.base_url, repo, path), what)
-            except _ProOnly:
-                pass
-        if sizes and self._aql_ok:
-            found = self._aql_children(repo, path)
-            if found is not None:
-                return found
-        info = self.stat(repo, path)
-        if info is None or not info.is_folder:
-            return None
-        children = list(info.children)
-        if not sizes:
-            return children
-        files = [c for c in children if not c.is_folder]
-        if not files:
-            return children
-
-        def fill(entry: ListEntry) -> ListEntry:
-            child = self.stat(repo, join_path(path, entry.path))
-            if child is None or child.is_folder:
-                return entry
-            return ListEntry(entry.path, False, child.size, child.checksums)
-
-        with ThreadPoolExecutor(max_workers=min(len(files), self.config.max_workers)) as pool:
-            filled = {e.path: e for e in pool.map(fill, files)}
-        return [filled.get(c.path, c) for c in children]
-
-    def _aql_children(self, repo: str, path: str) -> list[ListEntry] | None:
-        """Children with sizes via AQL; ``None`` when it fails. A refusal (4xx) turns AQL
-        off for this client; 429 and 5xx only make this one listing fall back.
-
-        AQL is a read-only search sent as POST, so it is safe to repeat when its body breaks.
-        """
-        what = f"AQL listing of '{join_path(repo, path)}'"
-        query = build_children_aql(repo, path).encode("utf-8")
-
-        def once() -> list[ListEntry] | None:
-            resp = self.request(
-                "POST",
-                build_aql_url(self.base_url),
-                what=what,
-                headers={"Content-Type": "text/plain"},
-                data=query,
-            )
-            if resp.status_code != 200:
-                resp.close()
-                if resp.status_code in RETRY_STATUSES:
-                    # Overload or a proxy hiccup (urllib3 does not retry a POST): fall back
-                    # for this listing only.
-                    _logger.debug(
-                        "AQL failed (HTTP %s); this listing goes folder by folder", resp.status_code
-                    )
-                    return None
-                _logger.debug("AQL refused (HTTP %s); listing folder by folder", resp.status_code)
-                self._aql_ok = False
-                return None
-            try:
-                return self.read_json(resp, what, parse_aql_children)
-            finally:
-                resp.close()
-
-        return self.with_retries(what, once)
-
-    def list_tree(self, repo: str, path: str) -> list[ListEntry] | None:
-        """Every file and folder below ``path`` (paths relative to it), or ``None``.
-
-        One deep File List request on Pro; on OSS (learnt from the Pro-only 400, once per
-        client) one Folder Info request per folder. Sizes are unknown on OSS.
-        """
-        what = f"deep listing of '{join_path(repo, path)}'"
-        if self._is_pro is not False:
-            try:
-                return self._file_list(build_deep_list_url(self.base_url, repo, path), what)
-            except _ProOnly:
-                pass
-        info = self.stat(repo, path)
-        if info is None or not info.is_folder:
-            return None
-        result: list[ListEntry] = []
-        pending = [("", info.children)]
-        while pending:
-            prefix, children = pending.pop()
-            for child in children:
-                rel = join_path(prefix, child.path)
-                result.append(ListEntry(rel, child.is_folder))
-                if child.is_folder:
-                    sub = self.stat(repo, join_path(path, rel))
-                    if sub is not None and sub.is_folder:
-                        pending.append((rel, sub.children))
-        return result
-
     # ------------------------------------------------------------------ writes
-
-    def deploy_file(self, repo: str, path: str, local_file: str) -> Checksums:
-        """Upload a local file; see :func:`jfrog_mlflow.transfer.deploy_file`."""
-        return transfer.deploy_file(self, repo, path, local_file)
-
-    def deploy_stream(self, repo: str, path: str, chunks: Iterable[bytes]) -> Checksums:
-        """Upload an iterator of bytes; see :func:`jfrog_mlflow.transfer.deploy_stream`."""
-        return transfer.deploy_stream(self, repo, path, chunks)
 
     def make_folder(self, repo: str, path: str) -> None:
         """Create the folder ``path`` and its parents (idempotent)."""
@@ -546,22 +395,24 @@ class ArtifactoryClient:
 
         return self.with_retries(what, once)
 
-    # ------------------------------------------------------------------ downloads
 
-    def download_file(
-        self,
-        repo: str,
-        path: str,
-        local_path: str,
-        *,
-        size_hint: int | None = None,
-        checksums: Checksums | None = None,
-    ) -> None:
-        """Download atomically and verified; see :func:`jfrog_mlflow.transfer.download_file`."""
-        transfer.download_file(
-            self, repo, path, local_path, size_hint=size_hint, checksums=checksums
-        )
+_CLIENTS: dict[tuple[str, PluginConfig, tuple[str | None, ...]], ArtifactoryClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+_MAX_CLIENTS = 64
 
 
-class _ProOnly(Exception):
-    """Internal signal: the server answered that File List needs Artifactory Pro."""
+def shared_client(base_url: str, config: PluginConfig) -> ArtifactoryClient:
+    """One client (session, connection pool, learnt edition) per base URL and config.
+
+    MLflow builds a repository per run and logged model; sharing the client lets them reuse
+    connections. The key includes the proxy and CA variables the session caches, so a
+    process that changes them gets a fresh client. Construction does no I/O.
+    """
+    key = (base_url, config, environment_key())
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            if len(_CLIENTS) >= _MAX_CLIENTS:
+                _CLIENTS.pop(next(iter(_CLIENTS)))  # oldest; still usable by its holders
+            client = _CLIENTS[key] = ArtifactoryClient(base_url, config)
+        return client

@@ -3,62 +3,13 @@
 This is the only module of :mod:`jfrog_mlflow` that reads ``os.environ``. Everything else
 receives a frozen :class:`PluginConfig`.
 
-Environment variables
-=====================
+Every variable is one row of :data:`SETTINGS`: its name, the :class:`PluginConfig` field
+it fills, its parser, its default and a one-line description. :meth:`PluginConfig.from_env`
+reads exactly those rows, the dataclass defaults come from them, and a test checks that the
+tables of README.md and docs/plugin.md list the same variables with the same defaults.
 
-======================================  ===============  =====================================
-Variable                                Default          Meaning
-======================================  ===============  =====================================
-MLFLOW_ARTIFACTORY_ENDPOINT_URL         (unset)          Base URL incl. context path, e.g.
-                                                         ``https://host/artifactory``. Enables
-                                                         the short URI form; its host is trusted.
-MLFLOW_ARTIFACTORY_REPO                 (unset)          Repository key for short-form URIs. If
-                                                         unset the first path segment is the key.
-MLFLOW_ARTIFACTORY_TOKEN                (unset)          Access token, sent as ``Bearer``.
-MLFLOW_ARTIFACTORY_KEY                  (unset)          API key / reference token, sent as
-                                                         ``X-JFrog-Art-Api``; a JWT-looking value
-                                                         (``eyJ...`` or three base64url parts
-                                                         joined by dots) is sent as ``Bearer``.
-MLFLOW_ARTIFACTORY_USER                 (unset)          User for Basic auth (needs PASSWORD).
-MLFLOW_ARTIFACTORY_PASSWORD             (unset)          Password or token for Basic auth.
-ARTIFACTORY_AUTH_TOKEN                  (unset)          JFrog plugin compatibility: ``Bearer``.
-ARTIFACTORY_NO_SSL                      false            Full-form URIs use ``http`` not ``https``.
-ARTIFACTORY_ARTIFACTS_DELETE_SKIP       false            ``delete_artifacts`` logs and does nothing.
-MLFLOW_ARTIFACTORY_ALLOWED_HOSTS        (empty)          Comma list of extra trusted hosts
-                                                         (``host`` or ``host:port``; IPv6
-                                                         ``::1``, ``[::1]`` or ``[::1]:port``).
-REQUESTS_CA_BUNDLE                      (unset)          CA bundle used to verify TLS.
-MLFLOW_ARTIFACTORY_MAX_WORKERS          32               Parallel uploads, downloads (MLflow's
-                                                         download pool) and range chunks; the
-                                                         HTTP pool holds at least this many
-                                                         connections.
-MLFLOW_ARTIFACTORY_CONNECT_TIMEOUT      10               Seconds to establish a connection.
-MLFLOW_ARTIFACTORY_TIMEOUT              120              Seconds to wait for response bytes.
-MLFLOW_ARTIFACTORY_MAX_RETRIES          5                Retries of idempotent requests.
-MLFLOW_ARTIFACTORY_BACKOFF_FACTOR       0.5              Exponential backoff base (seconds).
-MLFLOW_ARTIFACTORY_CHECKSUM_DEPLOY_THRESHOLD  1048576    Files at least this big try checksum
-                                                         deploy first.
-MLFLOW_ARTIFACTORY_RANGE_DOWNLOAD_THRESHOLD 2147483648 Files at least this big download as
-                                                         parallel byte ranges (below it, one
-                                                         stream, written and hashed on helper
-                                                         threads, is as fast on a LAN).
-MLFLOW_ARTIFACTORY_RANGE_CHUNK_SIZE     16777216         Size of one byte range.
-MLFLOW_ARTIFACTORY_BATCH_UPLOAD         auto             ``auto``: on Artifactory Pro,
-                                                         ``log_artifacts`` packs small files
-                                                         into tar archives deployed with
-                                                         ``X-Explode-Archive-Atomic``; ``off``:
-                                                         one request per file.
-MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD      auto             ``auto``: on Pro, a folder download
-                                                         first asks for the folder as one tar
-                                                         archive (needs "Folder Download"
-                                                         enabled by the admin; falls back
-                                                         per file); ``off``: never.
-MLFLOW_ARTIFACTORY_BATCH_FILE_THRESHOLD 1048576          Files up to this size are batched.
-MLFLOW_ARTIFACTORY_BATCH_MIN_FILES      8                Fewest files that make an archive
-                                                         transfer worthwhile (both ways).
-MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD_MAX_SIZE 268435456    Largest folder (total bytes) fetched
-                                                         as one archive.
-======================================  ===============  =====================================
+Adding a setting: add a field to :class:`PluginConfig` (``= _default("<field>")``), a
+``Setting`` row, and a row to both documentation tables.
 
 Booleans accept ``true/false/1/0/yes/no`` in any case; modes (``..._BATCH_UPLOAD``,
 ``..._FOLDER_DOWNLOAD``) accept ``auto`` or ``off`` in any case; anything else is an error
@@ -86,20 +37,19 @@ treated as the configured endpoint and trusted: set ``MLFLOW_ARTIFACTORY_ENDPOIN
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from jfrog_mlflow.errors import ConfigurationError
 
-__all__ = ["PluginConfig", "parse_bool", "parse_mode"]
+__all__ = ["SETTINGS", "PluginConfig", "Setting", "parse_bool", "parse_mode"]
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
 _MODES = {"auto": True, "off": False}
-
-_SERVER_URI_VARS = ("_MLFLOW_SERVER_ARTIFACT_DESTINATION", "_MLFLOW_SERVER_ARTIFACT_ROOT")
 
 
 def parse_bool(name: str, value: str | None, default: bool) -> bool:
@@ -116,10 +66,10 @@ def parse_bool(name: str, value: str | None, default: bool) -> bool:
     )
 
 
-def parse_mode(name: str, value: str | None) -> bool:
-    """Parse an ``auto``/``off`` switch (``True`` for ``auto``, the default)."""
+def parse_mode(name: str, value: str | None, default: bool = True) -> bool:
+    """Parse an ``auto``/``off`` switch (``True`` for ``auto``)."""
     if value is None or value.strip() == "":
-        return True
+        return default
     lowered = value.strip().lower()
     if lowered in _MODES:
         return _MODES[lowered]
@@ -144,6 +94,10 @@ def _parse_number(name: str, value: str | None, default: float) -> float:
     return number
 
 
+def _parse_count(name: str, value: str | None, default: int) -> int:
+    return _parse_int(name, value, default, allow_zero=True)
+
+
 def _parse_int(name: str, value: str | None, default: int, *, allow_zero: bool = False) -> int:
     if value is None or value.strip() == "":
         return default
@@ -160,105 +114,207 @@ def _parse_int(name: str, value: str | None, default: int, *, allow_zero: bool =
     return number
 
 
-def _parse_endpoint(value: str | None) -> str | None:
+def _parse_endpoint(name: str, value: str | None, default: str | None) -> str | None:
     if value is None or value.strip() == "":
-        return None
+        return default
     endpoint = value.strip().rstrip("/")
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            "Invalid value for environment variable MLFLOW_ARTIFACTORY_ENDPOINT_URL: expected "
-            "an http(s) URL such as https://host/artifactory"
+            f"Invalid value for environment variable {name}: expected an http(s) URL such as "
+            "https://host/artifactory"
         )
     if parts.username or parts.password:
         raise ConfigurationError(
-            "MLFLOW_ARTIFACTORY_ENDPOINT_URL must not contain credentials; set "
-            "MLFLOW_ARTIFACTORY_USER and MLFLOW_ARTIFACTORY_PASSWORD instead"
+            f"{name} must not contain credentials; set MLFLOW_ARTIFACTORY_USER and "
+            "MLFLOW_ARTIFACTORY_PASSWORD instead"
         )
     if parts.query or parts.fragment:
-        raise ConfigurationError(
-            "MLFLOW_ARTIFACTORY_ENDPOINT_URL must not contain a query or fragment"
-        )
+        raise ConfigurationError(f"{name} must not contain a query or fragment")
     return endpoint
 
 
-def _parse_hosts(value: str | None) -> tuple[str, ...]:
+def _parse_hosts(name: str, value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if not value:
-        return ()
+        return default
     return tuple(h.strip().lower() for h in value.split(",") if h.strip())
 
 
-def _empty_to_none(value: str | None) -> str | None:
+def _parse_text(name: str, value: str | None, default: str | None) -> str | None:
     if value is None or value.strip() == "":
-        return None
+        return default
     return value.strip()
+
+
+def _parse_secret(name: str, value: str | None, default: str | None) -> str | None:
+    """Kept exactly as given (a password may start or end with a space)."""
+    return value or default
+
+
+def _parse_artifactory_uri(name: str, value: str | None, default: str | None) -> str | None:
+    """An ``artifactory://`` URI; any other value (another store's URI) is ignored."""
+    if value and value.strip().lower().startswith("artifactory:"):
+        return value.strip()
+    return default
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One environment variable of the plugin.
+
+    Attributes:
+        name: The variable.
+        field: The :class:`PluginConfig` attribute it fills.
+        parse: ``parse(name, value or None, default)``: the typed value (``default`` when
+            the variable is unset or blank); raises :class:`ConfigurationError` naming the
+            variable.
+        default: The typed default (also the dataclass field's default).
+        doc: One line for the reader of this table (the user documentation says more).
+        documented: ``False`` for the variables MLflow itself sets, which are not settings
+            a user makes and are not in the documentation tables.
+    """
+
+    name: str
+    field: str
+    parse: Callable[[str, str | None, Any], Any]
+    default: Any
+    doc: str
+    documented: bool = True
+
+    def read(self, environ: Mapping[str, str]) -> Any:
+        """The typed value of this setting in ``environ``."""
+        return self.parse(self.name, environ.get(self.name), self.default)
+
+    @property
+    def shown_default(self) -> str | None:
+        """The default as the documentation shows it; ``None`` when there is none."""
+        value = self.default
+        if value is None or value == ():
+            return None
+        if self.parse is parse_mode:
+            return "auto" if value else "off"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
+
+_M = "MLFLOW_ARTIFACTORY_"
+_MiB = 1024 * 1024
+
+#: The plugin's environment variables, in the order they are read (the first bad one is
+#: reported): name, PluginConfig field, parser, default, description.
+# fmt: off
+SETTINGS: tuple[Setting, ...] = (
+    Setting(f"{_M}ENDPOINT_URL", "endpoint_url", _parse_endpoint, None,
+            "Base URL incl. context path (https://host/artifactory); its host is trusted."),
+    Setting(f"{_M}REPO", "repo", _parse_text, None,
+            "Repository key for short-form URIs (else the first path segment)."),
+    Setting(f"{_M}TOKEN", "token", _parse_text, None,
+            "Access token, sent as Bearer."),
+    Setting(f"{_M}KEY", "api_key", _parse_text, None,
+            "API key or reference token (X-JFrog-Art-Api); a JWT is sent as Bearer."),
+    Setting(f"{_M}USER", "user", _parse_text, None,
+            "User for Basic auth (needs PASSWORD)."),
+    Setting(f"{_M}PASSWORD", "password", _parse_secret, None,
+            "Password or token for Basic auth (needs USER)."),
+    Setting("ARTIFACTORY_AUTH_TOKEN", "compat_token", _parse_text, None,
+            "JFrog plugin compatibility: sent as Bearer."),
+    Setting("ARTIFACTORY_NO_SSL", "no_ssl", parse_bool, False,
+            "Full-form URIs use http instead of https."),
+    Setting("ARTIFACTORY_ARTIFACTS_DELETE_SKIP", "delete_skip", parse_bool, False,
+            "delete_artifacts logs and deletes nothing."),
+    Setting(f"{_M}ALLOWED_HOSTS", "allowed_hosts", _parse_hosts, (),
+            "Comma list of extra hosts trusted with credentials (host or host:port)."),
+    Setting("_MLFLOW_SERVER_ARTIFACT_DESTINATION", "server_artifact_destination",
+            _parse_artifactory_uri, None,
+            "Set by mlflow server (--artifacts-destination); its host is trusted.",
+            documented=False),
+    Setting("_MLFLOW_SERVER_ARTIFACT_ROOT", "server_artifact_root",
+            _parse_artifactory_uri, None,
+            "Set by mlflow server (--default-artifact-root); its host is trusted.",
+            documented=False),
+    Setting("REQUESTS_CA_BUNDLE", "ca_bundle", _parse_text, None,
+            "CA bundle used to verify TLS."),
+    Setting(f"{_M}MAX_WORKERS", "max_workers", _parse_int, 32,
+            "Parallel uploads, downloads and range chunks; the HTTP pool holds as many."),
+    Setting(f"{_M}CONNECT_TIMEOUT", "connect_timeout", _parse_number, 10.0,
+            "Seconds to open a connection."),
+    Setting(f"{_M}TIMEOUT", "read_timeout", _parse_number, 120.0,
+            "Seconds to wait for response bytes."),
+    Setting(f"{_M}MAX_RETRIES", "max_retries", _parse_count, 5,
+            "Retries of idempotent requests (0: none)."),
+    Setting(f"{_M}BACKOFF_FACTOR", "backoff_factor", _parse_number, 0.5,
+            "Base of the exponential backoff, in seconds."),
+    Setting(f"{_M}CHECKSUM_DEPLOY_THRESHOLD", "checksum_deploy_threshold", _parse_int, _MiB,
+            "Files at least this big try a checksum deploy first."),
+    Setting(f"{_M}RANGE_DOWNLOAD_THRESHOLD", "range_download_threshold", _parse_int, 2048 * _MiB,
+            "Files at least this big download as parallel byte ranges."),
+    Setting(f"{_M}RANGE_CHUNK_SIZE", "range_chunk_size", _parse_int, 16 * _MiB,
+            "Size of one byte range."),
+    Setting(f"{_M}BATCH_UPLOAD", "batch_upload", parse_mode, True,
+            "auto: on Pro, log_artifacts packs small files into exploding archives; off: never."),
+    Setting(f"{_M}FOLDER_DOWNLOAD", "folder_download", parse_mode, True,
+            "auto: on Pro, a folder download first asks for one archive; off: never."),
+    Setting(f"{_M}BATCH_FILE_THRESHOLD", "batch_file_threshold", _parse_int, _MiB,
+            "Files up to this size go into upload archives."),
+    Setting(f"{_M}BATCH_MIN_FILES", "batch_min_files", _parse_int, 8,
+            "Fewest files for which an archive is used (both ways)."),
+    Setting(f"{_M}FOLDER_DOWNLOAD_MAX_SIZE", "folder_download_max_size", _parse_int, 256 * _MiB,
+            "Largest folder (total bytes) fetched as one archive."),
+)
+# fmt: on
+
+_BY_FIELD = {setting.field: setting for setting in SETTINGS}
+
+
+def _default(name: str) -> Any:
+    """The default of the field ``name`` (from its row in :data:`SETTINGS`)."""
+    return _BY_FIELD[name].default
 
 
 @dataclass(frozen=True, slots=True)
 class PluginConfig:
-    """Immutable plugin configuration. Secrets are excluded from ``repr``."""
+    """Immutable plugin configuration; each field is documented by its row in
+    :data:`SETTINGS`. Secrets are excluded from ``repr``."""
 
-    #: MLFLOW_ARTIFACTORY_ENDPOINT_URL, without trailing slash.
-    endpoint_url: str | None = None
-    #: MLFLOW_ARTIFACTORY_REPO.
-    repo: str | None = None
-    #: MLFLOW_ARTIFACTORY_TOKEN.
-    token: str | None = field(default=None, repr=False)
-    #: MLFLOW_ARTIFACTORY_KEY.
-    api_key: str | None = field(default=None, repr=False)
-    #: MLFLOW_ARTIFACTORY_USER.
-    user: str | None = None
-    #: MLFLOW_ARTIFACTORY_PASSWORD.
-    password: str | None = field(default=None, repr=False)
-    #: ARTIFACTORY_AUTH_TOKEN.
-    compat_token: str | None = field(default=None, repr=False)
-    #: ARTIFACTORY_NO_SSL.
-    no_ssl: bool = False
-    #: ARTIFACTORY_ARTIFACTS_DELETE_SKIP.
-    delete_skip: bool = False
-    #: MLFLOW_ARTIFACTORY_ALLOWED_HOSTS, lower-cased.
-    allowed_hosts: tuple[str, ...] = ()
-    #: artifactory:// URIs the mlflow server was started with (_MLFLOW_SERVER_ARTIFACT_*).
-    server_artifact_uris: tuple[str, ...] = ()
-    #: REQUESTS_CA_BUNDLE.
-    ca_bundle: str | None = None
-    #: MLFLOW_ARTIFACTORY_MAX_WORKERS.
-    max_workers: int = 32
-    #: MLFLOW_ARTIFACTORY_CONNECT_TIMEOUT.
-    connect_timeout: float = 10.0
-    #: MLFLOW_ARTIFACTORY_TIMEOUT.
-    read_timeout: float = 120.0
-    #: MLFLOW_ARTIFACTORY_MAX_RETRIES.
-    max_retries: int = 5
-    #: MLFLOW_ARTIFACTORY_BACKOFF_FACTOR.
-    backoff_factor: float = 0.5
-    #: MLFLOW_ARTIFACTORY_CHECKSUM_DEPLOY_THRESHOLD (bytes).
-    checksum_deploy_threshold: int = 1024 * 1024
-    #: MLFLOW_ARTIFACTORY_RANGE_DOWNLOAD_THRESHOLD (bytes).
-    range_download_threshold: int = 2 * 1024 * 1024 * 1024
-    #: MLFLOW_ARTIFACTORY_RANGE_CHUNK_SIZE (bytes).
-    range_chunk_size: int = 16 * 1024 * 1024
-    #: MLFLOW_ARTIFACTORY_BATCH_UPLOAD (``auto`` = True, ``off`` = False).
-    batch_upload: bool = True
-    #: MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD (``auto`` = True, ``off`` = False).
-    folder_download: bool = True
-    #: MLFLOW_ARTIFACTORY_BATCH_FILE_THRESHOLD (bytes; files up to this size are batched).
-    batch_file_threshold: int = 1024 * 1024
-    #: MLFLOW_ARTIFACTORY_BATCH_MIN_FILES.
-    batch_min_files: int = 8
-    #: MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD_MAX_SIZE (bytes).
-    folder_download_max_size: int = 256 * 1024 * 1024
+    endpoint_url: str | None = _default("endpoint_url")
+    repo: str | None = _default("repo")
+    token: str | None = field(default=_default("token"), repr=False)
+    api_key: str | None = field(default=_default("api_key"), repr=False)
+    user: str | None = _default("user")
+    password: str | None = field(default=_default("password"), repr=False)
+    compat_token: str | None = field(default=_default("compat_token"), repr=False)
+    no_ssl: bool = _default("no_ssl")
+    delete_skip: bool = _default("delete_skip")
+    allowed_hosts: tuple[str, ...] = _default("allowed_hosts")
+    server_artifact_destination: str | None = _default("server_artifact_destination")
+    server_artifact_root: str | None = _default("server_artifact_root")
+    ca_bundle: str | None = _default("ca_bundle")
+    max_workers: int = _default("max_workers")
+    connect_timeout: float = _default("connect_timeout")
+    read_timeout: float = _default("read_timeout")
+    max_retries: int = _default("max_retries")
+    backoff_factor: float = _default("backoff_factor")
+    checksum_deploy_threshold: int = _default("checksum_deploy_threshold")
+    range_download_threshold: int = _default("range_download_threshold")
+    range_chunk_size: int = _default("range_chunk_size")
+    batch_upload: bool = _default("batch_upload")
+    folder_download: bool = _default("folder_download")
+    batch_file_threshold: int = _default("batch_file_threshold")
+    batch_min_files: int = _default("batch_min_files")
+    folder_download_max_size: int = _default("folder_download_max_size")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> PluginConfig:
-        """Read and validate the configuration.
+        """Read and validate the configuration: every row of :data:`SETTINGS`, in order.
 
         Raises:
             ConfigurationError: naming the offending variable.
         """
-        env = environ.get
-        user = _empty_to_none(env("MLFLOW_ARTIFACTORY_USER"))
-        password = env("MLFLOW_ARTIFACTORY_PASSWORD") or None
+        user = _BY_FIELD["user"].read(environ)
+        password = _BY_FIELD["password"].read(environ)
         if user and password is None:
             raise ConfigurationError(
                 "MLFLOW_ARTIFACTORY_USER is set but MLFLOW_ARTIFACTORY_PASSWORD is not; set "
@@ -269,81 +325,12 @@ class PluginConfig:
                 "MLFLOW_ARTIFACTORY_PASSWORD is set but MLFLOW_ARTIFACTORY_USER is not; set "
                 "both for Basic authentication"
             )
-        server_uris = tuple(
-            value.strip()
-            for name in _SERVER_URI_VARS
-            if (value := env(name)) and value.strip().lower().startswith("artifactory:")
-        )
-        return cls(
-            endpoint_url=_parse_endpoint(env("MLFLOW_ARTIFACTORY_ENDPOINT_URL")),
-            repo=_empty_to_none(env("MLFLOW_ARTIFACTORY_REPO")),
-            token=_empty_to_none(env("MLFLOW_ARTIFACTORY_TOKEN")),
-            api_key=_empty_to_none(env("MLFLOW_ARTIFACTORY_KEY")),
-            user=user,
-            password=password,
-            compat_token=_empty_to_none(env("ARTIFACTORY_AUTH_TOKEN")),
-            no_ssl=parse_bool("ARTIFACTORY_NO_SSL", env("ARTIFACTORY_NO_SSL"), False),
-            delete_skip=parse_bool(
-                "ARTIFACTORY_ARTIFACTS_DELETE_SKIP", env("ARTIFACTORY_ARTIFACTS_DELETE_SKIP"), False
-            ),
-            allowed_hosts=_parse_hosts(env("MLFLOW_ARTIFACTORY_ALLOWED_HOSTS")),
-            server_artifact_uris=server_uris,
-            ca_bundle=_empty_to_none(env("REQUESTS_CA_BUNDLE")),
-            max_workers=_parse_int(
-                "MLFLOW_ARTIFACTORY_MAX_WORKERS", env("MLFLOW_ARTIFACTORY_MAX_WORKERS"), 32
-            ),
-            connect_timeout=_parse_number(
-                "MLFLOW_ARTIFACTORY_CONNECT_TIMEOUT",
-                env("MLFLOW_ARTIFACTORY_CONNECT_TIMEOUT"),
-                10.0,
-            ),
-            read_timeout=_parse_number(
-                "MLFLOW_ARTIFACTORY_TIMEOUT", env("MLFLOW_ARTIFACTORY_TIMEOUT"), 120.0
-            ),
-            max_retries=_parse_int(
-                "MLFLOW_ARTIFACTORY_MAX_RETRIES",
-                env("MLFLOW_ARTIFACTORY_MAX_RETRIES"),
-                5,
-                allow_zero=True,
-            ),
-            backoff_factor=_parse_number(
-                "MLFLOW_ARTIFACTORY_BACKOFF_FACTOR", env("MLFLOW_ARTIFACTORY_BACKOFF_FACTOR"), 0.5
-            ),
-            checksum_deploy_threshold=_parse_int(
-                "MLFLOW_ARTIFACTORY_CHECKSUM_DEPLOY_THRESHOLD",
-                env("MLFLOW_ARTIFACTORY_CHECKSUM_DEPLOY_THRESHOLD"),
-                1024 * 1024,
-            ),
-            range_download_threshold=_parse_int(
-                "MLFLOW_ARTIFACTORY_RANGE_DOWNLOAD_THRESHOLD",
-                env("MLFLOW_ARTIFACTORY_RANGE_DOWNLOAD_THRESHOLD"),
-                2 * 1024 * 1024 * 1024,
-            ),
-            range_chunk_size=_parse_int(
-                "MLFLOW_ARTIFACTORY_RANGE_CHUNK_SIZE",
-                env("MLFLOW_ARTIFACTORY_RANGE_CHUNK_SIZE"),
-                16 * 1024 * 1024,
-            ),
-            batch_upload=parse_mode(
-                "MLFLOW_ARTIFACTORY_BATCH_UPLOAD", env("MLFLOW_ARTIFACTORY_BATCH_UPLOAD")
-            ),
-            folder_download=parse_mode(
-                "MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD", env("MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD")
-            ),
-            batch_file_threshold=_parse_int(
-                "MLFLOW_ARTIFACTORY_BATCH_FILE_THRESHOLD",
-                env("MLFLOW_ARTIFACTORY_BATCH_FILE_THRESHOLD"),
-                1024 * 1024,
-            ),
-            batch_min_files=_parse_int(
-                "MLFLOW_ARTIFACTORY_BATCH_MIN_FILES", env("MLFLOW_ARTIFACTORY_BATCH_MIN_FILES"), 8
-            ),
-            folder_download_max_size=_parse_int(
-                "MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD_MAX_SIZE",
-                env("MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD_MAX_SIZE"),
-                256 * 1024 * 1024,
-            ),
-        )
+        return cls(**{setting.field: setting.read(environ) for setting in SETTINGS})
+
+    @property
+    def server_artifact_uris(self) -> tuple[str, ...]:
+        """The ``artifactory://`` URIs this ``mlflow server`` process was started with."""
+        return tuple(u for u in (self.server_artifact_destination, self.server_artifact_root) if u)
 
     @property
     def has_credentials(self) -> bool:

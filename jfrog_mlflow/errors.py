@@ -10,6 +10,7 @@ builtin so callers may catch either type::
     ├── InvalidArtifactPath(…, ValueError)       a name Artifactory cannot store, '..', ...
     ├── HostNotAllowed(…, PermissionError)       URI names a host outside the allow-list
     ├── IntegrityError                           checksum or length mismatch after transfer
+    ├── UploadIncomplete                         some files of a directory upload failed
     ├── TransportError                           no usable HTTP response at all
     │   ├── ConnectError(…, ConnectionError)
     │   │   └── ResponseBroken                   the body broke off while being read
@@ -23,6 +24,8 @@ builtin so callers may catch either type::
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 __all__ = [
     "ArtifactNotFound",
@@ -41,10 +44,12 @@ __all__ = [
     "ResponseBroken",
     "ServerError",
     "TransportError",
+    "UploadIncomplete",
     "error_for_status",
 ]
 
 _MAX_DETAIL = 500
+_MAX_LISTED_FAILURES = 10
 
 
 class ArtifactoryError(Exception):
@@ -84,6 +89,28 @@ class HostNotAllowed(ArtifactoryError, PermissionError):
 
 class IntegrityError(ArtifactoryError):
     """The bytes transferred do not match the checksum or length the server reported."""
+
+
+class UploadIncomplete(ArtifactoryError):
+    """Some files of a directory upload failed; the others were uploaded.
+
+    The message names up to ten of them with their errors.
+
+    Attributes:
+        failures: ``(local path, error)`` of every file that failed, in order.
+        total: Files the upload tried to send.
+    """
+
+    def __init__(self, failures: Sequence[tuple[str, BaseException]], total: int) -> None:
+        detail = "; ".join(f"{path}: {exc}" for path, exc in failures[:_MAX_LISTED_FAILURES])
+        super().__init__(f"Failed to upload {len(failures)} of {total} file(s): {detail}")
+        self.failures = list(failures)
+        self.total = total
+
+    @property
+    def first(self) -> BaseException:
+        """The first error: its kind decides how the whole failure is reported."""
+        return self.failures[0][1]
 
 
 class TransportError(ArtifactoryError):

@@ -1,8 +1,11 @@
-"""Checksums of local files and of bytes as they arrive: the integrity rules of transfers.
+"""Checksums: the one home of hashing and of the integrity rules of transfers.
 
-Pure apart from reading local files; no network, no MLflow. :class:`Digest` hashes a
-download while it is written, so verifying it never reads the file a second time; only
-the algorithm that will be checked is computed.
+Pure apart from reading local files; no network, no MLflow. Uploads hash what they send
+(:func:`hash_file`, :func:`hash_bytes`, :class:`Digest` for a stream); downloads hash what
+they receive with :class:`Digest` while it is written, so verifying a download never reads
+the file a second time (only the algorithm that will be checked is computed). The rules
+that compare checksums live here too: :meth:`Digest.check` for a received file and
+:func:`contradicts` for what a server reports about bytes it stored.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ from typing import Generic, TypeVar
 from jfrog_mlflow.errors import IntegrityError
 from jfrog_mlflow.models import Checksums
 
-__all__ = ["Digest", "Expected", "Stage", "hash_file", "header_checksums", "verify_file"]
+__all__ = [
+    "Digest",
+    "Expected",
+    "Stage",
+    "contradicts",
+    "hash_bytes",
+    "hash_file",
+    "header_checksums",
+    "verify_file",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -44,8 +56,8 @@ class Expected:
 def hash_file(path: str | os.PathLike[str]) -> tuple[int, str, str]:
     """Return ``(size, sha1, sha256)`` of a local file, reading it once in 1 MiB chunks.
 
-    For a large file SHA-1 runs on a helper thread beside SHA-256 (both release the GIL),
-    which halves the time of this pass on a multi-core machine.
+    For a large file SHA-1 runs on a helper thread beside SHA-256: both release the GIL,
+    so on a multi-core machine the pass takes as long as the slower hash, not the sum.
     """
     sha1, sha256 = hashlib.sha1(), hashlib.sha256()
     size = 0
@@ -61,6 +73,22 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[int, str, str]:
                     sha256.update(chunk)
                     size += len(chunk)
     return size, sha1.hexdigest(), sha256.hexdigest()
+
+
+def hash_bytes(data: bytes) -> tuple[int, str, str]:
+    """Return ``(size, sha1, sha256)`` of ``data`` (the shape of :func:`hash_file`)."""
+    return len(data), hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest()
+
+
+def contradicts(reported: Checksums, actual: Checksums) -> bool:
+    """Whether a checksum the server reported differs from the one of the actual bytes.
+
+    A checksum the server did not report contradicts nothing.
+    """
+    return bool(
+        (reported.sha256 and reported.sha256 != actual.sha256)
+        or (reported.sha1 and reported.sha1 != actual.sha1)
+    )
 
 
 def header_checksums(headers: Mapping[str, str]) -> Checksums:
@@ -88,6 +116,14 @@ class Digest:
         for h in self._hashes.values():
             h.update(data)
         self.size += len(data)
+
+    def checksums(self) -> Checksums:
+        """The digests computed so far (``None`` for an algorithm not computed)."""
+        hashes = self._hashes
+        return Checksums(
+            hashes["sha1"].hexdigest() if "sha1" in hashes else None,
+            hashes["sha256"].hexdigest() if "sha256" in hashes else None,
+        )
 
     def check(self, expected: Expected, what: str) -> None:
         """Raise :class:`IntegrityError` unless size and checksum match ``expected``.

@@ -1,25 +1,22 @@
 """MLflow ``ArtifactRepository`` for JFrog Artifactory (``artifactory://`` URIs).
 
-The only module of :mod:`jfrog_mlflow` that imports ``mlflow.store``. It maps MLflow's
-artifact operations onto :class:`~jfrog_mlflow.client.ArtifactoryClient` and translates
-:class:`~jfrog_mlflow.errors.ArtifactoryError` into ``MlflowException`` with one table
-(:data:`_ERROR_CODES`). Configuration is described in :mod:`jfrog_mlflow.config`; URI forms
-in :mod:`jfrog_mlflow.uri`.
+The only module of :mod:`jfrog_mlflow` that imports MLflow. Each MLflow method delegates
+to an MLflow-free module (:mod:`~jfrog_mlflow.upload`, :mod:`~jfrog_mlflow.tree_upload`,
+:mod:`~jfrog_mlflow.listing`, :mod:`~jfrog_mlflow.tree_download`,
+:mod:`~jfrog_mlflow.download`) and translates :class:`~jfrog_mlflow.errors.ArtifactoryError`
+into ``MlflowException`` with one table (:data:`_ERROR_CODES`). Configuration is described
+in :mod:`jfrog_mlflow.config`; URI forms in :mod:`jfrog_mlflow.uri`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import os
 import posixpath
-import queue
 import sys
-import threading
 import warnings
 from collections.abc import AsyncIterable, Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, BinaryIO
 
@@ -42,23 +39,20 @@ with warnings.catch_warnings():
     )
     from mlflow.utils.file_utils import ArtifactProgressBar, create_tmp_dir
 
-from jfrog_mlflow import archives, errors
-from jfrog_mlflow.client import ArtifactoryClient
+from jfrog_mlflow import download, errors, listing, upload
+from jfrog_mlflow.client import ArtifactoryClient, shared_client
 from jfrog_mlflow.config import PluginConfig
-from jfrog_mlflow.integrity import Expected
-from jfrog_mlflow.models import Checksums, ListEntry
-from jfrog_mlflow.session import environment_key
+from jfrog_mlflow.models import ListEntry
+from jfrog_mlflow.tree_download import TreeDownloads, fetch_folder_archive
+from jfrog_mlflow.tree_upload import TreeUpload
 from jfrog_mlflow.uri import ArtifactoryLocation, check_host_allowed, parse_artifact_uri
-from jfrog_mlflow.urls import join_path, validate_listed_path, validate_path
+from jfrog_mlflow.urls import join_path, validate_path
 
-__all__ = ["ArtifactoryArtifactRepository"]
+__all__ = ["ArtifactoryArtifactRepository", "to_mlflow_exception"]
 
 _logger = logging.getLogger(__name__)
 
 _STREAM_CHUNK = 1024 * 1024
-#: Archives built and in flight at once (each holds up to archives.MAX_BATCH_BYTES).
-_BATCH_SLOTS = threading.BoundedSemaphore(4)
-_MAX_HINTS = 100_000
 
 # Typed aliases for untyped MLflow helpers.
 _verify_artifact_path: Callable[[str | None], None] = verify_artifact_path
@@ -66,32 +60,40 @@ _progress_files: Callable[..., Any] = ArtifactProgressBar.files
 _create_tmp_dir: Callable[[], str] = create_tmp_dir
 _base_download_artifacts: Callable[..., str] = ArtifactRepository.download_artifacts
 
-#: ArtifactoryError subclass -> MLflow error code; the first matching entry wins.
-_ERROR_CODES: tuple[tuple[type[errors.ArtifactoryError], int], ...] = (
-    (errors.ConfigurationError, databricks_pb2.INVALID_PARAMETER_VALUE),
-    (errors.InvalidArtifactUri, databricks_pb2.INVALID_PARAMETER_VALUE),
-    (errors.InvalidArtifactPath, databricks_pb2.INVALID_PARAMETER_VALUE),
-    (errors.HostNotAllowed, databricks_pb2.INVALID_PARAMETER_VALUE),
-    (errors.AuthenticationFailed, databricks_pb2.UNAUTHENTICATED),
-    (errors.PermissionDenied, databricks_pb2.PERMISSION_DENIED),
-    (errors.ArtifactNotFound, databricks_pb2.RESOURCE_DOES_NOT_EXIST),
-    (errors.Conflict, databricks_pb2.RESOURCE_CONFLICT),
-    (errors.IntegrityError, databricks_pb2.DATA_LOSS),
-    (errors.TransportError, databricks_pb2.TEMPORARILY_UNAVAILABLE),
+_pb = databricks_pb2
+_ANY_STATUS: frozenset[int] | None = None
+#: (error class, HTTP statuses or _ANY_STATUS, MLflow error code): the first match wins;
+#: no match is INTERNAL_ERROR. Overload and gateway statuses that outlasted the retries
+#: are worth trying again later.
+_ERROR_CODES: tuple[tuple[type[errors.ArtifactoryError], frozenset[int] | None, int], ...] = (
+    (errors.ConfigurationError, _ANY_STATUS, _pb.INVALID_PARAMETER_VALUE),
+    (errors.InvalidArtifactUri, _ANY_STATUS, _pb.INVALID_PARAMETER_VALUE),
+    (errors.InvalidArtifactPath, _ANY_STATUS, _pb.INVALID_PARAMETER_VALUE),
+    (errors.HostNotAllowed, _ANY_STATUS, _pb.INVALID_PARAMETER_VALUE),
+    (errors.AuthenticationFailed, _ANY_STATUS, _pb.UNAUTHENTICATED),
+    (errors.PermissionDenied, _ANY_STATUS, _pb.PERMISSION_DENIED),
+    (errors.ArtifactNotFound, _ANY_STATUS, _pb.RESOURCE_DOES_NOT_EXIST),
+    (errors.Conflict, _ANY_STATUS, _pb.RESOURCE_CONFLICT),
+    (errors.IntegrityError, _ANY_STATUS, _pb.DATA_LOSS),
+    (errors.TransportError, _ANY_STATUS, _pb.TEMPORARILY_UNAVAILABLE),
+    (errors.HTTPStatusError, frozenset({429, 502, 503, 504}), _pb.TEMPORARILY_UNAVAILABLE),
 )
+
+
+def _error_code(exc: BaseException) -> int:
+    if isinstance(exc, errors.UploadIncomplete):
+        exc = exc.first  # the whole failure is reported like its first error
+    for cls, statuses, code in _ERROR_CODES:
+        if isinstance(exc, cls) and (
+            statuses is None or getattr(exc, "status_code", None) in statuses
+        ):
+            return code
+    return int(_pb.INTERNAL_ERROR)
 
 
 def to_mlflow_exception(exc: errors.ArtifactoryError) -> MlflowException:
     """Translate a client-layer error into ``MlflowException`` (the one place that does)."""
-    code: Any = databricks_pb2.INTERNAL_ERROR
-    for cls, mapped in _ERROR_CODES:
-        if isinstance(exc, cls):
-            code = mapped
-            break
-    else:
-        if isinstance(exc, errors.HTTPStatusError) and exc.status_code in (429, 502, 503, 504):
-            code = databricks_pb2.TEMPORARILY_UNAVAILABLE
-    return MlflowException(str(exc), error_code=code)
+    return MlflowException(str(exc), error_code=_error_code(exc))
 
 
 @contextmanager
@@ -100,27 +102,6 @@ def _translated() -> Iterator[None]:
         yield
     except errors.ArtifactoryError as exc:
         raise to_mlflow_exception(exc) from exc
-
-
-_CLIENTS: dict[tuple[str, PluginConfig, tuple[str | None, ...]], ArtifactoryClient] = {}
-_CLIENTS_LOCK = threading.Lock()
-_MAX_CLIENTS = 64
-
-
-def _shared_client(base_url: str, config: PluginConfig) -> ArtifactoryClient:
-    """One client (session, connection pool, learnt edition) per base URL and config.
-
-    MLflow builds a repository per run and logged model; sharing the client lets them reuse
-    connections. Construction does no I/O.
-    """
-    key = (base_url, config, environment_key())
-    with _CLIENTS_LOCK:
-        client = _CLIENTS.get(key)
-        if client is None:
-            if len(_CLIENTS) >= _MAX_CLIENTS:
-                _CLIENTS.pop(next(iter(_CLIENTS)))  # oldest; still usable by its holders
-            client = _CLIENTS[key] = ArtifactoryClient(base_url, config)
-        return client
 
 
 def _base_init_kwargs(tracking_uri: str | None, registry_uri: str | None) -> dict[str, Any]:
@@ -137,12 +118,8 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     """Stores MLflow artifacts in a JFrog Artifactory repository.
 
     URIs: ``artifactory://<path>`` (short form, with ``MLFLOW_ARTIFACTORY_ENDPOINT_URL``) or
-    ``artifactory://<host>[:port]/artifactory/<repo>/<path>`` (full form). Environment
-    variables read: ``MLFLOW_ARTIFACTORY_ENDPOINT_URL``, ``MLFLOW_ARTIFACTORY_REPO``,
-    ``MLFLOW_ARTIFACTORY_TOKEN``, ``MLFLOW_ARTIFACTORY_KEY``, ``MLFLOW_ARTIFACTORY_USER``,
-    ``MLFLOW_ARTIFACTORY_PASSWORD``, ``ARTIFACTORY_AUTH_TOKEN``, ``ARTIFACTORY_NO_SSL``,
-    ``ARTIFACTORY_ARTIFACTS_DELETE_SKIP``, ``MLFLOW_ARTIFACTORY_ALLOWED_HOSTS``,
-    ``REQUESTS_CA_BUNDLE`` and the tuning knobs listed in :mod:`jfrog_mlflow.config`.
+    ``artifactory://<host>[:port]/artifactory/<repo>/<path>`` (full form). The environment
+    variables it reads are the rows of :data:`jfrog_mlflow.config.SETTINGS`.
 
     The constructor does no network I/O; configuration errors raise one
     ``MlflowException`` naming the variable.
@@ -163,39 +140,24 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             check_host_allowed(location, artifact_uri, config)
         self._config: PluginConfig = config
         self._location: ArtifactoryLocation = location
-        self._client = _shared_client(location.base_url, config)
-        #: file path -> its listing entry (size, checksums), consumed by _download_file
-        self._hints: dict[str, ListEntry] = {}
-        self._hints_lock = threading.Lock()
-        #: (file path, local path) already written by a folder archive, skipped by
-        #: _download_file
-        self._prefetched: set[tuple[str, str]] = set()
-        #: (destination, directory) pairs MLflow's path checks accepted in this download
-        self._checked_dirs: set[tuple[str, str]] = set()
-        #: destination of the download_artifacts call running on this thread, if any
-        self._download_ctx = threading.local()
+        self._client = shared_client(location.base_url, config)
+        self._downloads = TreeDownloads()
         super().__init__(artifact_uri, **_base_init_kwargs(tracking_uri, registry_uri))
 
     @property
     def max_workers(self) -> int:
-        """Threads of MLflow's download pool (``self.thread_pool``): our configured count.
-
-        MLflow sizes that pool at ``min(2 x CPUs, 20)``, which leaves a many-file download
-        waiting on round trips on small machines. ``__init__`` sets ``_config`` before the
-        base class creates the pool; the HTTP pool is at least this large
-        (:func:`jfrog_mlflow.session.pool_size`).
-        """
+        """Threads of MLflow's download pool: ours, not MLflow's ``min(2 x CPUs, 20)``,
+        which leaves a many-file download waiting on round trips on small machines (the
+        HTTP pool is at least this large; ``_config`` is set before the pool is made)."""
         return self._config.max_workers
-
-    # ------------------------------------------------------------------ helpers
-
-    def _repo_path(self, artifact_path: str | None) -> str:
-        return join_path(self._location.path, artifact_path)
 
     @property
     def client(self) -> ArtifactoryClient:
         """The underlying HTTP client (for diagnostics and tests)."""
         return self._client
+
+    def _repo_path(self, artifact_path: str | None) -> str:
+        return join_path(self._location.path, artifact_path)
 
     # ------------------------------------------------------------------ uploads
 
@@ -205,210 +167,31 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         rel = join_path(artifact_path, os.path.basename(local_file))
         with _translated():
             validate_path(rel, what=local_file)
-            self._deploy_one(local_file, rel)
+            upload.deploy_file(self._client, self._location.repo, self._repo_path(rel), local_file)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         """Upload the contents of ``local_dir`` under ``artifact_path``, in parallel.
 
-        Every name is validated before anything is uploaded. Empty directories are created
-        as folders.
+        Every name is validated before anything is uploaded; small files may travel in
+        archives (see :mod:`jfrog_mlflow.tree_upload`). Empty directories become folders.
         """
         _verify_artifact_path(artifact_path)
-        files: list[tuple[str, str]] = []
-        empty_dirs: list[str] = []
-        for root, dirs, names in os.walk(local_dir):
-            dirs.sort()
-            rel_root = os.path.relpath(root, local_dir)
-            rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/")
-            if not dirs and not names and rel_root:
-                empty_dirs.append(rel_root)
-            for name in sorted(names):
-                files.append((os.path.join(root, name), join_path(artifact_path, rel_root, name)))
+        uploader = TreeUpload(self._client, self._config, self._location.repo, self._location.path)
         with _translated():
-            for local, rel in files:
-                validate_path(rel, what=local)
-            for rel in empty_dirs:
-                validate_path(rel, what=os.path.join(local_dir, rel))
-        failures: list[tuple[str, BaseException]] = []
-        small, large = self._plan_upload(files, artifact_path)
-        batches = archives.plan_batches(small)
-        refused: list[tuple[str, str]] = []  # batched files to send again one by one
-        sent: list[tuple[str, archives.BuiltArchive]] = []  # (archive name, archive)
-        workers = max(1, min(self._config.max_workers, len(large) + len(batches) or 1))
-        with (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-upload") as pool,
-            _progress_files(desc="Uploading artifacts", total=len(files)) as pbar,
-        ):
-            tasks: dict[Future[Any], archives.Batch | str] = {
-                pool.submit(self._upload_batch, batch, artifact_path): batch for batch in batches
-            }
-            for local, rel in large:
-                tasks[pool.submit(self._deploy_one, local, rel)] = local
-            for future in as_completed(tasks):
-                task = tasks[future]
-                exc = future.exception()
-                if isinstance(task, str):
-                    if exc is not None:
-                        failures.append((task, exc))
-                    pbar.update()
-                    continue
-                if exc is None and future.result() is not None:
-                    sent.append(future.result())
-                    left_out = future.result()[1].left_out
-                    refused.extend((f.local, join_path(artifact_path, f.name)) for f in left_out)
-                elif isinstance(exc, errors.AuthenticationFailed | errors.PermissionDenied):
-                    failures.extend((f.local, exc) for f in task.files)
-                elif exc is not None and not isinstance(exc, errors.ArtifactoryError):
-                    failures.extend((f.local, exc) for f in task.files)  # e.g. unreadable file
-                else:
-                    refused.extend(self._batch_files(task, artifact_path))
-                for _ in task.files:
-                    pbar.update()
-        if sent:
-            refused.extend(self._verify_batches(sent, artifact_path, small))
-        if refused:
-            failures.extend(self._upload_each(refused))
-        if failures:
-            first = failures[0][1]
-            detail = "; ".join(f"{path}: {exc}" for path, exc in failures[:10])
-            code = (
-                to_mlflow_exception(first).error_code
-                if isinstance(first, errors.ArtifactoryError)
-                else "INTERNAL_ERROR"
+            uploader.run(
+                local_dir,
+                artifact_path,
+                lambda total: _progress_files(desc="Uploading artifacts", total=total),
             )
-            raise MlflowException(
-                f"Failed to upload {len(failures)} of {len(files)} file(s): {detail}",
-                error_code=getattr(databricks_pb2, code),
-            ) from first
-        with _translated():
-            for rel in empty_dirs:
-                self._client.make_folder(
-                    self._location.repo, self._repo_path(join_path(artifact_path, rel))
-                )
-
-    def _plan_upload(
-        self, files: list[tuple[str, str]], artifact_path: str | None
-    ) -> tuple[list[archives.SmallFile], list[tuple[str, str]]]:
-        """Split ``files`` into those to batch into archives and those to send one by one.
-
-        Batching needs Artifactory Pro (learnt from a listing, or probed here with at most
-        two requests), ``MLFLOW_ARTIFACTORY_BATCH_UPLOAD`` not ``off``, no earlier refusal
-        on this client and at least ``MLFLOW_ARTIFACTORY_BATCH_MIN_FILES`` small files.
-        """
-        config = self._config
-        if not config.batch_upload or not self._client.explode_supported:
-            return [], files
-        small: list[archives.SmallFile] = []
-        large: list[tuple[str, str]] = []
-        dest = join_path(artifact_path)
-        for local, rel in files:
-            try:
-                size = os.stat(local).st_size
-            except OSError:
-                size = None  # reported by the per-file path
-            if size is not None and size <= config.batch_file_threshold:
-                small.append(archives.SmallFile(local, rel[len(dest) :].lstrip("/"), size))
-            else:
-                large.append((local, rel))
-        if len(small) < config.batch_min_files:
-            return [], files
-        with _translated():
-            is_pro = self._client.probe_edition(self._location.repo, self._repo_path(dest))
-        if not is_pro:
-            return [], files
-        return small, large
-
-    def _batch_files(
-        self, batch: archives.Batch, artifact_path: str | None
-    ) -> list[tuple[str, str]]:
-        return [(f.local, join_path(artifact_path, f.name)) for f in batch.files]
-
-    def _upload_batch(
-        self, batch: archives.Batch, artifact_path: str | None
-    ) -> tuple[str, archives.BuiltArchive] | None:
-        """Deploy one batch as an exploding archive; ``None`` when the server refused it.
-
-        A refusal that means "unsupported" (see :func:`archives.explode_refused`) switches
-        batching off on the client. 401/403 propagate. Files that cannot be packed (see
-        :func:`archives.build_tar`) are returned in ``left_out`` and take the per-file path;
-        ``None`` too when no file could be packed.
-        """
-        with _BATCH_SLOTS:
-            archive = archives.build_tar(batch)
-            if not archive.members:
-                return None
-            name = archives.new_batch_name()
-            folder = self._repo_path(artifact_path)
-            try:
-                archives.deploy_archive(self._client, self._location.repo, folder, name, archive)
-            except (errors.AuthenticationFailed, errors.PermissionDenied):
-                raise
-            except errors.ArtifactoryError as exc:
-                if archives.explode_refused(exc):
-                    self._client.disable_explode(f"archive deploy refused: {exc}")
-                _logger.debug("archive upload failed (%s); uploading its files one by one", exc)
-                return None
-            return name, archive
-
-    def _verify_batches(
-        self,
-        sent: list[tuple[str, archives.BuiltArchive]],
-        artifact_path: str | None,
-        small: list[archives.SmallFile],
-    ) -> list[tuple[str, str]]:
-        """One deep listing of the destination: what the archives should have deployed.
-
-        Returns the batched files to upload again one by one (missing or different). An
-        archive stored as a plain file (the server ignored the explode header) is deleted
-        and batching is switched off on the client.
-        """
-        expected: dict[str, tuple[int, str, str]] = {}
-        for _, archive in sent:
-            expected.update(archive.members)
-        local_of = {f.name: f.local for f in small}
-        folder = self._repo_path(artifact_path)
-        try:
-            listing = self._client.list_tree(self._location.repo, folder) or []
-        except errors.ArtifactoryError as exc:
-            _logger.debug("cannot verify the archive uploads (%s); uploading one by one", exc)
-            listing = []
-        bad, strays = archives.check_listing(expected, listing, [name for name, _ in sent])
-        for name in strays:
-            self._client.disable_explode("the server stored an archive instead of exploding it")
-            try:
-                self._client.delete(self._location.repo, join_path(folder, name))
-            except errors.ArtifactoryError as exc:
-                _logger.warning("could not delete the stray archive '%s': %s", name, exc)
-        if bad:
-            _logger.debug("%d batched file(s) missing or different; uploading again", len(bad))
-        return [(local_of[name], join_path(artifact_path, name)) for name in bad]
-
-    def _deploy_one(self, local: str, rel: str) -> None:
-        """Upload one local file to ``<root>/<rel>`` (verified, retried)."""
-        self._client.deploy_file(self._location.repo, self._repo_path(rel), local)
-
-    def _upload_each(self, files: list[tuple[str, str]]) -> list[tuple[str, BaseException]]:
-        """Upload ``(local, rel)`` pairs one by one in parallel; returns the failures."""
-        failures: list[tuple[str, BaseException]] = []
-        workers = max(1, min(self._config.max_workers, len(files)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-upload") as pool:
-            futures = {pool.submit(self._deploy_one, local, rel): local for local, rel in files}
-            for future in as_completed(futures):
-                exc = future.exception()
-                if exc is not None:
-                    failures.append((futures[future], exc))
-        return failures
 
     def log_artifact_from_stream(
         self, stream: BinaryIO, artifact_file_name: str, artifact_path: str | None = None
     ) -> None:
         """Stream ``stream`` to ``<root>/<artifact_path>/<basename(artifact_file_name)>``."""
-        _verify_artifact_path(artifact_path)
-        rel = join_path(artifact_path, posixpath.basename(artifact_file_name))
+        rel = self._stream_target(artifact_file_name, artifact_path)
         with _translated():
-            validate_path(rel, what=artifact_file_name)
             chunks = iter(lambda: stream.read(_STREAM_CHUNK), b"")
-            self._client.deploy_stream(self._location.repo, self._repo_path(rel), chunks)
+            upload.deploy_stream(self._client, self._location.repo, self._repo_path(rel), chunks)
 
     async def log_artifact_from_async_stream(
         self,
@@ -417,50 +200,17 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         artifact_path: str | None = None,
     ) -> None:
         """Async variant: the upload runs in a worker thread fed through a bounded queue."""
+        rel = self._stream_target(artifact_file_name, artifact_path)
+        with _translated():
+            await upload.deploy_async_stream(
+                self._client, self._location.repo, self._repo_path(rel), chunks
+            )
+
+    def _stream_target(self, artifact_file_name: str, artifact_path: str | None) -> str:
         _verify_artifact_path(artifact_path)
         rel = join_path(artifact_path, posixpath.basename(artifact_file_name))
         with _translated():
-            validate_path(rel, what=artifact_file_name)
-        feed: queue.Queue[bytes | _EndOfStream] = queue.Queue(maxsize=8)
-        stop = threading.Event()
-
-        def consume() -> Iterator[bytes]:
-            while True:
-                item = feed.get()
-                if isinstance(item, _EndOfStream):
-                    if item.error is not None:
-                        raise item.error
-                    return
-                yield item
-
-        def upload() -> None:
-            try:
-                with _translated():
-                    self._client.deploy_stream(self._location.repo, self._repo_path(rel), consume())
-            finally:
-                stop.set()
-
-        def put(item: bytes | _EndOfStream) -> None:
-            while not stop.is_set():
-                try:
-                    feed.put(item, timeout=0.05)
-                    return
-                except queue.Full:
-                    continue
-
-        task = asyncio.ensure_future(asyncio.to_thread(upload))
-        try:
-            async for chunk in chunks:
-                if stop.is_set():
-                    break
-                if chunk:
-                    await asyncio.to_thread(put, bytes(chunk))
-        except BaseException as exc:
-            await asyncio.to_thread(put, _EndOfStream(OSError(f"upload source failed: {exc}")))
-            await asyncio.gather(task, return_exceptions=True)
-            raise
-        await asyncio.to_thread(put, _EndOfStream(None))
-        await task
+            return validate_path(rel, what=artifact_file_name)
 
     # ------------------------------------------------------------------ listing
 
@@ -468,18 +218,8 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         """Direct children of ``path``, root-relative, sorted; ``[]`` for a file or missing path."""
         rel = join_path(path)
         with _translated():
-            entries = self._client.list_children(self._location.repo, self._repo_path(rel))
-            if not entries:
-                return []
-            infos = []
-            for entry in entries:
-                child = join_path(rel, validate_listed_path(entry.path))
-                if child == rel or "/" in entry.path.strip("/"):
-                    continue
-                infos.append(
-                    FileInfo(child, entry.is_folder, None if entry.is_folder else entry.size)
-                )
-        return sorted(infos, key=lambda f: f.path)
+            entries = listing.list_children(self._client, self._location.repo, self._repo_path(rel))
+            return [FileInfo(*child) for child in listing.direct_children(rel, entries or [])]
 
     def _is_directory(self, artifact_path: str) -> bool:
         with _translated():
@@ -489,143 +229,59 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     def _iter_artifacts_recursive(self, path: str) -> Iterator[FileInfo]:
         rel = join_path(path)
         with _translated():
-            entries = self._client.list_tree(self._location.repo, self._repo_path(rel))
-            checked: list[ListEntry] = [e for e in (entries or []) if validate_listed_path(e.path)]
-        if not checked:
+            tree = listing.list_tree(self._client, self._location.repo, self._repo_path(rel))
+            entries = listing.safe_entries(tree or [])
+        if not entries:
             yield FileInfo(path, True, None)
             return
-        parents: set[str] = set()
-        for entry in checked:
-            parts = entry.path.split("/")
-            parents.update("/".join(parts[:i]) for i in range(1, len(parts)))
-        result: list[FileInfo] = []
-        for entry in checked:
-            full = join_path(rel, entry.path)
-            if entry.is_folder:
-                if entry.path not in parents:
-                    result.append(FileInfo(full, True, None))
-            else:
-                result.append(FileInfo(full, False, entry.size))
-                if entry.size is not None or entry.checksums != Checksums():
-                    with self._hints_lock:
-                        if len(self._hints) > _MAX_HINTS:
-                            self._hints.clear()  # stale hints from abandoned downloads
-                        self._hints[full] = entry
-        dst = getattr(self._download_ctx, "dst", None)
+        self._downloads.remember(rel, entries)
+        dst = self._downloads.take_destination()
         if dst is not None:
-            self._download_ctx.dst = None  # only the tree of this download_artifacts call
-            self._prefetch_archive(rel, checked, dst)
-        yield from sorted(result, key=lambda f: f.path)
+            self._prefetch_archive(rel, entries, dst)
+        yield from (FileInfo(*leaf) for leaf in listing.tree_leaves(rel, entries))
+
+    # ------------------------------------------------------------------ downloads
 
     def _prefetch_archive(self, rel: str, entries: list[ListEntry], dst: str) -> None:
-        """Fetch the folder ``rel`` as one archive when that is allowed and worthwhile.
-
-        Files written and verified from the archive are marked so that :meth:`_download_file`
-        skips them; everything else takes the per-file path.
-        """
-        files = [e for e in entries if not e.is_folder]
-        config = self._config
-        folder = self._repo_path(rel)
-        if (
-            not config.folder_download
-            or not self._client.folder_download_supported
-            or self._client.is_pro is not True
-            or not folder
-            or len(files) < config.batch_min_files
-            or any(e.size is None for e in files)
-            or sum(e.size or 0 for e in files) > config.folder_download_max_size
-        ):
-            return
-        targets = {
-            entry.path: Expected(entry.checksums, entry.size)
-            for entry in files
-            if entry.checksums.sha1 or entry.checksums.sha256
-        }
-        if len(targets) < config.batch_min_files:
-            return
+        """Fetch the folder ``rel`` as one archive when that is allowed and worthwhile;
+        :meth:`_download_file` then skips the files it wrote."""
         destination: Callable[..., str] = self._create_download_destination
 
         def local_path_of(name: str) -> str:  # MLflow's own checks; creates the parent
             return destination(src_artifact_path=join_path(rel, name), dst_local_dir_path=dst)
 
+        folder = self._repo_path(rel)
         with _translated():
-            done = archives.download_folder(
-                self._client,
-                self._location.repo,
-                folder,
-                targets,
-                local_path_of,
-                workers=config.max_workers,
+            done = fetch_folder_archive(
+                self._client, self._config, self._location.repo, folder, entries, local_path_of
             )
-        if done:
-            marks = {(join_path(rel, name), local) for name, local in done.items()}
-            self._download_ctx.prefetched = marks  # unmarked when this call ends
-            with self._hints_lock:
-                self._prefetched.update(marks)
+        self._downloads.mark_written(rel, done)
 
     def download_artifacts(
         self, artifact_path: str | None = None, dst_path: str | None = None
     ) -> str:
-        """MLflow's ``download_artifacts``; a folder may first be fetched as one archive.
-
-        Semantics are MLflow's own (this only records the destination, creating the
-        temporary one MLflow would create when ``dst_path`` is not given). See
-        ``MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD`` in :mod:`jfrog_mlflow.config`.
-        """
+        """MLflow's own, with the destination recorded (created as MLflow would when not
+        given) so that a folder may first be fetched as one archive."""
         if not dst_path:
             dst_path = _create_tmp_dir()
-        self._download_ctx.dst = os.path.abspath(dst_path) if os.path.isdir(dst_path) else None
-        with self._hints_lock:
-            self._checked_dirs.clear()  # the file system may have changed since last time
-        self._download_ctx.prefetched = set()
-        try:
+        with self._downloads.download(dst_path):
             return _base_download_artifacts(self, artifact_path, dst_path)
-        finally:
-            self._download_ctx.dst = None
-            # Marks MLflow's loop did not consume (it stopped early) must not make a later
-            # download skip a file that may have changed on disk since.
-            with self._hints_lock:
-                self._prefetched.difference_update(self._download_ctx.prefetched)
-            self._download_ctx.prefetched = set()
 
     def _create_download_destination(
         self, src_artifact_path: str, dst_local_dir_path: str | None = None
     ) -> str:
-        """MLflow's method, with its directory checks done once per directory (POSIX).
-
-        MLflow resolves every path component (``realpath``) for every file, which dominates
-        a download of thousands of small files. The result is the same path; the first file
-        of each directory goes through MLflow's own method (containment check, directory
-        creation), later ones only check that the file itself is not a symbolic link (which
-        MLflow's check would follow) and otherwise reuse that verdict.
-        """
-        base: Callable[..., str] = super()._create_download_destination
-        if os.name != "posix" or not dst_local_dir_path:
-            return base(src_artifact_path, dst_local_dir_path)
-        local = os.path.join(dst_local_dir_path, os.path.normpath(src_artifact_path.rstrip("/")))
-        key = (dst_local_dir_path, os.path.dirname(local))
-        with self._hints_lock:
-            known = key in self._checked_dirs
-        if known and not os.path.islink(local):
-            return local
-        checked = base(src_artifact_path, dst_local_dir_path)
-        with self._hints_lock:
-            if len(self._checked_dirs) > _MAX_HINTS:
-                self._checked_dirs.clear()
-            self._checked_dirs.add(key)
-        return checked
-
-    # ------------------------------------------------------------------ downloads
+        """MLflow's method, with its directory checks done once per directory (POSIX)."""
+        check: Callable[[str, str | None], str] = super()._create_download_destination
+        return self._downloads.destination(check, src_artifact_path, dst_local_dir_path)
 
     def _download_file(self, remote_file_path: str, local_path: str) -> None:
         rel = join_path(remote_file_path)
-        with self._hints_lock:
-            hint = self._hints.pop(rel, None)
-            if (rel, local_path) in self._prefetched:
-                self._prefetched.discard((rel, local_path))
-                return
+        hint, written = self._downloads.take(rel, local_path)
+        if written:
+            return
         with _translated():
-            self._client.download_file(
+            download.download_file(
+                self._client,
                 self._location.repo,
                 self._repo_path(rel),
                 local_path,
@@ -636,11 +292,8 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     # ------------------------------------------------------------------ delete
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
-        """Delete a file or folder recursively; a missing path is a no-op.
-
-        With ``ARTIFACTORY_ARTIFACTS_DELETE_SKIP`` true, nothing is deleted and a warning is
-        logged.
-        """
+        """Delete a file or folder recursively; a missing path is a no-op. With
+        ARTIFACTORY_ARTIFACTS_DELETE_SKIP true, only a warning is logged."""
         target = self._repo_path(artifact_path)
         if self._config.delete_skip:
             _logger.warning(
@@ -652,13 +305,6 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         with _translated():
             if not self._client.delete(self._location.repo, target):
                 _logger.debug("nothing to delete at '%s'", target)
-
-
-class _EndOfStream:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException | None) -> None:
-        self.error = error
 
 
 def _register_with_mlflow() -> None:

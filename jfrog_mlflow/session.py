@@ -15,11 +15,12 @@ iterations of a large upload by 64.
 Environment settings, once per origin: a plain ``requests`` session re-derives the proxies
 (``HTTP(S)_PROXY``/``ALL_PROXY``/``NO_PROXY``, by walking all of ``os.environ`` several
 times) and the CA bundle (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``) on every request, and
-stats the CA bundle path on every HTTPS request: about 120 of 650 microseconds of client
-CPU per small GET. :class:`CachedEnvSession` asks ``requests`` itself once per
-``(scheme, host:port)`` and reuses the answer, and :class:`_BigBlockAdapter` checks each CA
-bundle path once. The rules are requests' own; only a change of those variables (or of the
-bundle file's existence) after the session's first request to an origin goes unnoticed.
+stats the CA bundle path on every HTTPS request; for a small GET that is a large share of
+the client's own CPU time, paid again for every file of a tree. :class:`CachedEnvSession`
+asks ``requests`` itself once per ``(scheme, host:port)`` and reuses the answer, and
+:class:`_BigBlockAdapter` checks each CA bundle path once. The rules are requests' own;
+only a change of those variables (or of the bundle file's existence) after the session's
+first request to an origin goes unnoticed.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from requests.auth import AuthBase
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.util.retry import Retry
 
-from jfrog_mlflow import __version__
+from jfrog_mlflow._version import __version__
 from jfrog_mlflow.config import PluginConfig
 
 if TYPE_CHECKING:  # names that exist only in the type stubs of requests

@@ -82,3 +82,50 @@ def oss_artifactory(oss_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("MLFLOW_ARTIFACTORY_REPO", handle.repo)
     monkeypatch.setenv("MLFLOW_ARTIFACTORY_TOKEN", TOKEN)
     return handle
+
+
+# ------------------------------------------------------------------ archive transfers
+
+
+@pytest.fixture
+def fresh_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test learns the server's features anew (clients are shared per base URL)."""
+    from jfrog_mlflow import client
+
+    monkeypatch.setattr(client, "_CLIENTS", {})
+
+
+@pytest.fixture(scope="module")
+def folder_server() -> Iterator[Any]:
+    """A Pro emulator with folder download enabled."""
+    from fake_artifactory.config import EmulatorConfig
+    from fake_artifactory.server import ThreadedServer
+
+    with ThreadedServer(EmulatorConfig(port=0, tokens=(TOKEN,), folder_download=True)) as srv:
+        yield srv
+
+
+@pytest.fixture
+def fd_env(plugin_env: Any, folder_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Like ``plugin_env`` (clean environment), but pointing at ``folder_server``."""
+    from fake_artifactory.testing import FakeArtifactoryHandle
+
+    handle = FakeArtifactoryHandle(url=folder_server.url, root_url=folder_server.root_url)
+    handle.reset()
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", handle.url)
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_REPO", handle.repo)
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_TOKEN", TOKEN)
+    return handle
+
+
+@pytest.fixture
+def archive_proxy(fd_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The plugin talks to ``folder_server`` through a proxy; yields its rules
+    (:class:`plugin_support.Proxy`)."""
+    from plugin_support import Proxy, serve_proxy
+
+    rules = Proxy()
+    context = fd_env.url[len(fd_env.root_url) :]
+    with serve_proxy(fd_env.root_url, rules) as root:
+        monkeypatch.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", root + context)
+        yield rules

@@ -1,12 +1,19 @@
-"""PluginConfig parsing, precedence and secret hygiene (pure)."""
+"""PluginConfig parsing, precedence and secret hygiene (pure), and the settings table
+against the documentation."""
 
 from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 
 from jfrog_mlflow.auth import ApiKeyAuth, BearerTokenAuth, auth_from_config, looks_like_jwt
-from jfrog_mlflow.config import PluginConfig, parse_bool
+from jfrog_mlflow.config import SETTINGS, PluginConfig, parse_bool, parse_mode
 from jfrog_mlflow.errors import ConfigurationError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
 
@@ -128,3 +135,101 @@ def test_secrets_absent_from_repr():
     assert secret not in repr(c)
     assert secret not in repr(auth_from_config(c))
     assert secret not in repr(ApiKeyAuth(secret))
+
+
+@pytest.mark.parametrize(
+    "var", ["MLFLOW_ARTIFACTORY_BATCH_UPLOAD", "MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD"]
+)
+def test_mode_settings_accept_auto_or_off_in_any_case(var):
+    field = {"MLFLOW_ARTIFACTORY_BATCH_UPLOAD": "batch_upload"}.get(var, "folder_download")
+    assert getattr(PluginConfig.from_env({var: "OFF"}), field) is False
+    assert getattr(PluginConfig.from_env({var: "auto"}), field) is True
+    assert getattr(PluginConfig.from_env({}), field) is True
+    with pytest.raises(ValueError, match=f"{var}: expected 'auto' or 'off'"):
+        PluginConfig.from_env({var: "sometimes"})
+
+
+def test_the_first_bad_variable_is_reported_in_table_order():
+    """Half of Basic auth is checked first, then the rows in order, so the same
+    environment always gives the same message."""
+    with pytest.raises(ConfigurationError, match="MLFLOW_ARTIFACTORY_USER is set but"):
+        PluginConfig.from_env(
+            {"MLFLOW_ARTIFACTORY_USER": "bob", "MLFLOW_ARTIFACTORY_MAX_WORKERS": "x"}
+        )
+    with pytest.raises(ConfigurationError, match="ARTIFACTORY_NO_SSL"):
+        PluginConfig.from_env({"MLFLOW_ARTIFACTORY_MAX_WORKERS": "x", "ARTIFACTORY_NO_SSL": "?"})
+
+
+# ------------------------------------------------------------------ the settings table
+
+
+def test_every_config_field_has_exactly_one_settings_row_with_its_default():
+    """A field cannot be added without a row (name, parser, default, doc), nor a row
+    without a field; the dataclass defaults are the rows' defaults."""
+    fields = [f.name for f in dataclasses.fields(PluginConfig)]
+    assert [s.field for s in SETTINGS] == fields
+    assert len({s.name for s in SETTINGS}) == len(SETTINGS)
+    assert PluginConfig.from_env({}) == PluginConfig()
+    for setting in SETTINGS:
+        assert getattr(PluginConfig(), setting.field) == setting.default, setting.name
+        assert setting.doc and "\n" not in setting.doc, setting.name
+
+
+_SAMPLES = {
+    parse_bool: ("yes", True),
+    parse_mode: ("off", False),
+}
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=[s.name for s in SETTINGS])
+def test_each_variable_fills_its_own_field(setting):
+    """Setting the variable (to a valid value of its type) changes its field and only it."""
+    if setting.parse in _SAMPLES:
+        raw, value = _SAMPLES[setting.parse]
+    elif isinstance(setting.default, bool):
+        raise AssertionError(f"no sample for the parser of {setting.name}")
+    elif isinstance(setting.default, int | float):
+        raw, value = "7", type(setting.default)(7)
+    elif setting.field == "endpoint_url":
+        raw, value = "https://h.example/artifactory/", "https://h.example/artifactory"
+    elif setting.field == "allowed_hosts":
+        raw, value = "H:1, g", ("h:1", "g")
+    elif setting.name.startswith("_MLFLOW_SERVER_"):
+        raw, value = " artifactory://h/artifactory/r ", "artifactory://h/artifactory/r"
+    else:
+        raw, value = " text ", " text " if setting.field == "password" else "text"
+    env = {setting.name: raw}
+    if setting.field in ("user", "password"):  # Basic auth needs both
+        env = {"MLFLOW_ARTIFACTORY_USER": "u", "MLFLOW_ARTIFACTORY_PASSWORD": "p", **env}
+    config = PluginConfig.from_env(env)
+    assert getattr(config, setting.field) == value
+    changed = {
+        f.name
+        for f in dataclasses.fields(PluginConfig)
+        if getattr(config, f.name) != getattr(PluginConfig(), f.name)
+    }
+    assert changed - {"user", "password"} <= {setting.field}
+
+
+def _documented(path: Path) -> dict[str, str | None]:
+    """Variable -> default of the ``| Variable | Default | Meaning |`` table in ``path``
+    (``unset``/``empty`` read as no default; a row may name several variables)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = lines.index("| Variable | Default | Meaning |") + 2  # skip the separator row
+    table: dict[str, str | None] = {}
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        names_cell, default_cell = (cell.strip() for cell in line.split("|")[1:3])
+        default = None if default_cell in ("unset", "empty") else default_cell.strip("`")
+        for name in re.findall(r"`([A-Z_]+)`", names_cell):
+            table[name] = default
+    return table
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/plugin.md"])
+def test_the_documented_variables_are_exactly_the_settings(doc):
+    """README.md and docs/plugin.md list every user-facing variable with its default,
+    and nothing else: a setting cannot be added without documenting it."""
+    expected = {s.name: s.shown_default for s in SETTINGS if s.documented}
+    assert _documented(ROOT / doc) == expected

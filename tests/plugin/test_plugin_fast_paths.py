@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from jfrog_mlflow import integrity, transfer
+from jfrog_mlflow import download, integrity, upload
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.errors import IntegrityError
+from jfrog_mlflow.integrity import Digest, Expected
 from jfrog_mlflow.models import Checksums
 from jfrog_mlflow.session import SEND_BLOCKSIZE, make_session, pool_size
-from jfrog_mlflow.transfer import Digest, Expected
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -68,7 +68,7 @@ def test_session_sends_file_bodies_in_large_blocks():
 def test_log_artifacts_costs_one_put_per_file_and_nothing_else(
     plugin_env, make_repo, tmp_path, monkeypatch
 ):
-    # Small files are batched into exploding archives on Pro (see test_archive_transfers.py
+    # Small files are batched into exploding archives on Pro (see test_archive_uploads.py
     # for that budget: edition probe + one archive + one verification listing); the
     # per-file path, pinned here, is what remains with batching off (and on OSS).
     monkeypatch.setenv("MLFLOW_ARTIFACTORY_BATCH_UPLOAD", "off")
@@ -85,7 +85,7 @@ def test_log_artifacts_costs_one_put_per_file_and_nothing_else(
 
 def test_a_file_above_the_inline_limit_is_streamed_with_checksums(plugin_env, make_repo, tmp_path):
     repo = make_repo("artifactory://mlflow-test/streamed-up")
-    data = os.urandom(transfer._INLINE_LIMIT + 12345)
+    data = os.urandom(upload._INLINE_LIMIT + 12345)
     local = _write(tmp_path / "big.bin", data)
     repo.log_artifact(str(local))
     dst = tmp_path / "dst"
@@ -101,12 +101,11 @@ def test_a_file_above_the_inline_limit_is_streamed_with_checksums(plugin_env, ma
 def test_downloads_are_hashed_while_streaming_not_reread(
     plugin_env, make_repo, tmp_path, monkeypatch, pipelined
 ):
-    monkeypatch.setattr(transfer, "_PIPELINE_MIN", 1000 if pipelined else 1 << 40)
+    monkeypatch.setattr(download, "_PIPELINE_MIN", 1000 if pipelined else 1 << 40)
 
     def no_second_read(*args, **kwargs):
         raise AssertionError("the downloaded file was read back to verify it")
 
-    monkeypatch.setattr(transfer, "verify_file", no_second_read)
     monkeypatch.setattr(integrity, "verify_file", no_second_read)
     repo = make_repo(f"artifactory://mlflow-test/hash-{pipelined}")
     data = os.urandom(300_000)

@@ -22,8 +22,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos import databricks_pb2
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
+from jfrog_mlflow.integrity import Expected, verify_file
 from jfrog_mlflow.models import Checksums
-from jfrog_mlflow.transfer import Expected, verify_file
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
 

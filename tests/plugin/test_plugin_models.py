@@ -76,6 +76,9 @@ def test_error_message():
         (409, errors.Conflict, "RESOURCE_CONFLICT"),
         (500, errors.ServerError, "INTERNAL_ERROR"),
         (503, errors.ServerError, "TEMPORARILY_UNAVAILABLE"),
+        (502, errors.ServerError, "TEMPORARILY_UNAVAILABLE"),
+        (504, errors.ServerError, "TEMPORARILY_UNAVAILABLE"),
+        (429, errors.HTTPStatusError, "TEMPORARILY_UNAVAILABLE"),
         (413, errors.HTTPStatusError, "INTERNAL_ERROR"),
     ],
 )
@@ -123,3 +126,28 @@ def test_error_detail_prefers_the_envelope_message_and_ignores_html():
     assert error_detail(b"<html><body>Bad gateway</body></html>", "text/html") == ""
     assert error_detail(b'{"not": "an envelope"}') == '{"not": "an envelope"}'
     assert error_detail(b"{truncated", "application/json") == "{truncated"
+
+
+@pytest.mark.parametrize(
+    ("first", "code"),
+    [
+        (
+            errors.error_for_status(404, "", what="x", method="PUT", url="u"),
+            "RESOURCE_DOES_NOT_EXIST",
+        ),
+        (
+            errors.error_for_status(503, "", what="x", method="PUT", url="u"),
+            "TEMPORARILY_UNAVAILABLE",
+        ),
+        (errors.ConnectError("reset"), "TEMPORARILY_UNAVAILABLE"),
+        (FileNotFoundError("gone"), "INTERNAL_ERROR"),
+    ],
+)
+def test_an_incomplete_upload_is_reported_like_its_first_failure(first, code):
+    """One MlflowException for a directory upload: the code of its first failure, and a
+    message that counts the failures and names at most ten of them."""
+    failures = [("/src/a", first)] + [(f"/src/f{i}", OSError(f"e{i}")) for i in range(11)]
+    exc = to_mlflow_exception(errors.UploadIncomplete(failures, 20))
+    assert exc.error_code == code
+    assert exc.message.startswith(f"Failed to upload 12 of 20 file(s): /src/a: {first}; ")
+    assert "/src/f8: e8" in exc.message and "/src/f9" not in exc.message

@@ -337,12 +337,13 @@ def test_secrets_never_appear_in_logs_reprs_or_errors(make_repo, monkeypatch, tm
 
 
 def test_hostile_listing_cannot_escape_destination(make_repo, tmp_path, monkeypatch):
-    """A lying server (simulated at the client boundary) lists '../' paths."""
+    """A lying server (simulated at the listing boundary) lists '../' paths."""
+    from jfrog_mlflow import listing
     from jfrog_mlflow.models import ListEntry
 
     repo = make_repo()
     monkeypatch.setattr(
-        repo.client, "list_tree", lambda repo_key, path: [ListEntry("../../evil.txt", False, 1)]
+        listing, "list_tree", lambda client, repo_key, path: [ListEntry("../../evil.txt", False, 1)]
     )
     monkeypatch.setattr(repo, "_is_directory", lambda p: True)
     with pytest.raises(MlflowException):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow.exceptions import MlflowException
 
-from jfrog_mlflow import transfer
+from jfrog_mlflow import download, localfiles
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -48,7 +48,7 @@ def test_a_truncated_body_is_retried_then_fails_cleanly(
     plugin_env, make_repo, tmp_path, monkeypatch, size, pipeline_min
 ):
     if pipeline_min is not None:  # force the streamed (write and hash on helper threads) path
-        monkeypatch.setattr(transfer, "_PIPELINE_MIN", pipeline_min)
+        monkeypatch.setattr(download, "_PIPELINE_MIN", pipeline_min)
     repo = make_repo(f"artifactory://mlflow-test/trunc-{size}")
     data = os.urandom(size)
     repo.log_artifact(str(_write(tmp_path / "src" / "t.bin", data)))
@@ -64,11 +64,11 @@ def test_a_truncated_body_is_retried_then_fails_cleanly(
 
 
 def test_temp_names_never_reuse_an_existing_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(transfer, "_tmp_counter", itertools.count())
+    monkeypatch.setattr(localfiles, "_tmp_counter", itertools.count())
     target = tmp_path / "a.bin"
-    taken = tmp_path / f".jfrog-mlflow-{os.getpid()}-{transfer._TMP_TAG}-0.part"
+    taken = tmp_path / f".jfrog-mlflow-{os.getpid()}-{localfiles._TMP_TAG}-0.part"
     taken.write_bytes(b"leftover")
-    fd, tmp = transfer.create_temp(str(target))
+    fd, tmp = localfiles.create_temp(str(target))
     os.close(fd)
     assert tmp != str(taken)
     assert taken.read_bytes() == b"leftover"

@@ -62,3 +62,21 @@ def test_import_is_cheap_and_does_not_import_mlflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_missing_ca_bundle_is_an_mlflow_error_naming_the_variable(
+    plugin_env, tmp_path, monkeypatch
+):
+    """requests raises a bare OSError for a CA bundle path that does not exist; through the
+    plugin that is an MlflowException (like every failure) naming the variable, without
+    the token."""
+    with tls_emulator(tmp_path) as (server, _ca):
+        monkeypatch.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", server.url)
+        monkeypatch.setenv("MLFLOW_ARTIFACTORY_TOKEN", "tls-token")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing-ca.pem"))
+        repo = get_artifact_repository("artifactory://tls-missing/run")
+        with pytest.raises(MlflowException) as info:
+            repo.list_artifacts()
+    message = str(info.value)
+    assert "REQUESTS_CA_BUNDLE" in message and "missing-ca.pem" in message
+    assert "tls-token" not in message

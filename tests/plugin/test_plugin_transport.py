@@ -16,6 +16,7 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 from jfrog_mlflow.auth import BearerTokenAuth
 from jfrog_mlflow.client import ArtifactoryClient
 from jfrog_mlflow.config import PluginConfig
+from jfrog_mlflow.download import download_file
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -246,7 +247,7 @@ def test_credentials_never_follow_a_redirect_to_another_host(tmp_path):
             base, PluginConfig(max_retries=0), auth=BearerTokenAuth("secret-token")
         )
         local = tmp_path / "out.bin"
-        client.download_file("r", "a.bin", str(local))
+        download_file(client, "r", "a.bin", str(local))
         assert local.read_bytes() == b"payload"
         assert origin_cls.seen[0]["authorization"] == "Bearer secret-token"
         assert "authorization" not in target_cls.seen[0]
@@ -317,3 +318,86 @@ def test_oss_listing_of_nasty_names(oss_artifactory, tmp_path):
     got = [(f.path, f.file_size) for f in repo.list_artifacts("sub;dir")]
     assert got == sorted((f"sub;dir/{n}", len(n.encode())) for n in names)
     assert [f.path for f in repo.list_artifacts()] == ["sub;dir"]
+
+
+def _requests(handle, method, contains, expected):
+    """Journal entries of ``method`` whose URI contains ``contains`` (API calls excluded);
+    the journal can trail the client by a moment, so poll briefly for ``expected``
+    entries (then return what is there, which may be more)."""
+    found = []
+    for _ in range(300):
+        found = [
+            r
+            for r in handle.requests()
+            if r["method"] == method and contains in r["uri"] and "/api/" not in r["uri"]
+        ]
+        if len(found) >= expected:
+            break
+        time.sleep(0.01)
+    return found
+
+
+@pytest.mark.parametrize("fault", [{"reset": "before"}, {"delay_ms": 800}])
+def test_a_failing_download_costs_max_retries_plus_one_requests(
+    plugin_env, make_repo, tmp_path, monkeypatch, fault
+):
+    """MLFLOW_ARTIFACTORY_MAX_RETRIES bounds the attempts of a download: urllib3 already
+    retries a refused or reset connection and a read timeout, and the download loop does
+    not spend that budget again per attempt, so two retries cost three requests."""
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_TIMEOUT", "0.3")
+    repo = make_repo("artifactory://budget/dl")
+    repo.log_artifact(str(_write(tmp_path / "src" / "b.bin", b"budget")))
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    plugin_env.clear_requests()
+    with plugin_env.faults({"operation": "download", **fault}):
+        with pytest.raises(MlflowException) as info:
+            repo.download_artifacts("b.bin", str(dst))
+    assert info.value.error_code == "TEMPORARILY_UNAVAILABLE"
+    assert "budget/dl/b.bin" in str(info.value)
+    assert len(_requests(plugin_env, "GET", "budget/dl/b.bin", 3)) == 3
+    assert list(dst.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 503, "retry_after": 0}, {"reset": "before"}],
+    ids=["503", "reset-before"],
+)
+def test_a_retried_upload_of_a_file_from_disk_sends_the_whole_body_again(
+    plugin_env, make_repo, tmp_path, monkeypatch, fault
+):
+    """Files of 1 MiB and more are streamed from an open file: a retried PUT rewinds it
+    and sends every byte again (an unrewound file would send nothing, which the checksum
+    headers would then reject)."""
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_CHECKSUM_DEPLOY_THRESHOLD", str(1 << 30))
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    repo = make_repo("artifactory://rewind/up")
+    plugin_env.clear_requests()
+    with plugin_env.faults({"operation": "deploy", "times": 1, **fault}):
+        repo.log_artifact(str(_write(tmp_path / "big.bin", data)))
+    puts = _requests(plugin_env, "PUT", "rewind/up/big.bin", 2)
+    assert len(puts) == 2
+    assert puts[-1]["status"] == 201
+    assert puts[-1]["body_size"] == len(data)
+    assert puts[-1]["body_sha256"] == hashlib.sha256(data).hexdigest()
+    (tmp_path / "dst").mkdir()
+    out = repo.download_artifacts("big.bin", str(tmp_path / "dst"))
+    assert Path(out).read_bytes() == data
+
+
+def test_a_transient_aql_failure_does_not_switch_aql_off_for_good(oss_artifactory, tmp_path):
+    """AQL is a POST, so urllib3 does not retry its 503: that one listing goes folder by
+    folder. Only a refusal (4xx) is remembered, so a long-running server's next listing
+    uses AQL again."""
+    repo = get_artifact_repository("artifactory://aql-transient")
+    repo._client = ArtifactoryClient(repo.client.base_url, repo._config)
+    repo.log_artifact(str(_write(tmp_path / "a.txt", b"abc")))
+    with oss_artifactory.faults({"operation": "aql", "status": 503, "times": 1}):
+        first = [(f.path, f.is_dir, f.file_size) for f in repo.list_artifacts()]
+    assert first == [("a.txt", False, 3)]
+    oss_artifactory.clear_requests()
+    again = [(f.path, f.is_dir, f.file_size) for f in repo.list_artifacts()]
+    assert again == first
+    aql = [r for r in oss_artifactory.requests() if "api/search/aql" in r["uri"]]
+    assert len(aql) == 1 and aql[0]["status"] == 200

@@ -1,8 +1,11 @@
-"""Table tests for artifactory:// URI parsing and the host policy (pure)."""
+"""Table tests for artifactory:// URI parsing and the host policy (pure), and the URI
+rule against an emulator served at the root."""
 
 from __future__ import annotations
 
 import pytest
+import requests
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.errors import HostNotAllowed, InvalidArtifactUri
@@ -144,12 +147,16 @@ def test_parse_artifact_uri_rejects(uri, config, needle):
         ("artifactory://[::2]:8/artifactory/r", PluginConfig(allowed_hosts=("::1",)), False),
         (
             "artifactory://srv:8/artifactory/r/1/2",
-            PluginConfig(no_ssl=True, server_artifact_uris=("artifactory://srv:8/artifactory/r",)),
+            PluginConfig(
+                no_ssl=True, server_artifact_destination="artifactory://srv:8/artifactory/r"
+            ),
             True,
         ),
         (
             "artifactory://attacker:8/artifactory/r/1/2",
-            PluginConfig(no_ssl=True, server_artifact_uris=("artifactory://srv:8/artifactory/r",)),
+            PluginConfig(
+                no_ssl=True, server_artifact_destination="artifactory://srv:8/artifactory/r"
+            ),
             False,
         ),
     ],
@@ -161,3 +168,42 @@ def test_host_policy(uri, config, allowed):
     else:
         with pytest.raises(HostNotAllowed, match="MLFLOW_ARTIFACTORY_ALLOWED_HOSTS"):
             check_host_allowed(loc, uri, config)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["artifactory://[::1:8082/artifactory/r/p", "artifactory://[not-ip]/artifactory/r/p"],
+)
+def test_a_malformed_host_is_an_invalid_uri_error(uri):
+    """A host that does not parse (an unclosed or invalid IPv6 literal) is refused as an
+    invalid URI naming the host, not as some later error."""
+    with pytest.raises(InvalidArtifactUri, match="host"):
+        parse_artifact_uri(uri, PluginConfig())
+
+
+def test_full_form_on_an_endpoint_served_at_the_root(plugin_env, tmp_path, monkeypatch):
+    """A URI is full form when its authority is the endpoint's host and port and its path
+    starts with the endpoint's context path (docs/plugin.md). An instance served at the
+    root (behind a reverse proxy) has an empty context path, so
+    ``artifactory://host:port/repo/p`` names repository ``repo``, not a folder called
+    ``host:port`` in MLFLOW_ARTIFACTORY_REPO."""
+    from fake_artifactory.config import EmulatorConfig
+    from fake_artifactory.server import ThreadedServer
+
+    config = EmulatorConfig(port=0, tokens=("root-token",), context_path="", repos=("r1", "r2"))
+    with ThreadedServer(config) as server:
+        monkeypatch.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", server.url)
+        monkeypatch.setenv("MLFLOW_ARTIFACTORY_REPO", "r1")
+        monkeypatch.setenv("MLFLOW_ARTIFACTORY_TOKEN", "root-token")
+        netloc = server.url.split("://", 1)[1]
+        repo = get_artifact_repository(f"artifactory://{netloc}/r2/run")
+        local = tmp_path / "n.txt"
+        local.write_bytes(b"root")
+        repo.log_artifact(str(local))
+        aql = requests.post(
+            f"{server.url}/api/search/aql",
+            data='items.find({"name": "n.txt"}).include("repo", "path")',
+            headers={"Authorization": "Bearer root-token", "Content-Type": "text/plain"},
+            timeout=30,
+        )
+    assert [(r["repo"], r["path"]) for r in aql.json()["results"]] == [("r2", "run")]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mlflow.exceptions import MlflowException
 
-from jfrog_mlflow import integrity, transfer
+from jfrog_mlflow import download, integrity
 
 
 def _upload(repo, tmp_path: Path, name: str, size: int) -> bytes:
@@ -31,14 +31,14 @@ def _download(repo, tmp_path: Path, name: str, where: str) -> bytes:
 def direct_reads(monkeypatch):
     """Counts the responses read with ``readinto`` beneath urllib3."""
     used: list[bool] = []
-    real = transfer._direct_reader
+    real = download._direct_reader
 
     def spy(resp, headers):
         reader = real(resp, headers)
         used.append(reader is not None)
         return reader
 
-    monkeypatch.setattr(transfer, "_direct_reader", spy)
+    monkeypatch.setattr(download, "_direct_reader", spy)
     return used
 
 
@@ -46,7 +46,7 @@ def direct_reads(monkeypatch):
 def test_medium_and_big_bodies_are_read_into_reused_buffers(
     make_repo, tmp_path, monkeypatch, direct_reads, pipelined
 ):
-    monkeypatch.setattr(transfer, "_PIPELINE_MIN", 1000 if pipelined else 1 << 40)
+    monkeypatch.setattr(download, "_PIPELINE_MIN", 1000 if pipelined else 1 << 40)
     repo = make_repo(f"artifactory://mlflow-test/buffers-{pipelined}")
     data = _upload(repo, tmp_path, "m.bin", 3 * 1024 * 1024 + 17)
     assert _download(repo, tmp_path, "m.bin", "dst") == data
@@ -57,7 +57,7 @@ def test_medium_and_big_bodies_are_read_into_reused_buffers(
 def test_buffers_are_not_reused_while_the_hash_thread_holds_them(make_repo, tmp_path, monkeypatch):
     """A slow hash thread fills the queue; a buffer recycled too early would fail the
     checksum (IntegrityError) instead of producing these bytes."""
-    monkeypatch.setattr(transfer, "_PIPELINE_MIN", 1000)
+    monkeypatch.setattr(download, "_PIPELINE_MIN", 1000)
 
     class SlowStage(integrity.Stage):
         def __init__(self, sink, depth=4):
@@ -67,9 +67,9 @@ def test_buffers_are_not_reused_while_the_hash_thread_holds_them(make_repo, tmp_
 
             super().__init__(slow, depth)
 
-    monkeypatch.setattr(transfer, "Stage", SlowStage)
+    monkeypatch.setattr(download, "Stage", SlowStage)
     repo = make_repo("artifactory://mlflow-test/slow-hash")
-    data = _upload(repo, tmp_path, "s.bin", 5 * transfer._BUFFER + 1234)
+    data = _upload(repo, tmp_path, "s.bin", 5 * download._BUFFER + 1234)
     assert _download(repo, tmp_path, "s.bin", "dst") == data
 
 
@@ -77,8 +77,8 @@ def test_buffers_are_not_reused_while_the_hash_thread_holds_them(make_repo, tmp_
 def test_without_a_direct_reader_the_chunk_iterator_is_used(
     make_repo, tmp_path, monkeypatch, pipelined
 ):
-    monkeypatch.setattr(transfer, "_PIPELINE_MIN", 1000 if pipelined else 1 << 40)
-    monkeypatch.setattr(transfer, "_direct_reader", lambda resp, headers: None)
+    monkeypatch.setattr(download, "_PIPELINE_MIN", 1000 if pipelined else 1 << 40)
+    monkeypatch.setattr(download, "_direct_reader", lambda resp, headers: None)
     repo = make_repo(f"artifactory://mlflow-test/fallback-{pipelined}")
     data = _upload(repo, tmp_path, "f.bin", 2 * 1024 * 1024 + 5)
     assert _download(repo, tmp_path, "f.bin", "dst") == data
@@ -88,7 +88,7 @@ def test_without_a_direct_reader_the_chunk_iterator_is_used(
 def test_a_truncated_direct_read_is_retried_then_fails_cleanly(
     plugin_env, make_repo, tmp_path, monkeypatch, direct_reads, pipelined
 ):
-    monkeypatch.setattr(transfer, "_PIPELINE_MIN", 1000 if pipelined else 1 << 40)
+    monkeypatch.setattr(download, "_PIPELINE_MIN", 1000 if pipelined else 1 << 40)
     repo = make_repo(f"artifactory://mlflow-test/trunc-direct-{pipelined}")
     data = _upload(repo, tmp_path, "t.bin", 2 * 1024 * 1024)
     with plugin_env.faults({"operation": "download", "truncate_after": 700_000, "times": 1}):

@@ -1,105 +1,55 @@
-"""Download and upload mechanics on top of :class:`~jfrog_mlflow.client.ArtifactoryClient`.
+"""Downloading one file: verified, atomic, with flat memory (built on the client; no MLflow).
 
-The client owns the session, retries, redirects and the translation of HTTP failures into
-:mod:`jfrog_mlflow.errors`; this module owns what happens to the bytes:
-
-* Downloads go to a temporary file beside the target and are renamed into place only once
-  verified, so a failed or corrupted download never leaves a file behind. Bytes are hashed
-  as they are written (:class:`Digest`), so the file is not read a second time. Files above
-  the range threshold are fetched as parallel byte ranges written with ``pwrite`` and
-  hashed in order while later ranges arrive; memory stays flat.
-* Bodies are received with ``readinto`` into a few reused buffers of :data:`_BUFFER`
-  (256 KiB) bytes: no allocation per chunk, and each block is still in the CPU cache when
-  it is hashed and written. Measured on a 2-core machine for 1 GiB, this alone took the
-  download from about 2x the time of ``curl`` to about 1x; 1 MiB ``bytes`` chunks, one
-  per ``iter_content`` step, cost more in page faults and cache misses than the hash. Big
-  bodies hash on a helper thread while the caller's thread receives and writes.
+* The bytes go to a temporary file beside the target that is renamed into place only once
+  verified (:func:`jfrog_mlflow.localfiles.replacing`), so a failed or corrupted download
+  never leaves a file behind. They are hashed as they are written
+  (:class:`~jfrog_mlflow.integrity.Digest`), so the file is not read a second time. Files
+  above the range threshold are fetched as parallel byte ranges written with ``pwrite``
+  and hashed in order while later ranges arrive.
+* Bodies are received with ``readinto`` into a few reused buffers of :data:`_BUFFER` bytes:
+  no allocation per chunk, and each block is still in the CPU cache when it is hashed and
+  written. Receiving a new ``bytes`` object per chunk (``iter_content``) costs more in page
+  faults and cache misses than hashing the block does. Big bodies hash on a helper thread
+  while the caller's thread receives and writes.
 * Verification uses the checksum in the response headers. When the server sends none, it
   uses the checksum and size from the listing that produced the download, and otherwise
   asks for the file's storage info (one extra request, only on that path). The byte count
   is always checked against ``Content-Length`` and any known size.
-* Uploads send SHA-1 and SHA-256 headers, try a checksum deploy above a threshold, and
-  stream from disk; streamed uploads of unknown bytes are checked against the checksums
-  the server reports.
 """
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import itertools
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
 
 import requests
 
-from jfrog_mlflow.errors import ArtifactoryError, IntegrityError, TransportError
-from jfrog_mlflow.integrity import (
-    Digest,
-    Expected,
-    Stage,
-    hash_file,
-    header_checksums,
-    verify_file,
-)
-from jfrog_mlflow.models import Checksums, parse_checksums
+from jfrog_mlflow.client import ArtifactoryClient
+from jfrog_mlflow.errors import IntegrityError, TransportError
+from jfrog_mlflow.integrity import Digest, Expected, Stage, header_checksums
+from jfrog_mlflow.localfiles import pwrite_all, replacing, write_all
+from jfrog_mlflow.models import Checksums
 from jfrog_mlflow.urls import build_item_url, join_path
 
-if TYPE_CHECKING:
-    from jfrog_mlflow.client import ArtifactoryClient
-
-__all__ = [
-    "create_temp",
-    "Digest",
-    "Expected",
-    "deploy_file",
-    "deploy_stream",
-    "download_file",
-    "hash_file",
-    "header_checksums",
-    "verify_file",
-    "write_all",
-]
+__all__ = ["download_file"]
 
 _logger = logging.getLogger(__name__)
 
 #: Receive buffer: small enough to stay in the CPU cache while it is hashed and written.
 _BUFFER = 256 * 1024
-#: Largest ``write`` to a downloaded file. The page cache takes a large write in large
-#: folios (high-order pages); on a VM whose free memory is handed back to the host (free
-#: page reporting) those are the pages most likely to be cold, and filling them cost up to
-#: 2 s per GiB instead of about 0.5 s. Measured (2 cores, 1 GiB, cold memory): 256 KiB
-#: writes 2.7 s, 16 KiB writes 1.6 s, curl (16 KiB writes) 1.2-1.4 s.
-_WRITE_PIECE = 16 * 1024
 #: Chunks queued for the hashing thread of a big download.
 _HASH_DEPTH = 4
-#: Files smaller than this are read once and uploaded from memory.
-_INLINE_LIMIT = 1024 * 1024
 #: Streamed downloads of at least this many bytes hash on a helper thread.
 _PIPELINE_MIN = 8 * 1024 * 1024
 #: Parallel byte ranges per file (each file of a tree download already has its own thread).
 _MAX_RANGE_WORKERS = 8
 #: Bodies announced below this size are read in one call (no chunk iterator).
 _SMALL_BODY = 1024 * 1024
-#: Flags of a download's temporary file: created new, never through a symlink.
-_TMP_FLAGS = (
-    os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-)
-#: Distinguishes the temporary files of one process (with the pid and a random tag).
-_tmp_counter = itertools.count()
-_TMP_TAG = os.urandom(4).hex()
-
-
-def _created_checksums(data: Any) -> Checksums:
-    """Checksums from an ItemCreated response (none when it has no ``checksums``)."""
-    return parse_checksums(data.get("checksums") if isinstance(data, dict) else None)
-
-
-# ---------------------------------------------------------------------- downloads
 
 
 def download_file(
@@ -151,16 +101,12 @@ def _download_once(
     hint: Expected,
     stat: Callable[[], Expected],
 ) -> None:
-    fd, tmp = create_temp(local_path)
-    try:
-        try:
-            threshold = client.config.range_download_threshold
-            if hint.size is not None and hint.size >= threshold:
-                reported, digest = _ranged(client, url, what, fd, hint.size, Checksums())
-            else:
-                reported, digest = _streamed(client, url, what, fd, threshold, hint.checksums)
-        finally:
-            os.close(fd)
+    with replacing(local_path) as fd:
+        threshold = client.config.range_download_threshold
+        if hint.size is not None and hint.size >= threshold:
+            reported, digest = _ranged(client, url, what, fd, hint.size, Checksums())
+        else:
+            reported, digest = _streamed(client, url, what, fd, threshold, hint.checksums)
         if reported.sha256 or reported.sha1:
             expected = Expected(reported)
         elif hint.has_checksum:
@@ -169,30 +115,6 @@ def _download_once(
             _logger.debug("no checksum header for %s; asking for its storage info", what)
             expected = stat()
         digest.check(expected, what)
-        os.replace(tmp, local_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def create_temp(local_path: str) -> tuple[int, str]:
-    """A new, empty temporary file beside ``local_path`` (``O_EXCL``): ``(fd, path)``.
-
-    The name is unique per process and call (pid, a random per-process tag and a counter);
-    a leftover of a crashed process with the same name is never reused, the next number is.
-    """
-    directory = os.path.dirname(local_path) or "."
-    while True:
-        tmp = os.path.join(
-            directory, f".jfrog-mlflow-{os.getpid()}-{_TMP_TAG}-{next(_tmp_counter)}.part"
-        )
-        try:
-            return os.open(tmp, _TMP_FLAGS, 0o666), tmp
-        except FileExistsError:
-            continue
 
 
 def _streamed(
@@ -245,22 +167,6 @@ def _streamed(
         return reported, digest
     finally:
         resp.close()
-
-
-def write_all(fd: int, data: bytes | memoryview) -> None:
-    """Write all of ``data`` in pieces of at most :data:`_WRITE_PIECE` bytes."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view[:_WRITE_PIECE]) :]
-
-
-def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
-    """``pwrite`` all of ``data`` at ``offset``, in pieces like :func:`write_all`."""
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view[:_WRITE_PIECE], offset)
-        view = view[written:]
-        offset += written
 
 
 def _body(
@@ -347,7 +253,7 @@ def _ranged(
                     raise IntegrityError(
                         f"Artifactory {what} failed: byte range {start}-{end} came back long"
                     )
-                _pwrite_all(fd, data, offset)
+                pwrite_all(fd, data, offset)
                 offset += len(data)
             if offset != end + 1:
                 raise IntegrityError(
@@ -385,119 +291,3 @@ def _ranged(
                 future.cancel()
             raise
     return reported(), digest if digest is not None else Digest(known)
-
-
-# ---------------------------------------------------------------------- uploads
-
-
-def deploy_file(client: ArtifactoryClient, repo: str, path: str, local_file: str) -> Checksums:
-    """Upload a local file to ``path`` with SHA-1/SHA-256 headers.
-
-    A file below :data:`_INLINE_LIMIT` is read once and sent from memory. A bigger one is
-    hashed in one pass and then streamed from disk (urllib3 sends it in 1 MiB blocks, see
-    :mod:`jfrog_mlflow.session`), so memory stays flat. Files of at least
-    ``checksum_deploy_threshold`` bytes first try a checksum deploy (no body); on 404 they
-    are uploaded normally. A response that breaks off is retried (a PUT of known bytes is
-    idempotent).
-    """
-    inline = _read_small(local_file)
-    if inline is not None:
-        size = len(inline)
-        sha1, sha256 = hashlib.sha1(inline).hexdigest(), hashlib.sha256(inline).hexdigest()
-    else:
-        size, sha1, sha256 = hash_file(local_file)
-    url = build_item_url(client.base_url, repo, path)
-    what = f"upload of '{join_path(repo, path)}'"
-    headers = {"X-Checksum-Sha1": sha1, "X-Checksum-Sha256": sha256}
-
-    def put(body: Any) -> None:
-        resp = client.request(
-            "PUT",
-            url,
-            what=what,
-            headers={**headers, "Content-Type": "application/octet-stream"},
-            data=body,
-        )
-        client.check(resp, what=what, ok=(200, 201))
-        resp.close()
-
-    def once() -> None:
-        if size >= client.config.checksum_deploy_threshold:
-            resp = client.request(
-                "PUT", url, what=what, headers={**headers, "X-Checksum-Deploy": "true"}
-            )
-            if resp.status_code in (200, 201):
-                resp.close()
-                _logger.debug("checksum deploy hit for %s", path)
-                return
-            if resp.status_code != 404:
-                client.check(resp, what=what, ok=(200, 201))
-            resp.close()
-        if inline is not None:
-            put(inline)
-            return
-        with open(local_file, "rb") as body:
-            put(body)
-
-    client.with_retries(what, once)
-    return Checksums(sha1, sha256)
-
-
-def _read_small(local_file: str) -> bytes | None:
-    """The whole file when it is smaller than :data:`_INLINE_LIMIT`, else ``None``."""
-    with open(local_file, "rb") as f:
-        data = f.read(_INLINE_LIMIT)
-        if len(data) < _INLINE_LIMIT:
-            return data
-    return None
-
-
-def deploy_stream(
-    client: ArtifactoryClient, repo: str, path: str, chunks: Iterable[bytes]
-) -> Checksums:
-    """Upload bytes from an iterator (chunked, never retried), verifying checksums.
-
-    The body is hashed while it streams; the hashes are compared with the checksums in
-    the server's ItemCreated response. On mismatch the item is deleted and
-    :class:`IntegrityError` raised.
-    """
-    sha1, sha256 = hashlib.sha1(), hashlib.sha256()
-
-    def body() -> Iterator[bytes]:
-        for chunk in chunks:
-            if chunk:
-                sha1.update(chunk)
-                sha256.update(chunk)
-                yield chunk
-
-    url = build_item_url(client.base_url, repo, path)
-    what = f"upload of '{join_path(repo, path)}'"
-    resp = client.request(
-        "PUT",
-        url,
-        what=what,
-        headers={"Content-Type": "application/octet-stream"},
-        data=body(),
-        session=client.no_retry_session(),
-    )
-    client.check(resp, what=what, ok=(200, 201))
-    try:
-        reported = client.read_json(resp, what, _created_checksums)
-    except ArtifactoryError:
-        reported = Checksums()  # nothing to compare with; the upload itself succeeded
-    finally:
-        resp.close()
-    local = Checksums(sha1.hexdigest(), sha256.hexdigest())
-    if (reported.sha256 and reported.sha256 != local.sha256) or (
-        reported.sha1 and reported.sha1 != local.sha1
-    ):
-        try:
-            client.delete(repo, path)
-        finally:
-            raise IntegrityError(
-                f"Artifactory {what} failed: the server stored different bytes than were "
-                "sent (checksum mismatch); the item was deleted",
-                method="PUT",
-                url=url,
-            )
-    return local

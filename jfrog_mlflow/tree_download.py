@@ -1,0 +1,153 @@
+"""Downloading a folder: what MLflow's per-file loop learns from the tree listing.
+
+MLflow downloads a folder in two phases: it lists the tree (the repository's
+``_iter_artifacts_recursive``), then calls ``_download_file`` once per file on its thread
+pool. This module is the MLflow-free half of the adapter for that loop:
+
+* :func:`fetch_folder_archive` fetches the folder as one tar archive when
+  :func:`~jfrog_mlflow.planning.folder_archive_targets` says it is worth it; files it
+  wrote and verified are then skipped by the per-file calls.
+* :class:`TreeDownloads` keeps, between the two phases, each listed file's size and
+  checksums (so its download needs no extra request), the files an archive already
+  wrote, and the directories MLflow's destination check accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+from jfrog_mlflow import archives, planning
+from jfrog_mlflow.client import ArtifactoryClient
+from jfrog_mlflow.config import PluginConfig
+from jfrog_mlflow.models import Checksums, ListEntry
+from jfrog_mlflow.urls import join_path
+
+__all__ = ["TreeDownloads", "fetch_folder_archive"]
+
+#: Bound of each remembered set: hints of downloads abandoned half-way are dropped.
+_MAX_HINTS = 100_000
+
+
+def fetch_folder_archive(
+    client: ArtifactoryClient,
+    config: PluginConfig,
+    repo: str,
+    folder: str,
+    entries: Sequence[ListEntry],
+    local_path_of: Callable[[str], str],
+) -> dict[str, str]:
+    """Fetch ``folder`` as one archive when that is allowed and worthwhile.
+
+    ``entries`` is its deep listing; ``local_path_of(name)`` gives (and prepares) the
+    destination of a listed name. Returns name -> local path of the files written and
+    verified; everything else is left to the per-file path.
+    """
+    available = client.folder_download_supported and client.is_pro is True
+    targets = planning.folder_archive_targets(folder, entries, config, available=available)
+    if targets is None:
+        return {}
+    return archives.download_folder(
+        client, repo, folder, targets, local_path_of, workers=config.max_workers
+    )
+
+
+class TreeDownloads:
+    """What one repository's folder downloads carry from the listing to the files.
+
+    Thread-safe: MLflow calls the per-file phase on a pool, and ``mlflow server`` shares a
+    repository between request threads. Per thread it records the destination of the
+    ``download_artifacts`` call running there (:meth:`download`): only the first tree
+    listing of that call may fetch a folder archive, and the archive's marks are dropped
+    when the call ends, so a call stopped early (Ctrl-C) never makes a later download
+    skip a file that may have changed on disk since.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: root-relative file path -> its listing entry (size, checksums)
+        self._hints: dict[str, ListEntry] = {}
+        #: (root-relative file path, local path) already written from an archive
+        self._written: set[tuple[str, str]] = set()
+        #: (destination, directory) pairs MLflow's path checks accepted in this download
+        self._checked_dirs: set[tuple[str, str]] = set()
+        self._call = threading.local()
+
+    @contextmanager
+    def download(self, dst_path: str) -> Iterator[None]:
+        """Wrap one ``download_artifacts`` call into the existing directory ``dst_path``."""
+        self._call.dst = os.path.abspath(dst_path) if os.path.isdir(dst_path) else None
+        with self._lock:
+            self._checked_dirs.clear()  # the file system may have changed since last time
+        self._call.marks = set()
+        try:
+            yield
+        finally:
+            self._call.dst = None
+            with self._lock:
+                self._written.difference_update(self._call.marks)
+            self._call.marks = set()
+
+    def take_destination(self) -> str | None:
+        """The destination of this thread's download, once: only its first tree listing
+        may fetch an archive."""
+        dst: str | None = getattr(self._call, "dst", None)
+        self._call.dst = None
+        return dst
+
+    def remember(self, rel: str, entries: Iterable[ListEntry]) -> None:
+        """Keep the size and checksums of each file of the listing of ``rel``."""
+        with self._lock:
+            for entry in entries:
+                if entry.is_folder or (entry.size is None and entry.checksums == Checksums()):
+                    continue
+                if len(self._hints) > _MAX_HINTS:
+                    self._hints.clear()  # stale hints from abandoned downloads
+                self._hints[join_path(rel, entry.path)] = entry
+
+    def mark_written(self, rel: str, done: Mapping[str, str]) -> None:
+        """Record the files an archive of ``rel`` wrote (name -> local path)."""
+        if not done:
+            return
+        marks = {(join_path(rel, name), local) for name, local in done.items()}
+        self._call.marks = marks
+        with self._lock:
+            self._written.update(marks)
+
+    def take(self, rel: str, local_path: str) -> tuple[ListEntry | None, bool]:
+        """The listing entry of file ``rel`` (consumed), and whether it is already written
+        at ``local_path`` (then the caller skips it)."""
+        with self._lock:
+            hint = self._hints.pop(rel, None)
+            if (rel, local_path) in self._written:
+                self._written.discard((rel, local_path))
+                return hint, True
+        return hint, False
+
+    def destination(
+        self, check: Callable[[str, str | None], str], src: str, dst: str | None
+    ) -> str:
+        """MLflow's destination ``check(src, dst)``, done once per directory (POSIX).
+
+        MLflow resolves every path component (``realpath``) for every file, which dominates
+        a download of thousands of small files. The result is the same path: the first
+        file of each directory goes through ``check`` (containment, directory creation);
+        later ones only check that the file itself is not a symbolic link (which MLflow's
+        check would follow) and otherwise reuse that verdict.
+        """
+        if os.name != "posix" or not dst:
+            return check(src, dst)
+        local = os.path.join(dst, os.path.normpath(src.rstrip("/")))
+        key = (dst, os.path.dirname(local))
+        with self._lock:
+            known = key in self._checked_dirs
+        if known and not os.path.islink(local):
+            return local
+        checked = check(src, dst)
+        with self._lock:
+            if len(self._checked_dirs) > _MAX_HINTS:
+                self._checked_dirs.clear()
+            self._checked_dirs.add(key)
+        return checked
