@@ -46,8 +46,8 @@ def _snapshot_command(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fake_artifactory.config import DEFAULT_REPO
-    from fake_artifactory.snapshot import SnapshotError, export_snapshot, import_snapshot
-    from fake_artifactory.storage import Store
+    from fake_artifactory.store import Store
+    from fake_artifactory.store.snapshot import SnapshotError, export_snapshot, import_snapshot
 
     repos = [DEFAULT_REPO, *[r for r in ns.repo or [] if r != DEFAULT_REPO]]
     store = Store(Path(ns.data_dir), repos)
@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     if config.workers > 1:
-        from fake_artifactory.workers import serve_workers
+        from fake_artifactory.server.workers import serve_workers
 
         try:
             return serve_workers(config, stop, lambda url: print(f"READY {url}", flush=True))

@@ -13,7 +13,7 @@ import pytest
 import requests
 from emulator_support import REPO, errors_of
 
-from fake_artifactory import archive
+from fake_artifactory.core import archive
 
 LONG = "l" * 200 + ".txt"
 TREE = {

@@ -21,7 +21,7 @@ import requests
 from emulator_support import REPO, errors_of
 from test_archive import download_url, make_tar, make_zip, read_archive, tree_paths
 
-from fake_artifactory import archive
+from fake_artifactory.core import archive
 
 EXPLODE = {"X-Explode-Archive": "true"}
 

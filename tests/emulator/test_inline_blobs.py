@@ -17,9 +17,9 @@ import requests
 from emulator_support import REPO
 from test_archive import EXPLODE, make_tar
 
-from fake_artifactory.blobs import INLINE_BLOB_MAX
 from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.server import ThreadedServer
+from fake_artifactory.store.blobs import INLINE_BLOB_MAX
 
 
 def _sha256(data: bytes) -> str:

@@ -17,10 +17,10 @@ import requests
 from emulator_support import REPO
 from test_archive import EXPLODE, make_tar
 
-from fake_artifactory import api_archive
-from fake_artifactory.blobs import INLINE_BLOB_MAX
 from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.server import ThreadedServer
+from fake_artifactory.store.blobs import INLINE_BLOB_MAX
+from fake_artifactory.web import archives
 
 
 def _sha256(data: bytes) -> str:
@@ -135,7 +135,7 @@ def test_ranges_on_inline_and_file_content_agree(store, session, repo_url, inlin
 
 
 def test_explode_past_the_inline_budget_keeps_all_content(store, session, repo_url, monkeypatch):
-    monkeypatch.setattr(api_archive, "INLINE_ARCHIVE_BUDGET", 3000)
+    monkeypatch.setattr(archives, "INLINE_ARCHIVE_BUDGET", 3000)
     members = {f"m/f{i:02d}.bin": bytes([i]) * (1000 + i) for i in range(10)}
     members["m/big.bin"] = b"B" * (INLINE_BLOB_MAX + 5)
     r = session.put(f"{repo_url}/x/up.tar", data=make_tar(members), headers=EXPLODE)

@@ -17,7 +17,7 @@ from emulator_support import REPO
 
 from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.server import ThreadedServer
-from fake_artifactory.storage import Store
+from fake_artifactory.store import Store
 from fake_artifactory.testing import start_process
 
 AUTH = {"Authorization": "Bearer t"}
@@ -69,7 +69,7 @@ def test_checksum_deploy_while_another_process_resets(pair, monkeypatch) -> None
     data = b"content deployed by checksum"
     url = f"{first.url}/{REPO}"
     assert requests.put(f"{url}/orig.txt", data=data, headers=AUTH).status_code == 201
-    _between(monkeypatch, first.emulator.store, "has_blob", lambda: _reset_repo(second))
+    _between(monkeypatch, first.emulator.store.content, "has", lambda: _reset_repo(second))
     deploy = {
         **AUTH,
         "X-Checksum-Deploy": "true",
@@ -97,7 +97,7 @@ def test_copy_while_another_process_resets_the_source(pair, monkeypatch) -> None
         return len(targets) == 2
 
     _between(
-        monkeypatch, first.emulator.store, "get_item", lambda: _reset_repo(second), the_real_run
+        monkeypatch, first.emulator.store.tree, "get", lambda: _reset_repo(second), the_real_run
     )
     r = requests.post(
         f"{first.url}/api/copy/{REPO}/src.txt?to=/other/copy.txt", headers=AUTH, timeout=30
