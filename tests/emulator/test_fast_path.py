@@ -106,7 +106,7 @@ SCENARIO: list[bytes] = [
     _req("GET", f"{F}/a/b.txt", auth=READER["Authorization"]),
     _req("GET", f"{F}/a/b.txt", auth="", X_JFrog_Art_Api=TOKEN),
     _req("GET", "/artifactory/no-such-repo/a/b.txt"),
-    # review additions: encodings, slash runs, folders, framing, bad credentials
+    # encodings, slash runs, folders, framing, bad credentials
     _req("PUT", f"{F}/a/plus+sign.txt", b"p"),
     _req("GET", f"{F}/a/plus%2Bsign.txt"),
     _req("PUT", f"{F}/a/h%23a%25sh%3Bx.txt", b"p"),

@@ -1,198 +1,21 @@
-"""Archive transfers over real HTTP: explode deploy and folder download as an archive."""
+"""Folder download as an archive over real HTTP (``GET /api/archive/download/...``): the
+archive's content, its settings and limits, and its download slots."""
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import io
+import os
+import socket
 import tarfile
 import threading
 import zipfile
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote
 
 import pytest
 import requests
-from emulator_support import REPO, errors_of
-
-from fake_artifactory.core import archive
-
-LONG = "l" * 200 + ".txt"
-TREE = {
-    "a.txt": b"alpha\n",
-    "dir/b.bin": bytes(range(256)) * 20,
-    "dir/sub/deeper/c.txt": b"gamma",
-    "ünï/cödé ☃.txt": "Unicode ☃".encode(),
-    f"long/{LONG}": b"long name",
-    "empty.txt": b"",
-}
-EXPLODE = {"X-Explode-Archive": "true"}
-
-
-def make_tar(files: dict[str, bytes], *, gz: bool = False, extra=None) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz" if gz else "w", format=tarfile.PAX_FORMAT) as tar:
-        folders = {name.rsplit("/", 1)[0] for name in files if "/" in name}
-        for folder in sorted(folders):
-            info = tarfile.TarInfo("./" + folder)
-            info.type = tarfile.DIRTYPE
-            tar.addfile(info)
-        for name, data in files.items():
-            info = tarfile.TarInfo(name if name.startswith(("/", "..")) else "./" + name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for info in extra or ():
-            tar.addfile(info)
-    return buf.getvalue()
-
-
-def make_zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("emptydir/", b"")
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def checksums(data: bytes) -> dict[str, str]:
-    return {alg: hashlib.new(alg, data).hexdigest() for alg in ("sha1", "md5", "sha256")}
-
-
-def assert_tree(session, base_url, files, prefix="") -> None:
-    for name, data in files.items():
-        resp = session.get(f"{base_url}/{REPO}/{prefix}{name}")
-        assert resp.status_code == 200, name
-        assert resp.content == data
-        info = session.get(f"{base_url}/api/storage/{REPO}/{prefix}{name}").json()
-        assert info["checksums"] == checksums(data)
-        assert info["size"] == str(len(data))
-        assert info["createdBy"] == "admin"
-
-
-def tree_paths(fake_artifactory) -> set[str]:
-    return set(fake_artifactory.state()["repos"][REPO]["items"])
-
-
-# -- explode ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("ext", ["tar", "tar.gz", "tgz", "zip"])
-def test_explode_round_trip(fake_artifactory, session, ext):
-    body = make_zip(TREE) if ext == "zip" else make_tar(TREE, gz=ext != "tar")
-    resp = session.put(
-        f"{fake_artifactory.url}/{REPO}/run/1/bundle.{ext}",
-        data=body,
-        headers={**EXPLODE, "X-Checksum-Sha256": hashlib.sha256(body).hexdigest()},
-    )
-    assert resp.status_code == 200, resp.text
-    assert resp.content == b""
-    assert resp.headers["Content-Type"].startswith("text/plain")
-    assert_tree(session, fake_artifactory.url, TREE, prefix="run/1/")
-    paths = tree_paths(fake_artifactory)
-    assert f"run/1/bundle.{ext}" not in paths
-    assert paths >= {"run/1/dir/sub/deeper", "run/1/long"}
-    if ext == "zip":
-        assert (
-            fake_artifactory.state()["repos"][REPO]["items"]["run/1/emptydir"]["type"] == "folder"
-        )
-
-
-def test_explode_at_repo_root_and_atomic_header(fake_artifactory, session):
-    big = bytes(range(251)) * 10_000
-    resp = session.put(
-        f"{fake_artifactory.url}/{REPO}/x.tar",
-        data=make_tar({"top.txt": b"1", "d/e.txt": big}),
-        headers={"X-Explode-Archive-Atomic": "TRUE"},
-    )
-    assert resp.status_code == 200
-    assert tree_paths(fake_artifactory) == {"top.txt", "d", "d/e.txt"}
-    assert_tree(session, fake_artifactory.url, {"d/e.txt": big})  # spans several chunks
-
-
-def test_explode_overwrites_and_skips_links(fake_artifactory, session):
-    url = f"{fake_artifactory.url}/{REPO}/f"
-    session.put(f"{url}/a.txt", data=b"old")
-    link = tarfile.TarInfo("link")
-    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
-    hard = tarfile.TarInfo("hard")
-    hard.type, hard.linkname = tarfile.LNKTYPE, "a.txt"
-    body = make_tar({"a.txt": b"new"}, extra=[link, hard])
-    assert session.put(f"{url}/p.tar", data=body, headers=EXPLODE).status_code == 200
-    assert session.get(f"{url}/a.txt").content == b"new"
-    assert tree_paths(fake_artifactory) == {"f", "f/a.txt"}
-
-
-@pytest.mark.parametrize(
-    "bad_name", ["../escape.txt", "a/../../escape.txt", "/abs.txt", "bad|name.txt"]
-)
-def test_explode_is_all_or_nothing(fake_artifactory, fake_artifactory_server, session, bad_name):
-    store = fake_artifactory_server.emulator.store
-    blobs_before = sorted(store.blob_dir.rglob("*"))
-    body = make_tar({"good.txt": b"1", bad_name: b"2", "z.txt": b"3"})
-    resp = session.put(f"{fake_artifactory.url}/{REPO}/d/p.tar", data=body, headers=EXPLODE)
-    assert errors_of(resp)[0] == 400
-    assert tree_paths(fake_artifactory) == set()
-    assert sorted(store.blob_dir.rglob("*")) == blobs_before  # nothing published
-    assert [p for p in store.tmp_dir.iterdir() if p.name.startswith("upload-")] == []
-
-
-def test_explode_conflict_rolls_back(fake_artifactory, session):
-    session.put(f"{fake_artifactory.url}/{REPO}/d/clash", data=b"file")
-    body = make_tar({"ok.txt": b"1", "clash/inner.txt": b"2"})
-    resp = session.put(f"{fake_artifactory.url}/{REPO}/d/p.tar", data=body, headers=EXPLODE)
-    assert errors_of(resp)[0] == 400
-    assert tree_paths(fake_artifactory) == {"d", "d/clash"}
-
-
-def test_explode_corrupt_or_unknown_archive(fake_artifactory, session):
-    url = f"{fake_artifactory.url}/{REPO}"
-    assert errors_of(session.put(f"{url}/p.zip", data=b"not a zip", headers=EXPLODE))[0] == 400
-    assert errors_of(session.put(f"{url}/p.tgz", data=b"not gzip", headers=EXPLODE))[0] == 400
-    truncated = make_tar({"a.txt": b"x" * 5000})[:1000]
-    assert errors_of(session.put(f"{url}/p.tar", data=truncated, headers=EXPLODE))[0] == 400
-    assert errors_of(session.put(f"{url}/p.rar", data=b"x", headers=EXPLODE))[0] == 400
-    assert tree_paths(fake_artifactory) == set()
-
-
-def test_explode_checksum_mismatch_like_a_deploy(fake_artifactory, session):
-    body = make_tar({"a.txt": b"1"})
-    resp = session.put(
-        f"{fake_artifactory.url}/{REPO}/p.tar",
-        data=body,
-        headers={**EXPLODE, "X-Checksum-Sha1": "0" * 40},
-    )
-    status, message = errors_of(resp)
-    assert status == 409 and f"'{REPO}:p.tar'" in message
-    assert tree_paths(fake_artifactory) == set()
-
-
-def test_explode_permissions(fake_artifactory):
-    url = f"{fake_artifactory.url}/{REPO}"
-    body = make_tar({"a.txt": b"1"})
-    reader = ("reader", "readpw")
-    deployer = ("deployer", "deploypw")
-    assert requests.put(f"{url}/p.tar", data=body, headers=EXPLODE, auth=reader).status_code == 403
-    resp = requests.put(f"{url}/p.tar", data=body, headers=EXPLODE, auth=deployer)
-    assert resp.status_code == 200
-    # overwriting needs DELETE, which the deployer lacks: nothing changes
-    body2 = make_tar({"a.txt": b"2", "b.txt": b"3"})
-    resp = requests.put(f"{url}/p.tar", data=body2, headers=EXPLODE, auth=deployer)
-    assert resp.status_code == 403
-    assert tree_paths(fake_artifactory) == {"a.txt"}
-
-
-def test_oss_ignores_explode_header_and_refuses_folder_download(make_server):
-    server = make_server(edition="oss", folder_download=True)
-    auth = ("admin", "password")
-    body = make_tar({"a.txt": b"1"})
-    resp = requests.put(f"{server.url}/{REPO}/p.tar", data=body, headers=EXPLODE, auth=auth)
-    assert resp.status_code == 201
-    assert requests.get(f"{server.url}/{REPO}/p.tar", auth=auth).content == body
-    assert requests.get(f"{server.url}/{REPO}/a.txt", auth=auth).status_code == 404
-    resp = requests.get(f"{server.url}/api/archive/download/{REPO}/?archiveType=tar", auth=auth)
-    assert errors_of(resp) == (400, "This REST API is available only in Artifactory Pro.")
-
-
-# -- folder download ------------------------------------------------------------------------
+from emulator_support import EXPLODE, REPO, TREE, checksums, errors_of, make_tar
 
 
 def download_url(fake_artifactory, folder: str, kind: str, extra: str = "") -> str:
@@ -217,6 +40,21 @@ def read_archive(data: bytes, kind: str) -> dict[str, bytes]:
             assert member.isreg() and member.mode == 0o644
             out[member.name] = tar.extractfile(member).read()
         return out
+
+
+SPECIAL = ["sp ace", "h#sh", "semi;colon", "pc%t", "pl+us", "ünï ☃"]
+
+
+def _open_and_abandon(fake_artifactory, folder: str) -> None:
+    """Start a folder download, read a few bytes of the answer and hang up."""
+    port = int(fake_artifactory.root_url.rsplit(":", 1)[1])
+    auth = base64.b64encode(b"admin:password").decode()
+    target = f"/artifactory/api/archive/download/{REPO}/{folder}?archiveType=tar"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(
+            f"GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\r\n".encode()
+        )
+        assert sock.recv(64).startswith(b"HTTP/1.1 200")
 
 
 @pytest.mark.parametrize(
@@ -258,6 +96,54 @@ def test_folder_download_checksum_files_and_mtime(fake_artifactory, session):
     del info
     modified = session.head(f"{fake_artifactory.url}/{REPO}/top/dir/b.bin").headers
     assert int(parsedate_to_datetime(modified["Last-Modified"]).timestamp()) == member.mtime
+
+
+def test_folder_download_special_names_and_prefix_siblings(fake_artifactory, session):
+    url = f"{fake_artifactory.url}/{REPO}"
+    for folder in SPECIAL:
+        put = session.put(f"{url}/{quote(folder)}/{quote(folder)}.txt", data=folder.encode())
+        assert put.status_code == 201
+    for sibling in ("top/in.txt", "top/sub/deep.txt", "top-/x", "top0/x", "topX/x"):
+        session.put(f"{url}/{sibling}", data=b"s")
+    with fake_artifactory.folder_download():
+        for folder in SPECIAL:
+            resp = session.get(download_url(fake_artifactory, quote(folder), "tar"))
+            assert resp.status_code == 200, (folder, resp.text)
+            assert read_archive(resp.content, "tar") == {f"{folder}.txt": folder.encode()}
+            assert f"filename*=UTF-8''{quote(folder)}.tar" in resp.headers["Content-Disposition"]
+        resp = session.get(download_url(fake_artifactory, "top", "zip"))
+        assert read_archive(resp.content, "zip") == {"in.txt": b"s", "sub/deep.txt": b"s"}
+
+
+def test_folder_download_repo_root_and_empty_folder(fake_artifactory, session):
+    url = f"{fake_artifactory.url}/{REPO}"
+    session.put(f"{url}/a/b.txt", data=b"b")
+    session.put(f"{url}/empty/")
+    with fake_artifactory.folder_download():
+        root = session.get(f"{fake_artifactory.url}/api/archive/download/{REPO}?archiveType=tgz")
+        assert root.status_code == 200
+        assert f'filename="{REPO}.tgz"' in root.headers["Content-Disposition"]
+        assert read_archive(root.content, "tgz") == {"a/b.txt": b"b"}
+        for kind in ("tar", "zip", "tar.gz"):
+            empty = session.get(download_url(fake_artifactory, "empty", kind))
+            assert empty.status_code == 200
+            assert read_archive(empty.content, kind) == {}
+        missing = session.get(f"{fake_artifactory.url}/api/archive/download/nope/a?archiveType=tar")
+        assert errors_of(missing)[0] == 404
+        head = session.head(download_url(fake_artifactory, "a", "tar"))
+        assert head.status_code == 501  # documented in docs/fidelity.md
+
+
+def test_zip_writer_sizes_and_times(fake_artifactory, session):
+    data = os.urandom(300_000)
+    session.put(f"{fake_artifactory.url}/{REPO}/z/r.bin", data=data)
+    with fake_artifactory.folder_download():
+        resp = session.get(download_url(fake_artifactory, "z", "zip"))
+    with zipfile.ZipFile(io.BytesIO(resp.content)) as zf:
+        (info,) = zf.infolist()
+        assert (info.filename, info.file_size) == ("r.bin", len(data))
+        assert info.date_time >= (2020, 1, 1, 0, 0, 0)
+        assert zf.read(info) == data
 
 
 def test_folder_download_disabled_by_default(fake_artifactory, session):
@@ -327,6 +213,40 @@ def test_folder_download_max_parallel(fake_artifactory, session):
             assert done.is_set()
 
 
+def test_folder_download_slot_freed_when_client_hangs_up(fake_artifactory, session):
+    session.put(f"{fake_artifactory.url}/{REPO}/big/x.bin", data=b"x" * (6 * 1024 * 1024))
+    with fake_artifactory.folder_download(max_parallel=1):
+        for _ in range(3):
+            _open_and_abandon(fake_artifactory, "big")
+            freed = threading.Event()
+            for _ in range(500):  # the server notices the hang-up on its next write
+                if session.get(download_url(fake_artifactory, "big", "tar")).status_code == 200:
+                    freed.set()
+                    break
+                freed.wait(0.01)
+            assert freed.is_set()
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [{"truncate_after": 100}, {"reset": "mid_body"}, {"truncate_after": 0}, {"reset": "before"}],
+)
+def test_folder_download_slot_freed_after_fault(fake_artifactory, session, rule):
+    session.put(f"{fake_artifactory.url}/{REPO}/f/x.bin", data=b"x" * (2 * 1024 * 1024))
+    url = download_url(fake_artifactory, "f", "tar")
+    with fake_artifactory.folder_download(max_parallel=1):
+        with fake_artifactory.faults({"path": "api/archive/download/*", "times": 1, **rule}):
+            with pytest.raises(requests.RequestException):
+                session.get(url).raise_for_status()
+        freed = threading.Event()
+        for _ in range(500):
+            if session.get(url).status_code == 200:
+                freed.set()
+                break
+            freed.wait(0.01)
+        assert freed.is_set()
+
+
 def test_folder_download_journal_and_faults(fake_artifactory, session):
     seed(session, fake_artifactory.url)
     fake_artifactory.clear_requests()
@@ -378,11 +298,3 @@ def test_cli_flags_build_config():
     assert (cfg.folder_download, cfg.folder_download_max_files) == (True, 7)
     assert (cfg.folder_download_max_size_mb, cfg.folder_download_max_parallel) == (2, 3)
     assert EmulatorConfig.from_args([]).folder_download is False
-
-
-def test_archive_type_names():
-    assert archive.kind_of_name("x.TGZ") == "tar.gz"
-    assert archive.kind_of_name("x.tar.gz") == "tar.gz"
-    assert archive.kind_of_name("x.gz") is None
-    with pytest.raises(archive.ArchiveError):
-        archive.archive_type("7z")
