@@ -38,9 +38,10 @@ def to_json(obj: Any) -> str:
     """Jackson-like pretty JSON (``"k" : v``, two-space indent), None values dropped.
 
     The same text as ``json.dumps(obj, indent=2, separators=(",", " : "),
-    ensure_ascii=False)``, several times faster: with ``indent`` the standard library
-    falls back to its pure-Python encoder, so plain JSON types are written here with
-    the C string encoder, and anything else goes through ``json.dumps``.
+    ensure_ascii=False)``, written here because with ``indent`` the standard library
+    falls back to its pure-Python encoder, which every response would pay for: plain
+    JSON types are written with the C string encoder, anything else goes through
+    ``json.dumps``.
     """
     obj = _drop_none(obj)
     out: list[str] = []

@@ -1,8 +1,8 @@
 """``serve --workers N``: N emulator processes on one port, sharing one data dir.
 
 A throughput mode for load tests (one Python process serialises its request handling on
-the GIL; see docs/benchmarks.md, W6). The parent prepares the data dir once (schema,
-configured repositories, ``--seed``, TLS material), reserves the port, then forks N
+the GIL). The parent prepares the data dir once (schema, configured repositories,
+``--seed``, TLS material), reserves the port, then forks N
 children that each run a :class:`~fake_artifactory.server.ThreadedServer` listening on
 that port with ``SO_REUSEPORT``, so the kernel spreads connections over them. It prints
 ``READY <url>`` once every child listens, forwards SIGTERM/SIGINT, and stops everything

@@ -40,6 +40,11 @@ class EmulatorProcess:
     def pid(self) -> int:
         return self.proc.pid
 
+    @property
+    def port(self) -> int:
+        """The TCP port the emulator listens on."""
+        return int(self.root_url.rsplit(":", 1)[1])
+
     def handle(self, **kwargs: Any) -> FakeArtifactoryHandle:
         return FakeArtifactoryHandle(url=self.url, root_url=self.root_url, **kwargs)
 
