@@ -14,6 +14,8 @@ announces the change to the other processes, which notice it in :meth:`sync_shar
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -31,21 +33,43 @@ WRITER_CACHE_KIB = 64 * 1024
 
 class WriteLock:
     """A re-entrant lock that marks, per thread, that the thread holds it (see
-    :meth:`Database.conn`: the holder uses the writer connection)."""
+    :meth:`Database.conn`: the holder uses the writer connection).
 
-    __slots__ = ("_local", "_lock")
+    With ``lock_file`` (a data dir shared by several processes) the outermost holder also
+    holds an exclusive ``flock`` on it, so the processes take turns in the kernel: a
+    waiter wakes as soon as the lock is free.  Left to SQLite, a writer finding the
+    database locked by another process sleeps in its busy handler (a millisecond at
+    least, then longer), and every colliding write would wait that long.
+    """
 
-    def __init__(self, local: threading.local) -> None:
+    __slots__ = ("_local", "_lock", "_lock_fd")
+
+    def __init__(self, local: threading.local, lock_file: Path | None = None) -> None:
         self._lock = threading.RLock()
         self._local = local
+        self._lock_fd = -1 if lock_file is None else os.open(lock_file, os.O_RDWR | os.O_CREAT)
 
     def __enter__(self) -> None:
         self._lock.acquire()
-        self._local.writing = self._local.__dict__.get("writing", 0) + 1
+        depth = self._local.__dict__.get("writing", 0)
+        if depth == 0 and self._lock_fd >= 0:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._lock.release()
+                raise
+        self._local.writing = depth + 1
 
     def __exit__(self, *exc: object) -> None:
         self._local.writing -= 1
+        if self._local.writing == 0 and self._lock_fd >= 0:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         self._lock.release()
+
+    def close(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
 
 
 class Database:
@@ -57,7 +81,9 @@ class Database:
         #: Other processes use the same file (``--workers``): see :meth:`sync_shared`.
         self.shared = shared
         self._local = threading.local()
-        self.write_lock = WriteLock(self._local)
+        self.write_lock = WriteLock(
+            self._local, path.with_name(path.name + ".writelock") if shared else None
+        )
         self._writer: sqlite3.Connection | None = None
         self._connections: list[sqlite3.Connection] = []
         self._conn_lock = threading.Lock()
@@ -147,6 +173,7 @@ class Database:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._connections.clear()
+        self.write_lock.close()
 
     # -- cache generations ----------------------------------------------------------------
 

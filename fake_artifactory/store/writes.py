@@ -8,6 +8,7 @@ written and hashed before the lock is taken.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -416,23 +417,9 @@ class ItemWriter:
             db.execute(INSERT_ITEM_IF_ABSENT, item_row(ItemRecord.folder(repo, path, user, ts)))
             self.tree.add_props(db, repo, path, item.properties)
             return
-        copied = ItemRecord(
-            repo=repo,
-            path=path,
-            name=name_of(path),
-            type="file",
-            size=item.size,
-            created=ts,
-            modified=item.modified,
-            updated=ts,
-            created_by=user,
-            modified_by=item.modified_by,
-            sha1=item.sha1,
-            md5=item.md5,
-            sha256=item.sha256,
-            original_sha1=item.original_sha1,
-            original_md5=item.original_md5,
-            mime_type=item.mime_type,
+        # The copy is new here (created now, by ``user``) but keeps its content's history.
+        copied = dataclasses.replace(
+            item, repo=repo, path=path, name=name_of(path), created=ts, updated=ts, created_by=user
         )
         db.execute(REPLACE_ITEM, item_row(copied))
         self.tree.replace_props(db, repo, path, item.properties)

@@ -94,6 +94,29 @@ def test_a_read_under_the_lock_sees_the_open_transaction(store: Store) -> None:
         assert seen == [None]
 
 
+def test_stores_sharing_a_data_dir_take_turns_to_write(tmp_path) -> None:
+    """With a shared data dir (``--workers``), holding one store's write lock makes the
+    writer of another store on that dir, as in another process, wait until it is free."""
+    first = Store(tmp_path / "shared", repos=[R], shared=True)
+    second = Store(tmp_path / "shared", repos=[R], shared=True)
+    entered = threading.Event()
+
+    def other_writer() -> None:
+        with second.db.write_lock:
+            entered.set()
+
+    try:
+        with first.db.write_lock:
+            thread = threading.Thread(target=other_writer)
+            thread.start()
+            assert not entered.wait(0.3)
+        assert entered.wait(10)
+        thread.join()
+    finally:
+        first.close()
+        second.close()
+
+
 _PARTS = st.sampled_from(
     [*mimetypes.types_map, *mimetypes.suffix_map, *mimetypes.encodings_map, ".TXT", ".", "", "a"]
 )

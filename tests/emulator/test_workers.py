@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,20 +232,28 @@ def pair(tmp_path: Path):
     second.stop()
 
 
-def _between(monkeypatch, store, name: str, action, when=lambda *args: True) -> None:
-    """Run ``action`` once, right after ``store.name(*args)`` returns with ``when(*args)``
-    true (the other process acts between a check and its transaction)."""
+def _between(monkeypatch, store, name: str, action, when=lambda *args: True) -> threading.Thread:
+    """Start ``action`` once, right after ``store.name(*args)`` returns with ``when(*args)``
+    true: the other process acts between a check and its transaction.
+
+    The action runs on its own thread and gets a second to finish there; when the check
+    is made under the cross-process write lock, the other process has to wait for it
+    instead (joining the returned thread waits for the action).
+    """
     original = getattr(store, name)
     done: list[bool] = []
+    thread = threading.Thread(target=action)
 
     def wrapped(*args, **kwargs):
         result = original(*args, **kwargs)
         if not done and when(*args):
             done.append(True)
-            action()
+            thread.start()
+            thread.join(timeout=1)
         return result
 
     monkeypatch.setattr(store, name, wrapped)
+    return thread
 
 
 def _reset_repo(server: ThreadedServer) -> None:
@@ -257,13 +266,15 @@ def test_checksum_deploy_while_another_process_resets(pair, monkeypatch) -> None
     data = b"content deployed by checksum"
     url = f"{first.url}/{REPO}"
     assert requests.put(f"{url}/orig.txt", data=data, headers=AUTH).status_code == 201
-    _between(monkeypatch, first.emulator.store.content, "has", lambda: _reset_repo(second))
+    other = _between(monkeypatch, first.emulator.store.content, "has", lambda: _reset_repo(second))
     deploy = {
         **AUTH,
         "X-Checksum-Deploy": "true",
         "X-Checksum-Sha256": hashlib.sha256(data).hexdigest(),
     }
     r = requests.put(f"{first.url}/other/dup.txt", headers=deploy, timeout=30)
+    other.join(timeout=30)
+    assert other.ident is not None and not other.is_alive()
     if r.status_code == 201:  # then its content must be there, from either process
         for server in pair:
             got = requests.get(f"{server.url}/other/dup.txt", headers=AUTH, timeout=30)
@@ -284,12 +295,14 @@ def test_copy_while_another_process_resets_the_source(pair, monkeypatch) -> None
             targets.append(path)
         return len(targets) == 2
 
-    _between(
+    other = _between(
         monkeypatch, first.emulator.store.tree, "get", lambda: _reset_repo(second), the_real_run
     )
     r = requests.post(
         f"{first.url}/api/copy/{REPO}/src.txt?to=/other/copy.txt", headers=AUTH, timeout=30
     )
+    other.join(timeout=30)
+    assert other.ident is not None and not other.is_alive()
     if r.status_code == 200:
         for server in pair:
             got = requests.get(f"{server.url}/other/copy.txt", headers=AUTH, timeout=30)

@@ -41,7 +41,6 @@ from fake_artifactory.core.aql.parser import (
     _FIELD_ORDER,
     _ITEM_FIELDS,
     DEFAULT_FIELDS,
-    AqlError,
     AqlQuery,
     _Compare,
     _Criterion,
@@ -50,18 +49,7 @@ from fake_artifactory.core.aql.parser import (
 )
 from fake_artifactory.core.records import ItemRecord
 
-__all__ = [
-    "DEFAULT_FIELDS",
-    "AqlError",
-    "AqlItem",
-    "AqlQuery",
-    "ItemLike",
-    "aql_item",
-    "execute",
-    "format_timestamp",
-    "parse",
-    "search",
-]
+__all__ = ["AqlItem", "ItemLike", "aql_item", "execute", "format_timestamp", "search"]
 
 # --- items -----------------------------------------------------------------------------
 
