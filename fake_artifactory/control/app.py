@@ -14,6 +14,7 @@ from fake_artifactory.core.wsgi import StartResponse, WSGIApp, WSGIEnviron
 from fake_artifactory.store import Store
 from fake_artifactory.web.app import build_app, get_emulator
 from fake_artifactory.web.emulator import Emulator
+from fake_artifactory.web.files_fast import FastPath
 
 __all__ = ["Emulator", "SharedStoreSync", "create_app", "get_emulator"]
 
@@ -31,15 +32,25 @@ class SharedStoreSync:
         return self.inner(environ, start_response)
 
 
-def create_app(config: EmulatorConfig | None = None, store: Store | None = None) -> Flask:
-    """Build the emulator's WSGI app. No module-level state: every app is independent."""
+def create_app(
+    config: EmulatorConfig | None = None, store: Store | None = None, *, fast_path: bool = True
+) -> Flask:
+    """Build the emulator's WSGI app. No module-level state: every app is independent.
+
+    ``fast_path=False`` sends every request through Flask (see
+    :class:`~fake_artifactory.web.files_fast.FastPath`; the wire behaviour is the same
+    either way, which the tests check).
+    """
     emulator = Emulator(config or EmulatorConfig(), store)
     app = build_app(emulator)
     app.register_blueprint(views.bp)
-    # Innermost first: faults around Flask, then the journal (it sees injected faults
-    # too), then the shared-store sync.
-    wsgi: WSGIApp = FaultMiddleware(
-        app.wsgi_app,
+    # Innermost first: the fast path around Flask, then faults, then the journal (it
+    # sees injected faults too), then the shared-store sync.
+    wsgi: WSGIApp = app.wsgi_app
+    if fast_path:
+        wsgi = FastPath(app, emulator, wsgi)
+    wsgi = FaultMiddleware(
+        wsgi,
         emulator.faults,
         latency_ms=emulator.config.latency_ms,
         context_path=emulator.config.context_path,
@@ -48,5 +59,5 @@ def create_app(config: EmulatorConfig | None = None, store: Store | None = None)
         wsgi = JournalMiddleware(wsgi, emulator.journal)
     if emulator.store.shared:
         wsgi = SharedStoreSync(wsgi, emulator.store)
-    app.wsgi_app = wsgi  # type: ignore[method-assign,assignment]
+    app.wsgi_app = wsgi  # type: ignore[method-assign]
     return app

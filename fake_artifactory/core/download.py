@@ -1,4 +1,8 @@
-"""What a file download answers: headers, conditional requests and byte ranges (pure)."""
+"""What a file download answers: headers, conditional requests and byte ranges (pure).
+
+Both file views (:mod:`fake_artifactory.web.files` and the plain-request fast path in
+:mod:`fake_artifactory.web.files_fast`) build their answers from these functions.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the emulator changes in cheroot (11.x): correctness fixes, and one write.
+"""What the emulator changes in cheroot (11.x): correctness fixes only.
 
 * :class:`StrictChunkedRFile`: a chunked request body is read strictly; cheroot's own
   reader would store a truncated artifact for a negative chunk size or a body cut short
@@ -8,9 +8,7 @@
   ``Content-Length`` body, so a PUT refused before its body was read (401, 403, 404)
   left chunks on the socket, to be parsed as the next request.
 * :class:`ConnectionExposingGateway`: the WSGI environ carries the server connection
-  (``environ[CONN_ENVIRON_KEY]``), which fault injection needs to reset or cut it; and
-  a response's head goes out in the same socket write as its first body chunk (see
-  :meth:`ConnectionExposingGateway.write`).
+  (``environ[CONN_ENVIRON_KEY]``), which fault injection needs to reset or cut it.
 """
 
 from __future__ import annotations
@@ -111,51 +109,6 @@ class ConnectionExposingGateway(wsgi.Gateway_10):
             strict = StrictChunkedRFile(req.conn.rfile, req.server.max_request_body_size)
             req.rfile = strict
             self.env["wsgi.input"] = strict
-
-    def write(self, chunk: bytes) -> None:
-        """Send the status line and headers together with the first body chunk.
-
-        Not a correctness fix: the one change kept for throughput.  cheroot writes (and
-        flushes) a response's head on its own, then the body, so a small response costs
-        two socket writes, two packets, and two wake-ups of the client.  On a
-        threaded server each blocking call is also a hand-over of the interpreter lock,
-        and those hand-overs, not the work itself, are most of the cost of a small
-        request.  The head is therefore built into a buffer and sent with the first
-        chunk.  cheroot's own path is kept for everything else (no body, a chunk longer
-        than the declared length, headers already sent).
-        """
-        req = self.req
-        if req.sent_headers or not chunk or not self.started_response:
-            super().write(chunk)
-            return
-        rbo = self.remaining_bytes_out
-        if rbo is not None and len(chunk) > rbo:
-            super().write(chunk)  # cheroot's own error answer
-            return
-        conn = req.conn
-        real = conn.wfile
-        capture = _Capture()
-        conn.wfile = capture
-        try:
-            req.ensure_headers_sent()
-            req.write(chunk)
-        finally:
-            conn.wfile = real
-        real.write(capture.getvalue())
-
-
-class _Capture:
-    """Stands in for a connection's ``wfile`` while a head and a first chunk are built."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def getvalue(self) -> bytes:
-        return b"".join(self._parts)
 
 
 def install(server: wsgi.Server) -> None:

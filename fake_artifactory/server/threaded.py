@@ -47,9 +47,9 @@ class ThreadedServer:
             requests.get(server.url + "/api/system/ping")
     """
 
-    def __init__(self, config: EmulatorConfig | None = None) -> None:
+    def __init__(self, config: EmulatorConfig | None = None, *, fast_path: bool = True) -> None:
         self.config = config or EmulatorConfig(port=0)
-        self.app: Flask = create_app(self.config)
+        self.app: Flask = create_app(self.config, fast_path=fast_path)
         self.emulator: Emulator = get_emulator(self.app)
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None

@@ -8,15 +8,18 @@ reads use a connection per thread.
 Repositories and tokens are cached in memory (rarely written, read on every request).
 Each cache registers with :meth:`Database.on_change`; :meth:`Database.changed` drops them
 all after a commit that touched those tables, and in a shared data dir (``--workers``)
-announces the change to the other processes, which notice it in :meth:`sync_shared`.
+announces the change to the other processes (:class:`ProcessLink`), which notice it in
+:meth:`Database.sync_shared`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,30 +34,65 @@ MMAP_BYTES = 1 << 30
 WRITER_CACHE_KIB = 64 * 1024
 
 
-class WriteLock:
-    """A re-entrant lock that marks, per thread, that the thread holds it (see
-    :meth:`Database.conn`: the holder uses the writer connection).
+#: The change counter at the start of the ``.shared`` file.
+_COUNTER = struct.Struct("<Q")
 
-    With ``lock_file`` (a data dir shared by several processes) the outermost holder also
-    holds an exclusive ``flock`` on it, so the processes take turns in the kernel: a
-    waiter wakes as soon as the lock is free.  Left to SQLite, a writer finding the
-    database locked by another process sleeps in its busy handler (a millisecond at
-    least, then longer), and every colliding write would wait that long.
+
+class ProcessLink:
+    """What the processes sharing one data dir (``--workers``) coordinate through: a small
+    file next to the database, ``<db>.shared``.
+
+    * An exclusive ``flock`` on it while a process writes (:meth:`lock`), so writers take
+      turns in the kernel and a waiter wakes as soon as the lock is free.  Left to
+      SQLite, a writer finding the database locked by another process sleeps in its
+      busy handler (a millisecond at least, then longer) at every collision.
+    * A change counter in its first 8 bytes, mapped into memory: bumped after a commit
+      that changed cached tables (:meth:`bump`), read at every request (:meth:`read`)
+      without a system call or a database query.
     """
 
-    __slots__ = ("_local", "_lock", "_lock_fd")
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if os.fstat(self._fd).st_size < _COUNTER.size:
+            os.ftruncate(self._fd, _COUNTER.size)
+        self._map = mmap.mmap(self._fd, _COUNTER.size)
 
-    def __init__(self, local: threading.local, lock_file: Path | None = None) -> None:
+    def lock(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def unlock(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def read(self) -> int:
+        return int(_COUNTER.unpack_from(self._map)[0])
+
+    def bump(self) -> None:
+        """Increment the change counter (call while holding :meth:`lock`)."""
+        _COUNTER.pack_into(self._map, 0, self.read() + 1)
+
+    def close(self) -> None:
+        self._map.close()
+        os.close(self._fd)
+
+
+class WriteLock:
+    """A re-entrant lock that marks, per thread, that the thread holds it (see
+    :meth:`Database.conn`: the holder uses the writer connection).  With a
+    :class:`ProcessLink` the outermost holder also holds its cross-process lock."""
+
+    __slots__ = ("_link", "_local", "_lock")
+
+    def __init__(self, local: threading.local, link: ProcessLink | None = None) -> None:
         self._lock = threading.RLock()
         self._local = local
-        self._lock_fd = -1 if lock_file is None else os.open(lock_file, os.O_RDWR | os.O_CREAT)
+        self._link = link
 
     def __enter__(self) -> None:
         self._lock.acquire()
         depth = self._local.__dict__.get("writing", 0)
-        if depth == 0 and self._lock_fd >= 0:
+        if depth == 0 and self._link is not None:
             try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                self._link.lock()
             except BaseException:
                 self._lock.release()
                 raise
@@ -62,14 +100,9 @@ class WriteLock:
 
     def __exit__(self, *exc: object) -> None:
         self._local.writing -= 1
-        if self._local.writing == 0 and self._lock_fd >= 0:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        if self._local.writing == 0 and self._link is not None:
+            self._link.unlock()
         self._lock.release()
-
-    def close(self) -> None:
-        if self._lock_fd >= 0:
-            os.close(self._lock_fd)
-            self._lock_fd = -1
 
 
 class Database:
@@ -81,9 +114,8 @@ class Database:
         #: Other processes use the same file (``--workers``): see :meth:`sync_shared`.
         self.shared = shared
         self._local = threading.local()
-        self.write_lock = WriteLock(
-            self._local, path.with_name(path.name + ".writelock") if shared else None
-        )
+        self._link = ProcessLink(path.with_name(path.name + ".shared")) if shared else None
+        self.write_lock = WriteLock(self._local, self._link)
         self._writer: sqlite3.Connection | None = None
         self._connections: list[sqlite3.Connection] = []
         self._conn_lock = threading.Lock()
@@ -92,7 +124,7 @@ class Database:
         # (``generation`` unchanged, checked under ``cache_lock``).
         self.cache_lock = threading.Lock()
         self.generation = 0
-        self._shared_gen: str | None = None
+        self._seen_changes = -1
         self._drops: list[Callable[[], None]] = []
         with self.write_lock:
             db = self.conn()
@@ -173,7 +205,8 @@ class Database:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._connections.clear()
-        self.write_lock.close()
+        if self._link is not None:
+            self._link.close()
 
     # -- cache generations ----------------------------------------------------------------
 
@@ -184,16 +217,13 @@ class Database:
     def changed(self) -> None:
         """Forget every cache (call after committing a change to repositories or tokens).
 
-        In a shared data dir the change is also announced to the other processes (a
-        counter in ``meta`` that :meth:`sync_shared` compares).
+        In a shared data dir the change is also announced to the other processes (the
+        :class:`ProcessLink` counter that :meth:`sync_shared` compares).
         """
         self._drop_caches()
-        if self.shared:
-            with self.write_lock, self.tx() as db:
-                db.execute(
-                    "INSERT INTO meta(key, value) VALUES ('cache_gen', '1') ON CONFLICT(key) "
-                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-                )
+        if self._link is not None:
+            with self.write_lock:
+                self._link.bump()
 
     def _drop_caches(self) -> None:
         with self.cache_lock:
@@ -202,12 +232,11 @@ class Database:
                 drop()
 
     def sync_shared(self) -> None:
-        """Drop the caches when another process changed repositories or tokens (one
-        indexed read; call at the start of each request). No-op unless ``shared``."""
-        if not self.shared:
+        """Drop the caches when another process changed repositories or tokens (a read
+        of shared memory; call at the start of each request). No-op unless ``shared``."""
+        if self._link is None:
             return
-        row = self.conn().execute("SELECT value FROM meta WHERE key = 'cache_gen'").fetchone()
-        gen = None if row is None else str(row[0])
-        if gen != self._shared_gen:
-            self._shared_gen = gen
+        seen = self._link.read()
+        if seen != self._seen_changes:
+            self._seen_changes = seen
             self._drop_caches()

@@ -2,7 +2,7 @@
 
 Every view raises errors of the tree in :mod:`fake_artifactory.core.errors`; the single
 Flask error handler registered here renders them (and any unexpected exception, as a
-500 envelope) through :func:`render_error`.
+500 envelope) through :func:`render_error`, which the plain-request fast path uses too.
 """
 
 from __future__ import annotations

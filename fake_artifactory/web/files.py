@@ -1,8 +1,9 @@
 """Repository paths (``/{repo}/{path}``): deploy, retrieve, delete, folders and checksum
 side files.
 
-Receiving uploads is :mod:`fake_artifactory.web.uploads` (shared with the explode
-deploy); what a download answers is :mod:`fake_artifactory.core.download`.
+What goes on the wire is decided by helpers shared with the plain-request fast path
+(:mod:`fake_artifactory.web.files_fast`): :mod:`fake_artifactory.web.uploads`,
+:func:`stream_blob` and :mod:`fake_artifactory.core.download`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Receiving an upload and answering a deploy: shared by the file views and the explode
-deploy, so they cannot drift apart."""
+"""Receiving an upload and answering a deploy: shared by the file views, the explode
+deploy and the plain-request fast path, so they cannot drift apart."""
 
 from __future__ import annotations
 

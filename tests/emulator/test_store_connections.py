@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fake_artifactory.core.mime import guess_mime_type
+from fake_artifactory.core.records import RepoRecord
 from fake_artifactory.store import Store
 
 R = "repo"
@@ -112,6 +113,25 @@ def test_stores_sharing_a_data_dir_take_turns_to_write(tmp_path) -> None:
             assert not entered.wait(0.3)
         assert entered.wait(10)
         thread.join()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_repository_made_through_one_shared_store_reaches_the_other_at_its_sync(
+    tmp_path,
+) -> None:
+    """Repositories are cached per process; a change made by another process on the data
+    dir is picked up by the next ``sync_shared`` (called at every request), not before."""
+    first = Store(tmp_path / "shared", repos=[R], shared=True)
+    second = Store(tmp_path / "shared", repos=[R], shared=True)
+    try:
+        second.sync_shared()
+        assert not second.has_repo("made-elsewhere")  # now cached
+        first.create_repo(RepoRecord("made-elsewhere"))
+        assert not second.has_repo("made-elsewhere")
+        second.sync_shared()
+        assert second.has_repo("made-elsewhere")
     finally:
         first.close()
         second.close()
