@@ -15,9 +15,19 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from importlib.util import find_spec
 from types import FrameType
 
 from fake_artifactory.config import ConfigurationError, EmulatorConfig, build_parser
+
+#: The emulator's own dependencies: the ``emulator`` extra of the distribution.
+EMULATOR_MODULES = ("flask", "werkzeug", "cheroot", "cryptography")
+MISSING_EXTRA = "fake-artifactory needs the emulator extra: pip install 'jfrog-mlflow[emulator]'"
+
+
+def missing_emulator_modules() -> list[str]:
+    """The emulator's dependencies that are not installed (none when the extra is)."""
+    return [name for name in EMULATOR_MODULES if find_spec(name) is None]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,8 +56,8 @@ def _snapshot_command(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fake_artifactory.config import DEFAULT_REPO
-    from fake_artifactory.snapshot import SnapshotError, export_snapshot, import_snapshot
-    from fake_artifactory.storage import Store
+    from fake_artifactory.store import Store
+    from fake_artifactory.store.snapshot import SnapshotError, export_snapshot, import_snapshot
 
     repos = [DEFAULT_REPO, *[r for r in ns.repo or [] if r != DEFAULT_REPO]]
     store = Store(Path(ns.data_dir), repos)
@@ -70,6 +80,11 @@ def _snapshot_command(ns: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and of ``python -m fake_artifactory``."""
+    missing = missing_emulator_modules()
+    if missing:
+        # Before anything imports them: one line naming the extra, not an ImportError.
+        print(f"{MISSING_EXTRA} (missing: {', '.join(missing)})", file=sys.stderr)
+        return 2
     ns = _parser().parse_args(list(argv) if argv is not None else None)
     if ns.command in ("export", "import"):
         return _snapshot_command(ns)
@@ -93,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     if config.workers > 1:
-        from fake_artifactory.workers import serve_workers
+        from fake_artifactory.server.workers import serve_workers
 
         try:
             return serve_workers(config, stop, lambda url: print(f"READY {url}", flush=True))

@@ -17,7 +17,7 @@ DEFAULT_REPO = "example-repo-local"
 
 Anonymous = Literal["off", "read", "write"]
 Edition = Literal["pro", "oss"]
-#: What the store fsyncs (see :class:`fake_artifactory.blobs.Durability`).
+#: What the store fsyncs (see :class:`fake_artifactory.store.blobs.Durability`).
 Fsync = Literal["auto", "never", "blobs", "always"]
 
 
@@ -84,7 +84,7 @@ class EmulatorConfig:
     folder_download_max_parallel: int = 10
     #: Server processes sharing the data dir and the port (``--workers``); above 1 the
     #: emulator is a throughput server: no request journal, no fault rules, no run-time
-    #: settings (see ``fake_artifactory.workers``).
+    #: settings (see ``fake_artifactory.server.workers``).
     workers: int = 1
 
     @property

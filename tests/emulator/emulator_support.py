@@ -6,6 +6,10 @@ other test directory uses (several directories have a ``conftest.py``).
 
 from __future__ import annotations
 
+import hashlib
+import io
+import tarfile
+import zipfile
 from typing import Any
 
 import requests
@@ -59,3 +63,51 @@ def raw_request(
         return RawResponse(resp.status, dict(resp.getheaders()), resp.read())
     finally:
         conn.close()
+
+
+# -- archives --------------------------------------------------------------------------
+
+LONG = "l" * 200 + ".txt"
+
+
+TREE = {
+    "a.txt": b"alpha\n",
+    "dir/b.bin": bytes(range(256)) * 20,
+    "dir/sub/deeper/c.txt": b"gamma",
+    "ünï/cödé ☃.txt": "Unicode ☃".encode(),
+    f"long/{LONG}": b"long name",
+    "empty.txt": b"",
+}
+
+
+EXPLODE = {"X-Explode-Archive": "true"}
+
+
+def make_tar(files: dict[str, bytes], *, gz: bool = False, extra=None) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz" if gz else "w", format=tarfile.PAX_FORMAT) as tar:
+        folders = {name.rsplit("/", 1)[0] for name in files if "/" in name}
+        for folder in sorted(folders):
+            info = tarfile.TarInfo("./" + folder)
+            info.type = tarfile.DIRTYPE
+            tar.addfile(info)
+        for name, data in files.items():
+            info = tarfile.TarInfo(name if name.startswith(("/", "..")) else "./" + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for info in extra or ():
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def make_zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("emptydir/", b"")
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def checksums(data: bytes) -> dict[str, str]:
+    return {alg: hashlib.new(alg, data).hexdigest() for alg in ("sha1", "md5", "sha256")}

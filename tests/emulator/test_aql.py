@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fake_artifactory.aql import (
+from fake_artifactory.core.aql import (
     DEFAULT_FIELDS,
     AqlError,
     AqlItem,

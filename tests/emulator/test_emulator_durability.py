@@ -10,10 +10,11 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fake_artifactory.blobs import Durability
 from fake_artifactory.config import EmulatorConfig
-from fake_artifactory.serializers import _drop_none, to_json
-from fake_artifactory.storage import RepoRecord, Store
+from fake_artifactory.core.records import RepoRecord
+from fake_artifactory.core.serializers import _drop_none, to_json
+from fake_artifactory.store import Store
+from fake_artifactory.store.blobs import Durability
 from fake_artifactory.testing import start_process
 
 AUTH = ("admin", "password")
@@ -54,7 +55,7 @@ def test_store_round_trip_under_each_policy(tmp_path: Path, policy: str) -> None
         item = store.commit_file("r", "a/b.txt", store.stage_upload([b"hello"]), user="admin")
         with store.open_blob(item.sha256 or "") as fh:
             assert fh.read() == b"hello"
-        mode = store._db().execute("PRAGMA synchronous").fetchone()[0]
+        mode = store.db.conn().execute("PRAGMA synchronous").fetchone()[0]
         assert mode == {"never": 0, "always": 2}[policy]
     finally:
         store.close()

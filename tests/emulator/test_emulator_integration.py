@@ -10,8 +10,8 @@ import requests
 from emulator_support import REPO, errors_of
 
 from fake_artifactory import create_app
-from fake_artifactory.app import get_emulator
 from fake_artifactory.config import EmulatorConfig
+from fake_artifactory.control.app import get_emulator
 
 
 def test_handle_attributes(fake_artifactory):
@@ -85,14 +85,50 @@ def test_apps_share_no_state(tmp_path):
     get_emulator(b).close()
 
 
-def test_plugin_module_is_import_light():
-    code = (
-        "import sys, fake_artifactory.pytest_plugin; "
-        "heavy = [m for m in ('flask', 'werkzeug', 'cheroot', 'sqlite3') if m in sys.modules]; "
-        "print(heavy)"
+#: A pytest run with the emulator's server stack unimportable (see the test below).
+_PLUGIN_RUN = """
+import sys
+
+BLOCKED = ("flask", "werkzeug", "cheroot")
+
+
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is unimportable in this test")
+        return None
+
+
+sys.meta_path.insert(0, Blocker())
+import pytest
+
+code = pytest.main(["-q", "-p", "no:cacheprovider", sys.argv[1]])
+loaded = "fake_artifactory.testing.pytest_plugin" in sys.modules
+heavy = sorted(
+    m for m in sys.modules
+    if m.split(".")[0] in BLOCKED or m in ("sqlite3", "fake_artifactory.store")
+)
+print("RESULT", int(code), loaded, heavy)
+"""
+
+
+def test_the_pytest_plugin_loads_and_runs_without_the_server_stack(tmp_path):
+    """With flask, werkzeug and cheroot unimportable, pytest still loads the plugin (its
+    entry point) and a test using its config fixture passes; nothing heavy is imported."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_trivial.py").write_text(
+        "def test_config_fixture(fake_artifactory_config):\n"
+        "    assert fake_artifactory_config.port == 0\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    out = subprocess.run(
+        [sys.executable, "-c", _PLUGIN_RUN, str(tmp_path / "test_trivial.py")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    result = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result == ["RESULT 0 True []"], out.stdout + out.stderr
 
 
 def test_tls_with_given_certificate(tmp_path):

@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fake_artifactory.paths import (
+from fake_artifactory.core.properties import validate_property_key
+from fake_artifactory.core.uri import (
     InvalidRawPath,
     parse_matrix,
     parse_repo_request,
     quote_path,
     split_context,
     validate_path,
-    validate_property_key,
 )
 
 
@@ -150,7 +150,7 @@ def test_parser_never_crashes_unexpectedly(text):
 
 
 def test_properties_query_parameter_parsing():
-    from fake_artifactory.api import parse_properties_param
+    from fake_artifactory.core.properties import parse_properties_param
 
     assert parse_properties_param("a=1,2;b=x\\,y|c;d=e=f;k\\=q=z") == {
         "a": ["1", "2"],

@@ -6,7 +6,8 @@ import hashlib
 
 import pytest
 
-from fake_artifactory.errors import (
+from fake_artifactory.core.checksums import checksum_policy_message, verify_client_checksums
+from fake_artifactory.core.errors import (
     ChecksumMismatch,
     ChecksumNotFound,
     NoSuchItem,
@@ -16,12 +17,8 @@ from fake_artifactory.errors import (
     ParentNotFolder,
     RepoExists,
 )
-from fake_artifactory.storage import (
-    RepoRecord,
-    Store,
-    checksum_policy_message,
-    verify_client_checksums,
-)
+from fake_artifactory.core.records import RepoRecord
+from fake_artifactory.store import Store
 
 R = "repo"
 

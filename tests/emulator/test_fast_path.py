@@ -13,15 +13,14 @@ from __future__ import annotations
 import base64
 import re
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 import requests
 
-from fake_artifactory.app import SMALL_BODY_BYTES
 from fake_artifactory.config import EmulatorConfig, UserSpec
-from fake_artifactory.server import SocketReader, ThreadedServer
+from fake_artifactory.server import ThreadedServer
+from fake_artifactory.web.uploads import SMALL_BODY_BYTES
 
 REPO = "example-repo-local"
 TOKEN = "fast-path-token"
@@ -107,7 +106,7 @@ SCENARIO: list[bytes] = [
     _req("GET", f"{F}/a/b.txt", auth=READER["Authorization"]),
     _req("GET", f"{F}/a/b.txt", auth="", X_JFrog_Art_Api=TOKEN),
     _req("GET", "/artifactory/no-such-repo/a/b.txt"),
-    # review additions: encodings, slash runs, folders, framing, bad credentials
+    # encodings, slash runs, folders, framing, bad credentials
     _req("PUT", f"{F}/a/plus+sign.txt", b"p"),
     _req("GET", f"{F}/a/plus%2Bsign.txt"),
     _req("PUT", f"{F}/a/h%23a%25sh%3Bx.txt", b"p"),
@@ -225,60 +224,3 @@ def test_fast_path_serves_concurrent_clients(
     with ThreadPoolExecutor(8) as pool:
         bodies = list(pool.map(roundtrip, range(64)))
     assert bodies == [bytes([i % 256]) * (i * 37) for i in range(64)]
-
-
-# -- SocketReader ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, SocketReader]]:
-    left, right = socket.socketpair()
-    right.settimeout(10)
-    try:
-        yield left, SocketReader(right, 16)
-    finally:
-        left.close()
-        right.close()
-
-
-def test_reader_lines_and_sizes(pair: tuple[socket.socket, SocketReader]) -> None:
-    writer, reader = pair
-    writer.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nabcdefghij")
-    assert reader.readline() == b"GET / HTTP/1.1\r\n"
-    assert reader.readline(4) == b"Host"
-    assert reader.readline() == b": x\r\n"
-    assert reader.readline(100) == b"\r\n"
-    assert reader.has_data()
-    assert reader.read(3) == b"abc"
-    writer.sendall(b"klm\nrest")
-    assert reader.read(9) == b"defghijkl"
-    assert reader.readline() == b"m\n"
-    writer.shutdown(socket.SHUT_WR)
-    assert reader.readline() == b"rest"  # partial line at EOF
-    assert reader.readline() == b""
-    assert not reader.has_data()
-    assert reader.bytes_read == len(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nabcdefghijklm\nrest")
-
-
-def test_reader_large_and_unbounded_reads(pair: tuple[socket.socket, SocketReader]) -> None:
-    writer, reader = pair
-    payload = bytes(range(256)) * 1024  # more than a socket buffer: sent by a thread
-    sender = threading.Thread(target=writer.sendall, args=(b"x\n" + payload,))
-    sender.start()
-    assert reader.readline() == b"x\n"
-    assert reader.read(len(payload) - 10) == payload[:-10]
-    sender.join(timeout=10)
-    writer.sendall(b"tail")
-    writer.shutdown(socket.SHUT_WR)
-    assert reader.read(100) == payload[-10:] + b"tail"  # short only at EOF
-    assert reader.read() == b""
-    assert list(reader) == []
-    reader.close()
-    assert reader.closed
-
-
-def test_reader_iterates_lines(pair: tuple[socket.socket, SocketReader]) -> None:
-    writer, reader = pair
-    writer.sendall(b"a\nb\nc")
-    writer.shutdown(socket.SHUT_WR)
-    assert list(reader) == [b"a\n", b"b\n", b"c"]

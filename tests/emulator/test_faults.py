@@ -19,16 +19,12 @@ import requests
 from flask import Flask, Response, request
 from support.wsgi_server import serve_wsgi
 
-from fake_artifactory.faults import (
-    FaultError,
-    FaultMiddleware,
-    FaultRegistry,
-    FaultRule,
-    bp,
-    classify,
-)
-from fake_artifactory.journal import Journal, JournalMiddleware
-from fake_artifactory.journal import bp as journal_bp
+from fake_artifactory.config import EmulatorConfig
+from fake_artifactory.control.fault_middleware import FaultMiddleware
+from fake_artifactory.control.journal_middleware import JournalMiddleware
+from fake_artifactory.control.views import bp
+from fake_artifactory.core.faults import FaultError, FaultRegistry, FaultRule, classify
+from fake_artifactory.core.journal import Journal
 
 BODY = bytes(range(256)) * 40  # 10240 bytes
 
@@ -36,9 +32,10 @@ BODY = bytes(range(256)) * 40  # 10240 bytes
 def make_app(registry: FaultRegistry, sleeps: list[float]) -> Flask:
     app = Flask(__name__)
     journal = Journal()
-    app.extensions["fake_artifactory"] = SimpleNamespace(faults=registry, journal=journal)
+    app.extensions["fake_artifactory"] = SimpleNamespace(
+        faults=registry, journal=journal, config=EmulatorConfig()
+    )
     app.register_blueprint(bp)
-    app.register_blueprint(journal_bp)
 
     @app.route("/artifactory/<path:path>", methods=["GET", "HEAD", "PUT", "DELETE", "POST"])
     def anything(path: str) -> Response:

@@ -12,20 +12,16 @@ import requests
 from flask import Flask, Response, request
 from support.wsgi_server import serve_wsgi
 
-from fake_artifactory.journal import (
-    Journal,
-    JournalMiddleware,
-    bp,
-    curl_command,
-    raw_request_uri,
-    redact_headers,
-    redact_uri,
-)
+from fake_artifactory.config import EmulatorConfig
+from fake_artifactory.control.journal_middleware import JournalMiddleware
+from fake_artifactory.control.views import bp
+from fake_artifactory.core.journal import Journal, curl_command, redact_headers, redact_uri
+from fake_artifactory.core.uri import raw_request_uri
 
 
 def make_app(journal: Journal) -> Flask:
     app = Flask(__name__)
-    app.extensions["fake_artifactory"] = SimpleNamespace(journal=journal)
+    app.extensions["fake_artifactory"] = SimpleNamespace(journal=journal, config=EmulatorConfig())
     app.register_blueprint(bp)
 
     @app.route("/artifactory/<path:path>", methods=["GET", "PUT", "POST"])

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fake_artifactory.storage import Store
-from fake_artifactory.storage_base import guess_mime_type
+from fake_artifactory.core.mime import guess_mime_type
+from fake_artifactory.core.records import RepoRecord
+from fake_artifactory.store import Store
 
 R = "repo"
 
@@ -26,20 +27,20 @@ def store(tmp_path) -> Iterator[Store]:
 
 
 def test_the_write_lock_holder_uses_the_writer_connection(store: Store) -> None:
-    reader = store._db()
-    with store._write_lock:
-        writer = store._db()
+    reader = store.db.conn()
+    with store.db.write_lock:
+        writer = store.db.conn()
         assert writer is not reader
-        with store._write_lock:  # re-entrant: still the writer
-            assert store._db() is writer
-        assert store._db() is writer
-    assert store._db() is reader
+        with store.db.write_lock:  # re-entrant: still the writer
+            assert store.db.conn() is writer
+        assert store.db.conn() is writer
+    assert store.db.conn() is reader
     seen: list[sqlite3.Connection] = []
 
     def other_thread() -> None:
-        seen.append(store._db())
-        with store._write_lock:
-            seen.append(store._db())
+        seen.append(store.db.conn())
+        with store.db.write_lock:
+            seen.append(store.db.conn())
 
     thread = threading.Thread(target=other_thread)
     thread.start()
@@ -50,7 +51,7 @@ def test_the_write_lock_holder_uses_the_writer_connection(store: Store) -> None:
 def test_writes_from_many_threads_all_go_through_the_writer(store: Store) -> None:
     """Every statement that changes the database runs on the one writer connection."""
     writes: dict[int, list[str]] = {}
-    connect = store._connect
+    connect = store.db.connect
 
     def trace(conn: sqlite3.Connection) -> sqlite3.Connection:
         log = writes.setdefault(id(conn), [])
@@ -59,9 +60,9 @@ def test_writes_from_many_threads_all_go_through_the_writer(store: Store) -> Non
         )
         return conn
 
-    for conn in store._connections:  # the writer already exists (schema setup)
+    for conn in store.db.connections:  # the writer already exists (schema setup)
         trace(conn)
-    store._connect = lambda: trace(connect())  # type: ignore[method-assign]
+    store.db.connect = lambda: trace(connect())  # type: ignore[method-assign]
 
     def upload(worker: int) -> None:
         for i in range(20):
@@ -75,23 +76,65 @@ def test_writes_from_many_threads_all_go_through_the_writer(store: Store) -> Non
     for thread in threads:
         thread.join()
     writers = [conn for conn, sqls in writes.items() if sqls]
-    assert len(writes) >= 2 and writers == [id(store._writer)]
+    assert len(writes) >= 2 and writers == [id(store.db.writer)]
 
 
 def test_a_read_under_the_lock_sees_the_open_transaction(store: Store) -> None:
-    with store._write_lock, store._tx() as db:
+    with store.db.write_lock, store.db.tx() as db:
         db.execute("INSERT INTO meta(key, value) VALUES ('probe', '1')")
-        assert store._db().execute("SELECT value FROM meta WHERE key = 'probe'").fetchone()
+        assert store.db.conn().execute("SELECT value FROM meta WHERE key = 'probe'").fetchone()
         # ...which another thread does not see before the commit.
         seen: list[object] = []
         thread = threading.Thread(
             target=lambda: seen.append(
-                store._db().execute("SELECT value FROM meta WHERE key = 'probe'").fetchone()
+                store.db.conn().execute("SELECT value FROM meta WHERE key = 'probe'").fetchone()
             )
         )
         thread.start()
         thread.join()
         assert seen == [None]
+
+
+def test_stores_sharing_a_data_dir_take_turns_to_write(tmp_path) -> None:
+    """With a shared data dir (``--workers``), holding one store's write lock makes the
+    writer of another store on that dir, as in another process, wait until it is free."""
+    first = Store(tmp_path / "shared", repos=[R], shared=True)
+    second = Store(tmp_path / "shared", repos=[R], shared=True)
+    entered = threading.Event()
+
+    def other_writer() -> None:
+        with second.db.write_lock:
+            entered.set()
+
+    try:
+        with first.db.write_lock:
+            thread = threading.Thread(target=other_writer)
+            thread.start()
+            assert not entered.wait(0.3)
+        assert entered.wait(10)
+        thread.join()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_repository_made_through_one_shared_store_reaches_the_other_at_its_sync(
+    tmp_path,
+) -> None:
+    """Repositories are cached per process; a change made by another process on the data
+    dir is picked up by the next ``sync_shared`` (called at every request), not before."""
+    first = Store(tmp_path / "shared", repos=[R], shared=True)
+    second = Store(tmp_path / "shared", repos=[R], shared=True)
+    try:
+        second.sync_shared()
+        assert not second.has_repo("made-elsewhere")  # now cached
+        first.create_repo(RepoRecord("made-elsewhere"))
+        assert not second.has_repo("made-elsewhere")
+        second.sync_shared()
+        assert second.has_repo("made-elsewhere")
+    finally:
+        first.close()
+        second.close()
 
 
 _PARTS = st.sampled_from(

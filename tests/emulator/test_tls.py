@@ -19,7 +19,7 @@ from support.wsgi_server import serve_wsgi
 
 from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.server import ThreadedServer
-from fake_artifactory.tls import make_self_signed
+from fake_artifactory.server.tls import make_self_signed
 
 
 @pytest.fixture(scope="module")

@@ -180,10 +180,6 @@ def test_the_conformance_command_names_its_extra(venv_python, tmp_path):
     assert expected in (REPO / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the missing-extra check of fake_artifactory/cli.py lands with the emulator layout",
-)
 def test_the_emulator_command_names_its_extra(venv_python, tmp_path):
     script = venv_python.parent / "fake-artifactory"
     proc = _run([str(script), "serve", "--port", "0"], tmp_path)

@@ -1,7 +1,8 @@
-"""Shared helpers for the reliability and security evidence (issue 7).
+"""Shared helpers for the reliability and security evidence.
 
 Everything here talks to real things: the emulator runs as a subprocess started
-through its CLI (``python -m fake_artifactory serve``), so a test can stop it,
+through its CLI (``python -m fake_artifactory serve``, by
+:func:`fake_artifactory.testing.start_process`), so a test can stop it,
 ``kill -9`` it, restart it on the same data directory and read its memory use from
 ``/proc``.  Nothing here asserts on wall-clock time.
 
@@ -19,7 +20,6 @@ import hashlib
 import json
 import os
 import random
-import signal
 import socket
 import subprocess
 import time
@@ -30,7 +30,7 @@ from typing import Any
 
 import requests
 
-from fake_artifactory.testing import EmulatorStartError, start_process
+from fake_artifactory.testing import EmulatorProcess, EmulatorStartError, start_process
 
 #: Secrets used by the tests. Distinctive, so a search for them in logs cannot miss.
 TOKEN = "rel-secret-token-7f3a9c1e5b"
@@ -67,23 +67,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class Emulator:
-    """One emulator subprocess: ``url`` ends with ``/artifactory``."""
+class Emulator(EmulatorProcess):
+    """One emulator subprocess (``url`` ends with ``/artifactory``), started by the
+    emulator's own launcher, plus what these tests read from it: its log and memory."""
 
-    proc: subprocess.Popen[str]
-    url: str
-    stderr_path: Path
-    args: tuple[str, ...]
-    data_dir: Path | None
-
-    @property
-    def root_url(self) -> str:
-        return self.url.rsplit("/artifactory", 1)[0]
-
-    @property
-    def port(self) -> int:
-        return int(self.url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    def __init__(
+        self,
+        started: EmulatorProcess,
+        stderr_path: Path,
+        args: tuple[str, ...],
+        data_dir: Path | None,
+    ) -> None:
+        super().__init__(started.proc, started.url)
+        self.stderr_path = stderr_path
+        self.args = args
+        self.data_dir = data_dir
 
     @property
     def repo_url(self) -> str:
@@ -95,25 +93,16 @@ class Emulator:
         s.verify = verify
         return s
 
-    def stop(self) -> None:
-        """Graceful stop (SIGTERM), then wait."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-
-    def kill(self) -> None:
-        """``kill -9`` and reap."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=30)
+    def stop(self, timeout: float = 30) -> int:
+        """Graceful stop (SIGTERM); ``kill -9`` if it does not exit in time."""
+        try:
+            return super().stop(timeout)
+        except subprocess.TimeoutExpired:
+            return self.kill()
 
     def rss_kib(self, field_name: str = "VmRSS") -> int:
         """Resident memory of the server process from /proc (``VmRSS`` or ``VmHWM``)."""
-        text = Path(f"/proc/{self.proc.pid}/status").read_text()
+        text = Path(f"/proc/{self.pid}/status").read_text()
         for line in text.splitlines():
             if line.startswith(field_name + ":"):
                 return int(line.split()[1])
@@ -174,7 +163,7 @@ def start_emulator(
         )
     except EmulatorStartError as exc:
         raise RuntimeError(f"{exc}\n{stderr_path.read_text()[-3000:]}") from None
-    return Emulator(started.proc, started.url, stderr_path, tuple(extra), data_dir)
+    return Emulator(started, stderr_path, tuple(extra), data_dir)
 
 
 @contextlib.contextmanager

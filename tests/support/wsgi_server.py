@@ -13,7 +13,7 @@ from typing import Any
 
 from cheroot import wsgi
 
-from fake_artifactory.server import ConnectionExposingGateway
+from fake_artifactory.server.cheroot_fixes import ConnectionExposingGateway
 
 
 @contextmanager

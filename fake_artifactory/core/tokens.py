@@ -1,0 +1,117 @@
+"""Access tokens: minting, permissions and look-up (pure; the views are web/tokens.py).
+
+Tokens are JWT-shaped strings (header.payload.signature, base64url) whose signature is
+random, so nothing can forge them; the store keeps only their SHA-256 digest, never
+the token itself.  A token works wherever a ``--token`` does (Bearer, Basic password
+with any user name, ``X-JFrog-Art-Api``) until it expires or is revoked, after which
+it gets 401 ``Bad credentials`` (403 through ``X-JFrog-Art-Api``, as for any bad key).
+
+Scope ``applied-permissions/admin`` grants every permission; any other scope gives
+the named user's configured permissions, or read-only for a user the emulator does
+not know (a "transient" user).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fake_artifactory.config import PERMISSIONS, EmulatorConfig
+from fake_artifactory.core.auth import Principal, TokenLookup
+from fake_artifactory.core.records import TokenRecord, now_ms
+
+ADMIN_SCOPE = "applied-permissions/admin"
+USER_SCOPE = "applied-permissions/user"
+#: Default lifetime in seconds when the request gives none (one year).
+DEFAULT_EXPIRES_IN = 31_536_000
+#: Largest accepted lifetime (about 300 years; keeps timestamps inside SQLite's range).
+MAX_EXPIRES_IN = 10**10
+ISSUER = "jfac@fake-artifactory"
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def mint(token_id: str, username: str, scope: str, issued_ms: int, expires_ms: int) -> str:
+    """A JWT-shaped token string with a random (unverifiable) signature."""
+    header = {"typ": "JWT", "alg": "RS256", "kid": "fake-artifactory"}
+    payload: dict[str, Any] = {
+        "sub": f"{ISSUER}/users/{username}",
+        "scp": scope,
+        "aud": "*@*",
+        "iss": ISSUER,
+        "iat": issued_ms // 1000,
+        "jti": token_id,
+    }
+    if expires_ms:
+        payload["exp"] = expires_ms // 1000
+    parts = [json.dumps(header).encode(), json.dumps(payload).encode(), secrets.token_bytes(32)]
+    return ".".join(_b64(p) for p in parts)
+
+
+def new_token(
+    username: str, scope: str, expires_in: int, description: str
+) -> tuple[str, TokenRecord]:
+    """A freshly minted token and the record the store keeps of it (its digest only)."""
+    issued = now_ms()
+    expires = issued + expires_in * 1000 if expires_in else 0
+    token_id = str(uuid.uuid4())
+    token = mint(token_id, username, scope, issued, expires)
+    record = TokenRecord(
+        token_id=token_id,
+        digest=digest(token),
+        username=username,
+        scope=scope,
+        created=issued,
+        expires=expires,
+        description=description,
+    )
+    return token, record
+
+
+def describe(record: TokenRecord) -> dict[str, Any]:
+    """A token's entry in ``GET /access/api/v1/tokens`` (never the token itself)."""
+    entry: dict[str, Any] = {
+        "token_id": record.token_id,
+        "issuer": ISSUER,
+        "subject": f"{ISSUER}/users/{record.username}",
+        "issued_at": record.created // 1000,
+        "expiry": record.expires // 1000 if record.expires else None,
+        "refreshable": False,
+        "description": record.description,
+    }
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+def permissions_for(record: TokenRecord, config: EmulatorConfig) -> frozenset[str]:
+    """What a token may do (see the module docstring)."""
+    if ADMIN_SCOPE in record.scope.split():
+        return PERMISSIONS
+    for user in config.users:
+        if user.name == record.username:
+            return user.perms
+    return frozenset({"read"})
+
+
+def make_lookup(
+    find_by_digest: Callable[[str], TokenRecord | None], config: EmulatorConfig
+) -> TokenLookup:
+    """The :data:`TokenLookup` of an emulator: valid, unexpired minted tokens only."""
+
+    def lookup(secret: str) -> Principal | None:
+        record = find_by_digest(digest(secret))
+        if record is None or record.expired(now_ms()):
+            return None
+        return Principal(record.username, permissions_for(record, config))
+
+    return lookup

@@ -1,0 +1,61 @@
+"""pytest fixtures for the emulator (entry point ``pytest11: fake_artifactory``).
+
+Costs nothing when unused: loading the plugin imports pytest and the standard library
+only; the emulator (Flask, werkzeug, cheroot, the store) is imported when a fixture
+that starts it runs.  Override ``fake_artifactory_config`` in a conftest to change the
+emulator settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from fake_artifactory.config import EmulatorConfig
+    from fake_artifactory.server import ThreadedServer
+    from fake_artifactory.testing.handle import FakeArtifactoryHandle
+
+TEST_TOKEN = "fake-test-token"
+
+
+@pytest.fixture(scope="session")
+def fake_artifactory_config() -> EmulatorConfig:
+    """Emulator settings: free port, token ``fake-test-token``. Override to customise."""
+    from fake_artifactory.config import EmulatorConfig
+
+    return EmulatorConfig(port=0, tokens=(TEST_TOKEN,))
+
+
+@pytest.fixture(scope="session")
+def fake_artifactory_server(
+    fake_artifactory_config: EmulatorConfig,
+) -> Iterator[ThreadedServer]:
+    """One started emulator per session (per xdist worker)."""
+    from fake_artifactory.server import ThreadedServer
+
+    with ThreadedServer(fake_artifactory_config) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_artifactory(
+    fake_artifactory_server: ThreadedServer, fake_artifactory_config: EmulatorConfig
+) -> FakeArtifactoryHandle:
+    """A handle on the session emulator, with all state reset before the test."""
+    from fake_artifactory.testing.handle import FakeArtifactoryHandle
+
+    cfg = fake_artifactory_config
+    admin = next((u for u in cfg.users if "admin" in u.perms), cfg.users[0])
+    handle = FakeArtifactoryHandle(
+        url=fake_artifactory_server.url,
+        root_url=fake_artifactory_server.root_url,
+        repo=cfg.repos[0],
+        user=admin.name,
+        password=admin.password,
+        token=cfg.tokens[0] if cfg.tokens else "",
+    )
+    handle.reset()
+    return handle

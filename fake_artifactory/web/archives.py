@@ -1,0 +1,239 @@
+"""Archive transfers: deploy with ``X-Explode-Archive`` and folder download as an archive.
+
+* ``PUT /{repo}/{folder}/{name}.tar|zip|tar.gz|tgz`` with ``X-Explode-Archive: true`` (or
+  ``X-Explode-Archive-Atomic: true``), Pro only: the archive is staged like any
+  upload (hashed, checked against the client's checksum headers), every entry is
+  validated and staged as a blob, then all files are committed in one store
+  transaction (:meth:`~fake_artifactory.store.Store.commit_files`).
+* ``GET /api/archive/download/{repo}/{folder}?archiveType=...``, Pro only and off
+  unless enabled (``--folder-download`` or the ``/_fake/settings/folder-download``
+  control plane): a tar/zip streamed entry by entry from the blobs.
+
+The pure archive formats live in :mod:`fake_artifactory.core.archive`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+from flask import Response, request
+
+from fake_artifactory.core import archive
+from fake_artifactory.core.auth import require
+from fake_artifactory.core.checksums import CHECKSUM_ALGS, sent_checksums, verify_client_checksums
+from fake_artifactory.core.download import content_disposition
+from fake_artifactory.core.errors import HttpError, InvalidRawPath, NoSuchRepo
+from fake_artifactory.core.records import ItemRecord
+from fake_artifactory.core.uri import RepoRequest, parse_repo_request, validate_path
+from fake_artifactory.store import Store
+from fake_artifactory.store.blobs import StagedBlob
+from fake_artifactory.web.context import principal, require_pro
+from fake_artifactory.web.emulator import current_emulator
+from fake_artifactory.web.uploads import receive_body
+
+log = logging.getLogger(__name__)
+
+EXPLODE_HEADERS = ("X-Explode-Archive", "X-Explode-Archive-Atomic")
+DISABLED_MESSAGE = "Download Folder functionality is disabled."
+#: Small members of one exploded archive kept in memory until their commit (inline
+#: blobs, no file each); past this total the rest are staged to files.
+INLINE_ARCHIVE_BUDGET = 64 * 1024 * 1024
+
+
+# -- explode ------------------------------------------------------------------------------
+
+
+def wants_explode() -> bool:
+    """True when the request asks to explode an archive and the edition supports it.
+
+    The OSS edition ignores the headers (the archive is deployed as a plain file).
+    """
+    if current_emulator().config.edition != "pro":
+        return False
+    return any(request.headers.get(h, "").strip().lower() == "true" for h in EXPLODE_HEADERS)
+
+
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+def _stage_entries(
+    store: Store, staged_archive: StagedBlob, kind: str, folder: str
+) -> tuple[list[tuple[str, StagedBlob]], list[str]]:
+    """Validate and stage every entry; on any error nothing staged is left behind."""
+    files: list[tuple[str, StagedBlob]] = []
+    folders: list[str] = []
+    in_memory = 0  # bytes of small members held until the commit (inline blobs)
+    try:
+        with open(staged_archive.tmp_path, "rb") as fh:
+            for entry in archive.read_entries(fh, kind):
+                path = _join(folder, entry.name)
+                validate_path(path)
+                if entry.is_dir:
+                    folders.append(path)
+                else:
+                    staged = store.stage_small(
+                        entry.chunks(), in_memory=in_memory < INLINE_ARCHIVE_BUDGET
+                    )
+                    if staged.data is not None:
+                        in_memory += staged.size
+                    files.append((path, staged))
+    except BaseException as exc:
+        for _, staged in files:
+            staged.discard()
+        if isinstance(exc, (archive.ArchiveError, InvalidRawPath)):
+            raise HttpError(400, str(exc)) from None
+        raise
+    return files, folders
+
+
+def deploy_archive(req: RepoRequest) -> Response:
+    """Explode the uploaded archive under the target's parent folder (200, empty body)."""
+    who = principal()
+    store = current_emulator().store
+    kind = archive.kind_of_name(req.name)
+    if kind is None:
+        raise HttpError(
+            400,
+            f"Unsupported archive type for '{req.repo}:{req.path}': "
+            "expected .tar, .zip, .tar.gz or .tgz",
+        )
+    sent = sent_checksums(request.headers.get)
+    # Read back from its file entry by entry: never received into memory.
+    staged = receive_body(
+        store, request.stream, request.content_length, request.environ, in_memory=False
+    )
+    try:
+        verify_client_checksums(req.repo, req.path, sent, staged.checksums())
+        folder = req.path.rsplit("/", 1)[0] if "/" in req.path else ""
+        files, folders = _stage_entries(store, staged, kind, folder)
+    finally:
+        staged.discard()
+    try:
+        if not who.can("delete"):
+            for path, _ in files:
+                existing = store.get_item(req.repo, path)
+                if existing is not None and not existing.is_folder:
+                    require(
+                        who,
+                        "delete",
+                        f"Not enough permissions to delete/overwrite artifact "
+                        f"'{req.repo}:{path}' (user: '{who.name}' needs DELETE permission).",
+                    )
+    except BaseException:
+        for _, blob in files:
+            blob.discard()
+        raise
+    count = store.commit_files(req.repo, files, folders=folders, user=who.name)
+    log.debug("exploded %s:%s into %d files", req.repo, req.path, count)
+    return Response(b"", status=200, content_type="text/plain")
+
+
+# -- folder download -----------------------------------------------------------------------
+
+
+def _file_entries(
+    store: Store, items: list[ItemRecord], base: str, with_checksums: bool
+) -> Iterator[archive.OutEntry]:
+    cut = len(base) + 1 if base else 0
+    for item in items:
+        name = item.path[cut:]
+        mtime = item.modified / 1000
+        sha256 = item.sha256 or ""
+
+        def chunks(sha256: str = sha256, size: int = item.size) -> Iterator[bytes]:
+            with store.open_blob(sha256, size) as fh:
+                while data := fh.read(archive.CHUNK_SIZE):
+                    yield data
+
+        yield archive.OutEntry(name, item.size, mtime, chunks)
+        if with_checksums:
+            for alg in CHECKSUM_ALGS:
+                value = getattr(item, alg) or ""
+                yield archive.bytes_entry(f"{name}.{alg}", value.encode(), mtime)
+
+
+def download_folder(tail: str) -> Response:
+    """``GET /api/archive/download/{repo}/{path}?archiveType=...`` (streamed)."""
+    require_pro()
+    state = current_emulator().folder_download
+    settings = state.settings
+    if not settings.enabled:
+        raise HttpError(403, DISABLED_MESSAGE)
+    req = parse_repo_request("/" + tail)
+    who = principal()
+    require(
+        who, "read", f"Request for '{req.repo}:{req.path}' is forbidden for user: '{who.name}'."
+    )
+    try:
+        kind = archive.archive_type(request.args.get("archiveType") or "zip")
+    except archive.ArchiveError as exc:
+        raise HttpError(400, str(exc)) from None
+    store = current_emulator().store
+    try:
+        folder = store.get_item(req.repo, req.path)
+    except NoSuchRepo:
+        folder = None
+    if folder is None:
+        raise HttpError(404, f"Could not find folder '{req.repo}:{req.path}'.")
+    if not folder.is_folder:
+        raise HttpError(400, f"Expected a folder but found a file, at: {req.repo}:{req.path}")
+    items = [i for i in store.iter_descendants(req.repo, req.path) if not i.is_folder]
+    if len(items) > settings.max_files:
+        raise HttpError(
+            400,
+            f"Folder download failed: {len(items)} files exceed the maximum number of "
+            f"files ({settings.max_files}) allowed for folder download.",
+        )
+    total = sum(i.size for i in items)
+    if total > settings.max_size_mb * 1024 * 1024:
+        raise HttpError(
+            400,
+            f"Folder download failed: the folder size ({total} bytes) exceeds the maximum "
+            f"size ({settings.max_size_mb} MB) allowed for folder download.",
+        )
+    if not state.try_acquire():
+        raise HttpError(
+            429,
+            f"Folder download failed: the maximum number of parallel folder downloads "
+            f"({settings.max_parallel}) is in progress, try again later.",
+        )
+    release = _once(state.release)
+    with_checksums = request.args.get("includeChecksumFiles", "").lower() == "true"
+    entries = _file_entries(store, items, req.path, with_checksums)
+    body = _guarded(archive.write_archive(entries, kind), release)
+    name = (req.name or req.repo) + "." + kind.name
+    resp = Response(body, status=200, content_type=kind.content_type, direct_passthrough=True)
+    resp.headers["Content-Disposition"] = content_disposition(name)
+    resp.call_on_close(release)
+    return resp
+
+
+def _once(func: Callable[[], None]) -> Callable[[], None]:
+    lock = threading.Lock()
+    done = False
+
+    def call() -> None:
+        nonlocal done
+        with lock:
+            if done:
+                return
+            done = True
+        func()
+
+    return call
+
+
+def _guarded(pieces: Iterable[bytes], release: Callable[[], None]) -> Iterator[bytes]:
+    """Yield ``pieces``; free the download slot when done, failed or closed early."""
+    try:
+        yield from pieces
+    except Exception:
+        log.exception("folder download failed mid-stream")
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            release()

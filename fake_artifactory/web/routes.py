@@ -1,0 +1,158 @@
+"""The emulator's REST API as one declarative route table.
+
+Every request outside ``/_fake/`` reaches :func:`dispatch`, which matches the *raw*
+(still percent-encoded) request path, after the context path, against :data:`ROUTES`
+in order: the first row whose methods and pattern fit calls its view with the
+pattern's named groups.  The raw path matters (see :mod:`fake_artifactory.core.uri`):
+``%2F`` is not ``/`` and ``%3B`` is not ``;``.  ``/api/...`` always means the REST API,
+so a repository named ``api`` is reached through ``/api/storage/api/...``; the last rows
+of each section answer 501 for what the emulator does not implement, never a 200.
+:data:`ACCESS_ROUTES` are the Access API, served outside the context path.
+
+To add an endpoint: a row here, a view in the module of its resource, and a test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+
+from fake_artifactory.core.auth import authenticate, require_authenticated
+from fake_artifactory.core.errors import HttpError
+from fake_artifactory.core.uri import raw_path, split_context
+from fake_artifactory.web import (
+    archives,
+    copymove,
+    files,
+    repositories,
+    search,
+    storage,
+    system,
+    tokens,
+)
+from fake_artifactory.web.emulator import current_emulator
+
+#: Every method Flask hands to :func:`dispatch` (others get Flask's 405).
+ALL_METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS")
+ANY = "*"
+
+View = Callable[..., Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One row: the methods it serves (``*``: any), a pattern and a view."""
+
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    view: View
+
+    def match(self, method: str, path: str) -> dict[str, Any] | None:
+        """The view's keyword arguments when this row serves the request, else None."""
+        if ANY not in self.methods and method not in self.methods:
+            return None
+        found = self.pattern.fullmatch(path)
+        return None if found is None else found.groupdict()
+
+
+def route(methods: str, pattern: str, view: View) -> Route:
+    """A row serving ``methods`` (space-separated) on paths that fully match ``pattern``."""
+    return Route(frozenset(methods.split()), re.compile(pattern, re.DOTALL), view)
+
+
+#: A non-empty remainder (something other than slashes) after ``/api/<resource>/``.
+_ITEM = r"(?P<tail>.*[^/].*)"
+
+ROUTES: tuple[Route, ...] = (
+    # the context root
+    route("GET HEAD", r"/?", system.root),
+    route(ANY, r"/?", system.root_not_implemented),
+    # system
+    route("GET HEAD", r"/api/+system/+ping/*", system.ping),
+    route("GET HEAD", r"/api/+system/+version/*", system.version),
+    route("GET", r"/api/+v1/+uploads/config/*", system.uploads_config),
+    # storage: item info, ?list, properties; metadata
+    route("GET HEAD", rf"/api/+storage/{_ITEM}", storage.get),
+    route("PUT", rf"/api/+storage/{_ITEM}", storage.set_properties),
+    route("DELETE", rf"/api/+storage/{_ITEM}", storage.delete_properties),
+    route(ANY, rf"(?P<rest>/api/+storage/{_ITEM})", storage.unsupported),
+    route("PATCH", rf"/api/+metadata/{_ITEM}", storage.update_metadata),
+    # search
+    route("POST", r"/api/+search/+aql/*", search.search_aql),
+    route("GET HEAD", r"/api/+search/+prop/*", search.search_properties),
+    # copy and move
+    route("POST", r"/api/+(?P<op>copy|move)(?:/(?P<tail>.*))?", copymove.copy_or_move),
+    # archives (the explode deploy is a file deploy with a header)
+    route("GET", r"/api/+archive/download/(?P<tail>.*)", archives.download_folder),
+    # repositories
+    route("GET HEAD", r"/api/+repositories/*", repositories.list_all),
+    route("GET HEAD", r"/api/+repositories/(?P<key>.*[^/].*)", repositories.get),
+    route("PUT", r"/api/+repositories/(?P<key>.*[^/].*)", repositories.create),
+    route("POST", r"/api/+repositories/(?P<key>.*[^/].*)", repositories.update),
+    route("DELETE", r"/api/+repositories/(?P<key>.*[^/].*)", repositories.delete),
+    # any other /api/... endpoint or method
+    route(ANY, r"(?P<rest>/api(?:/.*)?)", system.api_not_implemented),
+    # everything else is a repository path: files and folders
+    route("PUT", r"(?P<rest>.*)", files.deploy),
+    route("GET HEAD", r"(?P<rest>.*)", files.retrieve),
+    route("DELETE", r"(?P<rest>.*)", files.delete),
+    route(ANY, r"(?P<rest>.*)", files.unsupported),
+)
+
+#: The Access API, matched on the whole raw path (it lives outside the context path).
+ACCESS_ROUTES: tuple[Route, ...] = (
+    route("POST", r"/access/api/v1/tokens", tokens.create),
+    route("GET HEAD", r"/access/api/v1/tokens", tokens.list_all),
+    route("POST", r"/access/api/v1/tokens/revoke", tokens.revoke_by_token),
+    route("DELETE", r"/access/api/v1/tokens/(?P<token_id>[^/]+)", tokens.revoke_by_id),
+)
+
+
+def _first(routes: Sequence[Route], method: str, path: str) -> Response | None:
+    for row in routes:
+        kwargs = row.match(method, path)
+        if kwargs is not None:
+            return row.view(**kwargs)
+    return None
+
+
+bp = Blueprint("fake_artifactory_api", __name__)
+
+
+@bp.before_app_request
+def _authenticate() -> None:
+    """Resolve the caller of every request under the context path (``/api/system/ping``
+    needs none); runs before routing decides anything, so a refused request never learns
+    whether its endpoint exists."""
+    emulator = current_emulator()
+    config = emulator.config
+    rest = split_context(raw_path(request.environ), config.context_path)
+    g.fake_rest = rest
+    if rest is None or rest.rstrip("/") == "/api/system/ping":
+        return
+    principal = authenticate(request.headers, config, emulator.token_lookup)
+    require_authenticated(principal, config)
+    g.principal = principal
+
+
+def dispatch(**_: Any) -> Response:
+    """Route a request by its raw path (see the module docstring)."""
+    method = request.method
+    answer = _first(ACCESS_ROUTES, method, raw_path(request.environ))
+    if answer is not None:
+        return answer
+    rest: str | None = g.get("fake_rest")
+    if rest is None:
+        raise HttpError(404, "Not Found")
+    answer = _first(ROUTES, method, rest)
+    if answer is None:  # the last row takes every method and path
+        raise AssertionError(f"no route for {method} {rest!r}")
+    return answer
+
+
+bp.add_url_rule("/", "dispatch_root", dispatch, methods=list(ALL_METHODS))
+bp.add_url_rule("/<path:_any>", "dispatch", dispatch, methods=list(ALL_METHODS))
