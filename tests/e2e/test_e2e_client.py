@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ._support import Artifactory, clean_env, plugin_env, tree_bytes
+from .e2e_support import Artifactory, clean_env, plugin_env, tree_bytes
 from .models import EXPECTED, FRAME, AddN
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-client")]

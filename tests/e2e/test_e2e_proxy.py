@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from ._support import (
+from .e2e_support import (
     Artifactory,
     MlflowServer,
     clean_env,
