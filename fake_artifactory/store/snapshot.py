@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from fake_artifactory.core.records import ItemRecord, RepoRecord, TokenRecord
-from fake_artifactory.core.tokens import ADMIN_SCOPE, USER_SCOPE
+from fake_artifactory.core.tokens import without_admin
 from fake_artifactory.store.blobs import CHUNK_SIZE, StagedBlob
 from fake_artifactory.store.facade import Store
 
@@ -94,18 +94,13 @@ def drop_admin_grants(tokens: list[TokenRecord]) -> list[TokenRecord]:
     """The one rule of what an imported snapshot may grant: never admin rights.
 
     Admin rights come only from the configuration the emulator runs with (``--user
-    NAME:PW:admin``, ``--token``, ``--api-key``); a snapshot is data anyone can write.
-    So an imported token loses the admin scope and acts with the permissions the running
-    configuration gives the user it names (read-only for a user it does not know).
+    NAME:PW:admin``, ``--token``, ``--api-key``) and from tokens an admin mints; a
+    snapshot is data anyone can write, token digests of their choosing included. So an
+    imported token loses the admin scope and is marked never to be admin: it keeps the
+    other permissions the running configuration gives the user it names (read-only for
+    a user it does not know).
     """
-    kept = []
-    for token in tokens:
-        scopes = token.scope.split()
-        if ADMIN_SCOPE in scopes:
-            rest = [s for s in scopes if s != ADMIN_SCOPE]
-            token = dataclasses.replace(token, scope=" ".join(rest) or USER_SCOPE)
-        kept.append(token)
-    return kept
+    return [dataclasses.replace(t, scope=without_admin(t.scope)) for t in tokens]
 
 
 def import_snapshot(store: Store, src: IO[bytes]) -> int:
