@@ -83,6 +83,7 @@ class Store:
     def close(self) -> None:
         """Close all connections; an ephemeral store removes its directory."""
         self.db.close()
+        self.blobs.wait_for_cleaners()
         if self._finalizer is not None:
             self._finalizer()
 
@@ -335,4 +336,6 @@ class Store:
             self.db.changed()
             if repo is None:
                 self.repos.ensure_configured()
-            self.content.collect_garbage()
+                self.content.drop_all()
+            else:
+                self.content.collect_garbage()
