@@ -19,6 +19,7 @@ from fake_artifactory.testing import start_process
 
 ROOT = Path(__file__).resolve().parents[2]
 FIDELITY_DOC = ROOT / "docs" / "fidelity.md"
+CONFORMANCE_DOC = ROOT / "docs" / "conformance.md"
 TOKEN = "fidelity-self-test-token-0123456789"
 #: Emulator configurations that together exercise every probe: Pro 7.x with folder
 #: download and anonymous access on, OSS 7.x, and Pro 6.x.
@@ -176,6 +177,9 @@ def test_a_report_row_says_what_was_asked_claimed_and_seen(
             "message": "Checksum not found for <area>/c.bin",
         }
     )
+    documented = CONFORMANCE_DOC.read_text("utf-8").split("A row from a run against the", 1)[1]
+    sample = json.loads(documented.split("```json", 1)[1].split("```", 1)[0])
+    assert sample == row, "the sample row of docs/conformance.md is not what a run writes"
     headers = next(r for r in reports["pro-6"]["rows"] if r["key"] == "identity-headers")
     assert headers["observed"]["headers"] == {
         "Server": "Artifactory/6.20.0",
