@@ -177,27 +177,21 @@ def _row(key: str, probe: Probe | None, record: Mapping[str, Any] | None) -> dic
             evidence=probe.evidence,
             asks=probe.asks,
         )
+    row.update(claim=None, observed=None, differences=[])
     if record is None:
-        row.update(result="not probed", claim=None, observed=None, differences=[])
-        return row
-    if record.get("not_applicable"):
+        row["result"] = "not probed"
+    elif record.get("not_applicable"):
+        row.update(result="not applicable", note=str(record["not_applicable"]))
+    else:
+        claim = Answer.from_json(record["claim"])
+        observed = Answer.from_json(record["observed"])
+        found = differences(claim, observed)
         row.update(
-            result="not applicable",
-            note=str(record["not_applicable"]),
-            claim=None,
-            observed=None,
-            differences=[],
+            result="differs" if found else "agrees",
+            claim=claim.to_json(),
+            observed=observed.to_json(),
+            differences=found,
         )
-        return row
-    claim = Answer.from_json(record["claim"])
-    observed = Answer.from_json(record["observed"])
-    found = differences(claim, observed)
-    row.update(
-        result="differs" if found else "agrees",
-        claim=claim.to_json(),
-        observed=observed.to_json(),
-        differences=found,
-    )
     return row
 
 

@@ -23,7 +23,7 @@ import requests
 from conformance.client import RestClient
 from conformance.fidelity import ABSENT, PRESENT, PROPERTY_PREFIX, Answer, differences
 from conformance.fidelity import encode_record as _encode
-from conformance.targets import Target
+from conformance.targets import Capabilities, Target
 
 __all__ = [
     "AUTO",
@@ -85,6 +85,17 @@ class Recorder:
 
     def not_applicable(self, key: str, why: str) -> None:
         self.node.user_properties.append((PROPERTY_PREFIX + key, _encode(None, None, why)))
+
+    def applies(self, key: str, condition: bool, why_not: str) -> bool:
+        """``condition``; when false, the probe is recorded as not applicable."""
+        if not condition:
+            self.not_applicable(key, why_not)
+        return condition
+
+    def on_edition(self, key: str, capabilities: Capabilities, edition: str) -> bool:
+        """True on a server of ``edition``; else recorded as not applicable."""
+        found = capabilities.edition
+        return self.applies(key, found == edition, f"{edition} only (edition {found})")
 
 
 def message_of(resp: requests.Response) -> str | None:

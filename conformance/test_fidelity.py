@@ -122,8 +122,7 @@ def test_fidelity_folder_index_page(rest: RestClient, area: str, probe: Recorder
 def test_fidelity_explode_status(
     rest: RestClient, area: str, probe: Recorder, capabilities: Capabilities
 ) -> None:
-    if capabilities.edition != "pro":
-        probe.not_applicable("explode-status", f"Pro only (edition {capabilities.edition})")
+    if not probe.on_edition("explode-status", capabilities, "pro"):
         return
     body = tar_of({"inner.txt": b"inner"})
     resp = rest.deploy(f"{area}/x/b.tar", body, {"X-Explode-Archive-Atomic": "true"})
@@ -134,8 +133,7 @@ def test_fidelity_explode_unsupported_extension(
     rest: RestClient, area: str, probe: Recorder, capabilities: Capabilities
 ) -> None:
     key = "explode-unsupported-extension"
-    if capabilities.edition != "pro":
-        probe.not_applicable(key, f"Pro only (edition {capabilities.edition})")
+    if not probe.on_edition(key, capabilities, "pro"):
         return
     resp = rest.deploy(f"{area}/x/b.rar", b"not an archive", {"X-Explode-Archive": "true"})
     probe.record(key, Answer(400, {}, "Unsupported archive extension: 'rar'"), resp)
@@ -144,8 +142,7 @@ def test_fidelity_explode_unsupported_extension(
 def test_fidelity_explode_on_oss(
     rest: RestClient, area: str, probe: Recorder, capabilities: Capabilities
 ) -> None:
-    if capabilities.edition != "oss":
-        probe.not_applicable("explode-on-oss", f"OSS only (edition {capabilities.edition})")
+    if not probe.on_edition("explode-on-oss", capabilities, "oss"):
         return
     resp = rest.deploy(f"{area}/x/b.tar", tar_of({"a.txt": b"a"}), {"X-Explode-Archive": "true"})
     probe.record("explode-on-oss", Answer(400, {}, PRO_ONLY_SHORT), resp)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import uuid
 
+import requests
+
 from conformance.client import RestClient
 from conformance.fidelity import ABSENT, PRESENT, Answer
 from conformance.probes import CHALLENGE, Recorder, deployed, missing_repo
@@ -110,8 +112,7 @@ def test_fidelity_aql_anonymous(rest: RestClient, probe: Recorder, anonymous_all
 def test_fidelity_copy_result_message(
     rest: RestClient, area: str, probe: Recorder, capabilities: Capabilities
 ) -> None:
-    if capabilities.edition != "pro":
-        probe.not_applicable("copy-result-message", f"Pro only (edition {capabilities.edition})")
+    if not probe.on_edition("copy-result-message", capabilities, "pro"):
         return
     deployed(rest, f"{area}/c/f.txt")
     url = f"{rest.base_url}/api/copy/{rest.repo}/{area}/c/f.txt"
@@ -180,36 +181,38 @@ def test_fidelity_access_token_revoke_unknown(rest: RestClient, probe: Recorder)
 # -- folder download ----------------------------------------------------------------------------
 
 
+def _folder_archive(
+    rest: RestClient, area: str, probe: Recorder, key: str, status: int, **params: str
+) -> requests.Response | None:
+    """A folder of the area as an archive, or None (recorded) when the server has folder
+    download switched off (``status`` of the session's folder download probe)."""
+    if not probe.applies(key, status == 200, f"folder download off (HTTP {status})"):
+        return None
+    deployed(rest, f"{area}/fd/a.txt")
+    url = f"{rest.base_url}/api/archive/download/{rest.repo}/{area}/fd"
+    return rest.request("GET", url, params=params)
+
+
 def test_fidelity_folder_download_archive_headers(
     rest: RestClient, area: str, probe: Recorder, folder_download_probe: tuple[int, str]
 ) -> None:
     key = "folder-download-archive-headers"
-    if folder_download_probe[0] != 200:
-        probe.not_applicable(key, f"folder download off (HTTP {folder_download_probe[0]})")
-        return
-    deployed(rest, f"{area}/fd/a.txt")
-    url = f"{rest.base_url}/api/archive/download/{rest.repo}/{area}/fd"
-    resp = rest.request("GET", url, params={"archiveType": "tar"})
-    claim = Answer(
-        200,
-        {
-            "Content-Type": "application/x-tar",
-            "Content-Disposition": "attachment; filename=\"fd.tar\"; filename*=UTF-8''fd.tar",
-        },
-    )
-    probe.record(key, claim, resp, message=None)
+    resp = _folder_archive(rest, area, probe, key, folder_download_probe[0], archiveType="tar")
+    if resp is not None:
+        disposition = "attachment; filename=\"fd.tar\"; filename*=UTF-8''fd.tar"
+        claim = Answer(
+            200, {"Content-Type": "application/x-tar", "Content-Disposition": disposition}
+        )
+        probe.record(key, claim, resp, message=None)
 
 
 def test_fidelity_folder_download_default_type(
     rest: RestClient, area: str, probe: Recorder, folder_download_probe: tuple[int, str]
 ) -> None:
     key = "folder-download-default-type"
-    if folder_download_probe[0] != 200:
-        probe.not_applicable(key, f"folder download off (HTTP {folder_download_probe[0]})")
-        return
-    deployed(rest, f"{area}/fd/a.txt")
-    resp = rest.request("GET", f"{rest.base_url}/api/archive/download/{rest.repo}/{area}/fd")
-    probe.record(key, Answer(200, {"Content-Type": "application/zip"}), resp, message=None)
+    resp = _folder_archive(rest, area, probe, key, folder_download_probe[0])
+    if resp is not None:
+        probe.record(key, Answer(200, {"Content-Type": "application/zip"}), resp, message=None)
 
 
 def test_fidelity_folder_download_anonymous(
