@@ -116,6 +116,34 @@ def _basic(value: str, config: EmulatorConfig, lookup: TokenLookup | None) -> Pr
     raise HttpError(401, "Bad credentials", CHALLENGE)
 
 
+#: What a caller without the control token gets from a guarded ``/_fake/`` endpoint.
+CONTROL_DENIED = (
+    "The control plane needs 'Authorization: Bearer <control token>' "
+    "or the credentials of an admin user"
+)
+CONTROL_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="fake-artifactory control plane"'}
+
+
+def may_control(headers: HeaderSource, config: EmulatorConfig, lookup: TokenLookup | None) -> bool:
+    """True when the caller may use the ``/_fake/`` control plane.
+
+    Open when no control token is configured. Otherwise the caller needs ``Authorization:
+    Bearer <control token>`` (compared in constant time) or credentials that make it an
+    admin of the emulated server, however given (Basic, Bearer token, API key).
+    """
+    token = config.control_token
+    if token is None:
+        return True
+    scheme, _, value = (headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and _eq(value.strip(), token):
+        return True
+    try:
+        caller = authenticate(headers, config, lookup)
+    except HttpError:
+        return False
+    return not caller.anonymous and caller.can("admin")
+
+
 def require_authenticated(principal: Principal, config: EmulatorConfig) -> None:
     """Anonymous callers get the 401 challenge when anonymous access is off."""
     if principal.anonymous and config.anonymous == "off":

@@ -8,7 +8,10 @@ it gets 401 ``Bad credentials`` (403 through ``X-JFrog-Art-Api``, as for any bad
 
 Scope ``applied-permissions/admin`` grants every permission; any other scope gives
 the named user's configured permissions, or read-only for a user the emulator does
-not know (a "transient" user).
+not know (a "transient" user).  A token marked :data:`NO_ADMIN_SCOPE` never has the
+admin permission, whatever its user may do: tokens that came in with a snapshot (see
+:func:`fake_artifactory.store.snapshot.drop_admin_grants`) and tokens minted by a
+caller who is not an admin (a token never grants more than its creator holds).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from fake_artifactory.core.records import TokenRecord, now_ms
 
 ADMIN_SCOPE = "applied-permissions/admin"
 USER_SCOPE = "applied-permissions/user"
+#: Marks a token that never has the admin permission (see :func:`without_admin`).
+NO_ADMIN_SCOPE = "fake-artifactory/no-admin"
 #: Default lifetime in seconds when the request gives none (one year).
 DEFAULT_EXPIRES_IN = 31_536_000
 #: Largest accepted lifetime (about 300 years; keeps timestamps inside SQLite's range).
@@ -95,12 +100,22 @@ def describe(record: TokenRecord) -> dict[str, Any]:
 
 def permissions_for(record: TokenRecord, config: EmulatorConfig) -> frozenset[str]:
     """What a token may do (see the module docstring)."""
-    if ADMIN_SCOPE in record.scope.split():
-        return PERMISSIONS
-    for user in config.users:
-        if user.name == record.username:
-            return user.perms
-    return frozenset({"read"})
+    scopes = record.scope.split()
+    if ADMIN_SCOPE in scopes:
+        perms = PERMISSIONS
+    else:
+        transient = frozenset({"read"})
+        perms = next((u.perms for u in config.users if u.name == record.username), transient)
+    if NO_ADMIN_SCOPE in scopes and "admin" in perms:
+        # "admin" implies every permission: such a token keeps all the others.
+        return PERMISSIONS - {"admin"}
+    return perms
+
+
+def without_admin(scope: str) -> str:
+    """``scope`` without the admin grant and marked :data:`NO_ADMIN_SCOPE` (idempotent)."""
+    kept = [s for s in scope.split() if s not in (ADMIN_SCOPE, NO_ADMIN_SCOPE)]
+    return " ".join([*(kept or [USER_SCOPE]), NO_ADMIN_SCOPE])
 
 
 def make_lookup(

@@ -6,11 +6,13 @@ Layout of the archive::
     blobs/<sha256>          one member per distinct content
 
 Items carry their checksums, timestamps, users and properties; tokens only their
-SHA-256 digest (never the token).  Import is all-or-nothing: every member name is
-checked (only the two forms above are accepted, nothing is ever extracted to a path
-taken from the archive), every blob is re-hashed while it is staged and must match
-its name, and the metadata is replaced in one transaction.  Configured repositories
-(``--repo``) exist afterwards whether or not the snapshot has them.
+SHA-256 digest (never the token).  Passwords, API keys, ``--token`` values and the
+control token are configuration, never stored, so no snapshot holds them.  Import is
+all-or-nothing: every member name is checked (only the two forms above are accepted,
+nothing is ever extracted to a path taken from the archive), every blob is re-hashed
+while it is staged and must match its name, and the metadata is replaced in one
+transaction.  Configured repositories (``--repo``) exist afterwards whether or not the
+snapshot has them.  A snapshot never grants admin rights (:func:`drop_admin_grants`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from fake_artifactory.core.records import ItemRecord, RepoRecord, TokenRecord
+from fake_artifactory.core.tokens import without_admin
 from fake_artifactory.store.blobs import CHUNK_SIZE, StagedBlob
 from fake_artifactory.store.facade import Store
 
@@ -87,6 +90,19 @@ def _parse_manifest(raw: bytes) -> tuple[list[RepoRecord], list[ItemRecord], lis
     return repos, items, tokens
 
 
+def drop_admin_grants(tokens: list[TokenRecord]) -> list[TokenRecord]:
+    """The one rule of what an imported snapshot may grant: never admin rights.
+
+    Admin rights come only from the configuration the emulator runs with (``--user
+    NAME:PW:admin``, ``--token``, ``--api-key``) and from tokens an admin mints; a
+    snapshot is data anyone can write, token digests of their choosing included. So an
+    imported token loses the admin scope and is marked never to be admin: it keeps the
+    other permissions the running configuration gives the user it names (read-only for
+    a user it does not know).
+    """
+    return [dataclasses.replace(t, scope=without_admin(t.scope)) for t in tokens]
+
+
 def import_snapshot(store: Store, src: IO[bytes]) -> int:
     """Replace the whole state of ``store`` with the snapshot read from ``src``.
 
@@ -118,6 +134,7 @@ def import_snapshot(store: Store, src: IO[bytes]) -> int:
         if raw_manifest is None:
             raise SnapshotError(f"{MANIFEST} missing from snapshot")
         repos, items, tokens = _parse_manifest(raw_manifest)
+        tokens = drop_admin_grants(tokens)
         needed = {i.sha256 for i in items if not i.is_folder and i.sha256}
         missing = needed - set(staged)
         if missing:
