@@ -156,10 +156,17 @@ def require_non_anonymous(principal: Principal, message: str) -> None:
         raise HttpError(401, message, CHALLENGE)
 
 
+def refuse_anonymous(principal: Principal) -> None:
+    """An anonymous caller (anonymous access being on) is refused with 401 ``Unauthorized``
+    and the Basic challenge: Artifactory's exception mappers turn a REST resource's 403
+    for an anonymous caller, and any 401 without a challenge, into exactly this answer."""
+    if principal.anonymous:
+        raise HttpError(401, "Unauthorized", CHALLENGE)
+
+
 def require(principal: Principal, perm: str, message: str) -> None:
     """Enforce a permission: anonymous gets 401 ``Unauthorized``, others 403 ``message``."""
     if principal.can(perm):
         return
-    if principal.anonymous:
-        raise HttpError(401, "Unauthorized", CHALLENGE)
+    refuse_anonymous(principal)
     raise HttpError(403, message)

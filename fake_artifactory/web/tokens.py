@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from flask import Response, request
 
-from fake_artifactory.core import tokens
+from fake_artifactory.core import serializers, tokens
 from fake_artifactory.core.auth import CHALLENGE, Principal, authenticate
 from fake_artifactory.core.records import TokenRecord
 from fake_artifactory.web.emulator import current_emulator
@@ -23,14 +23,14 @@ log = logging.getLogger(__name__)
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> Response:
-    body = json.dumps({"errors": [{"code": code, "message": message}]}, indent=2)
+    body = serializers.to_json({"errors": [{"code": code, "message": message}]})
     resp = Response(body, status=status, content_type="application/json")
     resp.headers.update(headers)
     return resp
 
 
 def _json(body: Any) -> Response:
-    return Response(json.dumps(body, indent=2), content_type="application/json")
+    return Response(serializers.to_json(body), content_type="application/json")
 
 
 def _caller() -> Principal | Response:
