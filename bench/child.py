@@ -480,7 +480,7 @@ def action_reset(spec: Spec) -> Result:
     from fake_artifactory.server import ThreadedServer
     from fake_artifactory.testing.pytest_plugin import default_config, fixture_handle
 
-    files, rounds = int(spec["files"]), int(spec.get("rounds", 5))
+    files, rounds = int(spec["files"]), int(spec.get("rounds", 3))
     config = default_config()
     result: Result = {"files": files}
     with ThreadedServer(config) as server:
@@ -493,7 +493,7 @@ def action_reset(spec: Spec) -> Result:
         handle = fixture_handle(server, config)
         session = raw_session(handle.token)
         fixture_reset_ms()  # warm-up: first connection, first statements
-        result["empty_ms"] = statistics.median([fixture_reset_ms() for _ in range(rounds * 6)])
+        result["empty_ms"] = statistics.median([fixture_reset_ms() for _ in range(rounds * 10)])
         for size in spec["sizes"]:
             taken = []
             for r in range(rounds):
