@@ -10,11 +10,12 @@ Steps that set up the machine (``actions/checkout``, ``actions/setup-python``) a
 ``pip install`` line are not run: the install line is checked to name this distribution,
 an extra it declares and packages installed here, the Python version to be one the
 project supports. Every process a step leaves behind (the emulator started with ``&``) is
-stopped by its process group.
+stopped by its session (found in ``/proc``; Linux only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import re
@@ -22,6 +23,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,12 +88,29 @@ def _base_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+def session_members(sid: int) -> list[int]:
+    """The processes of session ``sid`` (Linux ``/proc``). While one lives, the kernel
+    keeps ``sid`` from being reused as a process id, so they are ours."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc", entry, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # state, ppid, pgrp, session, ...
+        if int(fields[3]) == sid and fields[0] != "Z":  # a zombie has exited already
+            members.append(int(entry))
+    return members
+
+
 class Shell:
     """Runs steps with bash, each in its own session; stops what they leave behind."""
 
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
-        self.groups: list[int] = []
+        self.sessions: list[int] = []
 
     def run(self, script: str, env: Mapping[str, str], flags: tuple[str, ...]) -> str:
         proc = subprocess.Popen(
@@ -104,17 +123,25 @@ class Shell:
             text=True,
             start_new_session=True,
         )
-        self.groups.append(proc.pid)
+        self.sessions.append(proc.pid)
         out, _ = proc.communicate(timeout=_STEP_TIMEOUT_S)
         assert proc.returncode == 0, f"step failed ({proc.returncode}):\n{script}\n{out}"
         return out
 
     def stop_all(self) -> None:
-        for group in self.groups:
-            try:
-                os.killpg(group, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        """SIGTERM to every process the steps left running (found by their session),
+        SIGKILL to those still there after 15 s."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            left = [pid for sid in self.sessions for pid in session_members(sid)]
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + 15
+            while left and time.monotonic() < deadline:
+                time.sleep(0.1)
+                left = [pid for sid in self.sessions for pid in session_members(sid)]
+            if not left:
+                return
 
 
 @contextmanager
