@@ -7,8 +7,8 @@ with any user name, ``X-JFrog-Art-Api``) until it expires or is revoked, after w
 it gets 401 ``Bad credentials`` (403 through ``X-JFrog-Art-Api``, as for any bad key).
 
 Scope ``applied-permissions/admin`` grants every permission; any other scope gives
-the named user's configured permissions, or read-only for a user the emulator does
-not know (a "transient" user).
+the named user's permissions, or read-only for a user the emulator does not know (a
+"transient" user): see :class:`fake_artifactory.core.directory.Directory`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from fake_artifactory.config import PERMISSIONS, EmulatorConfig
-from fake_artifactory.core.auth import Principal, TokenLookup
 from fake_artifactory.core.records import TokenRecord, now_ms
 
 ADMIN_SCOPE = "applied-permissions/admin"
@@ -91,27 +88,3 @@ def describe(record: TokenRecord) -> dict[str, Any]:
         "description": record.description,
     }
     return {k: v for k, v in entry.items() if v is not None}
-
-
-def permissions_for(record: TokenRecord, config: EmulatorConfig) -> frozenset[str]:
-    """What a token may do (see the module docstring)."""
-    if ADMIN_SCOPE in record.scope.split():
-        return PERMISSIONS
-    for user in config.users:
-        if user.name == record.username:
-            return user.perms
-    return frozenset({"read"})
-
-
-def make_lookup(
-    find_by_digest: Callable[[str], TokenRecord | None], config: EmulatorConfig
-) -> TokenLookup:
-    """The :data:`TokenLookup` of an emulator: valid, unexpired minted tokens only."""
-
-    def lookup(secret: str) -> Principal | None:
-        record = find_by_digest(digest(secret))
-        if record is None or record.expired(now_ms()):
-            return None
-        return Principal(record.username, permissions_for(record, config))
-
-    return lookup

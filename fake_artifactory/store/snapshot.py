@@ -2,14 +2,21 @@
 
 Layout of the archive::
 
-    snapshot.json           {"format": 1, "repos": [...], "items": [...], "tokens": [...]}
+    snapshot.json           {"format": 2, "repos": [...], "items": [...], "tokens": [...],
+                             "security": [[kind, name, document], ...]}
     blobs/<sha256>          one member per distinct content
 
-Items carry their checksums, timestamps, users and properties; tokens only their
-SHA-256 digest (never the token).  Import is all-or-nothing: every member name is
-checked (only the two forms above are accepted, nothing is ever extracted to a path
-taken from the archive), every blob is re-hashed while it is staged and must match
-its name, and the metadata is replaced in one transaction.  Configured repositories
+Repositories carry their configuration; items their checksums, timestamps, users and
+properties; tokens only their SHA-256 digest (never the token); ``security`` holds the
+users (passwords only as salted hashes; configured users without one), groups,
+permission targets and projects.  Format 1 (no configurations, no security documents) is
+still read.  What an imported snapshot may bring in is decided in one place,
+:func:`fake_artifactory.core.security.admit_snapshot`.
+
+Import is all-or-nothing: every member name is checked (only the two forms above are
+accepted, nothing is ever extracted to a path taken from the archive), every blob is
+re-hashed while it is staged and must match its name, and the metadata is replaced in
+one transaction.  Configured repositories
 (``--repo``) exist afterwards whether or not the snapshot has them.
 """
 
@@ -21,13 +28,17 @@ import json
 import re
 import tarfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from fake_artifactory.core.records import ItemRecord, RepoRecord, TokenRecord
+from fake_artifactory.core.security import KINDS, admit_snapshot
 from fake_artifactory.store.blobs import CHUNK_SIZE, StagedBlob
 from fake_artifactory.store.facade import Store
+from fake_artifactory.store.security import Entry
 
-FORMAT = 1
+FORMAT = 2
+#: Formats this emulator imports.
+READABLE = frozenset({1, 2})
 MANIFEST = "snapshot.json"
 _BLOB = re.compile(r"^blobs/([0-9a-f]{64})$")
 _ITEM_FIELDS = [f.name for f in dataclasses.fields(ItemRecord) if f.name != "name"]
@@ -45,6 +56,7 @@ def manifest(store: Store) -> dict[str, Any]:
         "repos": [dataclasses.asdict(r) for r in store.list_repos()],
         "items": items,
         "tokens": [dataclasses.asdict(t) for t in store.list_tokens()],
+        "security": [list(entry) for entry in store.security_entries()],
     }
 
 
@@ -72,19 +84,34 @@ def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
         yield data
 
 
-def _parse_manifest(raw: bytes) -> tuple[list[RepoRecord], list[ItemRecord], list[TokenRecord]]:
+class _Manifest(NamedTuple):
+    repos: list[RepoRecord]
+    items: list[ItemRecord]
+    tokens: list[TokenRecord]
+    security: list[Entry]
+
+
+def _security_entry(raw: Any) -> Entry:
+    kind, name, doc = raw
+    if kind not in KINDS or not isinstance(name, str) or not isinstance(doc, dict):
+        raise ValueError("not a security document")
+    return kind, name, doc
+
+
+def _parse_manifest(raw: bytes) -> _Manifest:
     try:
         data = json.loads(raw)
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
+        if not isinstance(data, dict) or data.get("format") not in READABLE:
             raise SnapshotError(f"unsupported snapshot format (expected {FORMAT})")
         repos = [RepoRecord(**r) for r in data["repos"]]
         items = [ItemRecord(name=i["path"].rsplit("/", 1)[-1], **i) for i in data["items"]]
         tokens = [TokenRecord(**t) for t in data.get("tokens", [])]
+        security = [_security_entry(e) for e in data.get("security", [])]
     except SnapshotError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise SnapshotError(f"malformed {MANIFEST}: {type(exc).__name__}") from None
-    return repos, items, tokens
+    return _Manifest(repos, items, tokens, security)
 
 
 def import_snapshot(store: Store, src: IO[bytes]) -> int:
@@ -117,13 +144,16 @@ def import_snapshot(store: Store, src: IO[bytes]) -> int:
             raise SnapshotError(f"not a tar.gz snapshot: {type(exc).__name__}") from None
         if raw_manifest is None:
             raise SnapshotError(f"{MANIFEST} missing from snapshot")
-        repos, items, tokens = _parse_manifest(raw_manifest)
-        needed = {i.sha256 for i in items if not i.is_folder and i.sha256}
+        parsed = _parse_manifest(raw_manifest)
+        needed = {i.sha256 for i in parsed.items if not i.is_folder and i.sha256}
         missing = needed - set(staged)
         if missing:
             raise SnapshotError(f"snapshot lacks {len(missing)} blob(s)")
-        store.replace_state(repos, items, tokens, list(staged.values()))
-        return len(items)
+        security = admit_snapshot(parsed.security, store.security.users)
+        store.replace_state(
+            parsed.repos, parsed.items, parsed.tokens, list(staged.values()), security
+        )
+        return len(parsed.items)
     finally:
         for blob in staged.values():
             blob.discard()

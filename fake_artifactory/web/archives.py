@@ -32,6 +32,7 @@ from fake_artifactory.store import Store
 from fake_artifactory.store.blobs import StagedBlob
 from fake_artifactory.web.context import principal, require_pro
 from fake_artifactory.web.emulator import current_emulator
+from fake_artifactory.web.reads import RepoView
 from fake_artifactory.web.uploads import receive_body
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def deploy_archive(req: RepoRequest) -> Response:
     finally:
         staged.discard()
     try:
-        if not who.can("delete"):
+        if not who.admin:
             for path, _ in files:
                 existing = store.get_item(req.repo, path)
                 if existing is not None and not existing.is_folder:
@@ -122,6 +123,8 @@ def deploy_archive(req: RepoRequest) -> Response:
                         "delete",
                         f"Not enough permissions to delete/overwrite artifact "
                         f"'{req.repo}:{path}' (user: '{who.name}' needs DELETE permission).",
+                        req.repo,
+                        path,
                     )
     except BaseException:
         for _, blob in files:
@@ -165,23 +168,22 @@ def download_folder(tail: str) -> Response:
         raise HttpError(403, DISABLED_MESSAGE)
     req = parse_repo_request("/" + tail)
     who = principal()
-    require(
-        who, "read", f"Request for '{req.repo}:{req.path}' is forbidden for user: '{who.name}'."
-    )
+    view = RepoView(req.repo, who)
+    view.require_readable(req.path)
     try:
         kind = archive.archive_type(request.args.get("archiveType") or "zip")
     except archive.ArchiveError as exc:
         raise HttpError(400, str(exc)) from None
     store = current_emulator().store
     try:
-        folder = store.get_item(req.repo, req.path)
+        folder = view.get(req.path)
     except NoSuchRepo:
         folder = None
     if folder is None:
         raise HttpError(404, f"Could not find folder '{req.repo}:{req.path}'.")
     if not folder.is_folder:
         raise HttpError(400, f"Expected a folder but found a file, at: {req.repo}:{req.path}")
-    items = [i for i in store.iter_descendants(req.repo, req.path) if not i.is_folder]
+    items = [i for i in view.descendants(req.path) if not i.is_folder]
     if len(items) > settings.max_files:
         raise HttpError(
             400,
