@@ -29,6 +29,7 @@ __all__ = [
     "require",
     "require_authenticated",
     "require_non_anonymous",
+    "require_overwrite",
 ]
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="Artifactory Realm"'}
@@ -114,6 +115,18 @@ def require(
     401 ``Unauthorized``, others 403 ``message``."""
     if not principal.can(perm, repo, path):
         raise refusal(principal, message)
+
+
+def require_overwrite(principal: Principal, repo: str, path: str) -> None:
+    """Replacing or deleting ``repo:path`` needs the delete action (Artifactory's 403)."""
+    require(
+        principal,
+        "delete",
+        f"Not enough permissions to delete/overwrite artifact '{repo}:{path}' "
+        f"(user: '{principal.name}' needs DELETE permission).",
+        repo,
+        path,
+    )
 
 
 def refusal(principal: Principal, message: str) -> HttpError:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from flask import Response, request
 
 from fake_artifactory.core import archive
-from fake_artifactory.core.auth import require
+from fake_artifactory.core.auth import require_overwrite
 from fake_artifactory.core.checksums import CHECKSUM_ALGS, sent_checksums, verify_client_checksums
 from fake_artifactory.core.download import content_disposition
 from fake_artifactory.core.errors import HttpError, InvalidRawPath, NoSuchRepo
@@ -118,14 +118,7 @@ def deploy_archive(req: RepoRequest) -> Response:
             for path, _ in files:
                 existing = store.get_item(req.repo, path)
                 if existing is not None and not existing.is_folder:
-                    require(
-                        who,
-                        "delete",
-                        f"Not enough permissions to delete/overwrite artifact "
-                        f"'{req.repo}:{path}' (user: '{who.name}' needs DELETE permission).",
-                        req.repo,
-                        path,
-                    )
+                    require_overwrite(who, req.repo, path)
     except BaseException:
         for _, blob in files:
             blob.discard()

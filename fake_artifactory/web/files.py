@@ -14,7 +14,7 @@ from typing import Any
 from flask import Response, request
 
 from fake_artifactory.core import download, serializers, uri
-from fake_artifactory.core.auth import require
+from fake_artifactory.core.auth import require, require_overwrite
 from fake_artifactory.core.checksums import CHECKSUM_SUFFIXES, sent_checksums, side_file_suffix
 from fake_artifactory.core.errors import HttpError, NoSuchItem, NoSuchRepo
 from fake_artifactory.core.properties import matrix_properties
@@ -76,14 +76,7 @@ def deploy(rest: str) -> Response:
         return deploy_checksum_file(req, suffix)
     existing = store.get_item(req.repo, req.path)
     if existing is not None and not existing.is_folder:
-        require(
-            who,
-            "delete",
-            f"Not enough permissions to delete/overwrite artifact '{target}' "
-            f"(user: '{who.name}' needs DELETE permission).",
-            req.repo,
-            req.path,
-        )
+        require_overwrite(who, req.repo, req.path)
     props = matrix_properties(req.matrix, may_annotate=who.can("annotate", req.repo, req.path))
     sent = sent_checksums(request.headers.get)
     if request.headers.get("X-Checksum-Deploy", "").lower() == "true":
@@ -236,14 +229,7 @@ def delete(rest: str) -> Response:
     if req.path == "":
         require(who, "admin", f"Not enough permissions to delete content of repository {req.repo}.")
     if not is_virtual(req.repo):
-        require(
-            who,
-            "delete",
-            f"Not enough permissions to delete/overwrite artifact '{target}' "
-            f"(user: '{who.name}' needs DELETE permission).",
-            req.repo,
-            req.path,
-        )
+        require_overwrite(who, req.repo, req.path)
     try:
         current_emulator().store.delete(req.repo, req.path)
     except (NoSuchItem, NoSuchRepo):

@@ -11,8 +11,9 @@ hashed before anything is stored and never come back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import TypeVar
 from urllib.parse import unquote
 
 from flask import Response
@@ -38,6 +39,8 @@ from fake_artifactory.web.context import (
     require_pro,
 )
 from fake_artifactory.web.emulator import current_emulator
+
+_T = TypeVar("_T")
 
 
 def entity_name(raw: str) -> str:
@@ -80,11 +83,16 @@ def list_users() -> Response:
     return json_response(body, security_json.USERS_TYPE)
 
 
+def _existing(found: Mapping[str, _T], kind: str, name: str) -> _T:
+    """The user or group ``name`` (404 ``<Kind> '<name>' does not exist`` if missing)."""
+    record = found.get(name)
+    if record is None:
+        raise HttpError(404, f"{kind} '{name}' does not exist")
+    return record
+
+
 def _user(state: SecurityState, name: str) -> UserRecord:
-    user = state.users.get(name)
-    if user is None:
-        raise HttpError(404, f"User '{name}' does not exist")
-    return user
+    return _existing(state.users, "User", name)
 
 
 def get_user(name: str) -> Response:
@@ -100,8 +108,8 @@ def _save_user(name: str, *, update: bool) -> None:
     # against the state the change is made from.
     state = _state()
     existing = state.users.get(name)
-    if update and existing is None:
-        raise HttpError(404, f"User '{name}' does not exist")
+    if update:
+        _user(state, name)
     configured = existing is not None and existing.configured
     _, password = security_json.parse_user(
         name, body, existing if update or configured else None, state
@@ -113,9 +121,7 @@ def _save_user(name: str, *, update: bool) -> None:
     hashed = hash_password(password) if password is not None else None
 
     def plan(now: SecurityState) -> list[Change]:
-        current = now.users.get(name)
-        if update and current is None:
-            raise HttpError(404, f"User '{name}' does not exist")
+        current = _user(now, name) if update else now.users.get(name)
         keep = current is not None and (update or current.configured)
         user, _ = security_json.parse_user(name, body, current if keep else None, now)
         if current is not None and current.configured and user.admin != current.admin:
@@ -187,10 +193,7 @@ def list_groups() -> Response:
 
 
 def _group(state: SecurityState, name: str) -> GroupRecord:
-    group = state.groups.get(name)
-    if group is None:
-        raise HttpError(404, f"Group '{name}' does not exist")
-    return group
+    return _existing(state.groups, "Group", name)
 
 
 def get_group(name: str) -> Response:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import copy
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from artifactory import ArtifactoryPath, sha1sum, sha256sum
@@ -41,71 +42,66 @@ def artifactory_token(fake_artifactory) -> ArtifactoryPath:
     return ArtifactoryPath(fake_artifactory.url, token=fake_artifactory.token)
 
 
-def _fresh_local(artifactory: ArtifactoryPath, name: str) -> Iterator[RepositoryLocal]:
-    found = artifactory.find_repository_local(name)
+def _fresh(found: Any, make: Callable[[], Any]) -> Iterator[Any]:
+    """The upstream fixtures' pattern: delete a leftover, create, yield, delete."""
     if found is not None:
         found.delete()
-    repo = RepositoryLocal(artifactory=artifactory, name=name)
-    repo.create()
-    yield repo
-    repo.delete()
+    entity = make()
+    entity.create()
+    yield entity
+    entity.delete()
 
 
 @pytest.fixture
 def repo1(artifactory: ArtifactoryPath) -> Iterator[RepositoryLocal]:
-    yield from _fresh_local(artifactory, "repo1")
+    found = artifactory.find_repository_local("repo1")
+    yield from _fresh(found, lambda: RepositoryLocal(artifactory=artifactory, name="repo1"))
 
 
 @pytest.fixture
 def repo2(artifactory: ArtifactoryPath) -> Iterator[RepositoryLocal]:
-    yield from _fresh_local(artifactory, "repo2")
+    found = artifactory.find_repository_local("repo2")
+    yield from _fresh(found, lambda: RepositoryLocal(artifactory=artifactory, name="repo2"))
 
 
 @pytest.fixture
 def permission(artifactory: ArtifactoryPath) -> Iterator[PermissionTarget]:
-    found = artifactory.find_permission_target("fixture_permission")
-    if found is not None:
-        found.delete()
-    target = PermissionTarget(artifactory=artifactory, name="fixture_permission")
-    target.create()
-    yield target
-    target.delete()
+    name = "fixture_permission"
+    found = artifactory.find_permission_target(name)
+    yield from _fresh(found, lambda: PermissionTarget(artifactory=artifactory, name=name))
 
 
-def _fresh_user(artifactory: ArtifactoryPath, name: str) -> Iterator[User]:
-    found = artifactory.find_user(name)
-    if found is not None:
-        found.delete()
-    user = User(
+def _user(artifactory: ArtifactoryPath, name: str) -> User:
+    return User(
         artifactory=artifactory, name=name, email=f"{name}@example.com", password="Pa55w@rd"
     )
-    user.create()
-    yield user
-    user.delete()
 
 
 @pytest.fixture
 def user1(artifactory: ArtifactoryPath) -> Iterator[User]:
-    yield from _fresh_user(artifactory, "user1")
+    yield from _fresh(artifactory.find_user("user1"), lambda: _user(artifactory, "user1"))
 
 
 @pytest.fixture
 def user2(artifactory: ArtifactoryPath) -> Iterator[User]:
-    yield from _fresh_user(artifactory, "user2")
+    yield from _fresh(artifactory.find_user("user2"), lambda: _user(artifactory, "user2"))
 
 
 @pytest.fixture
 def group1(artifactory: ArtifactoryPath) -> Iterator[Group]:
     found = artifactory.find_group("group1")
-    if found is not None:
-        found.delete()
-    group = Group(artifactory=artifactory, name="group1")
-    group.create()
-    yield group
-    group.delete()
+    yield from _fresh(found, lambda: Group(artifactory=artifactory, name="group1"))
 
 
 # -- test_admin.py ----------------------------------------------------------------------------
+
+
+def _created_then_deleted(entity: Any, find: Callable[[], Any]) -> None:
+    """The upstream create/delete tests: found once created, not found once deleted."""
+    entity.create()
+    assert find() is not None
+    entity.delete()
+    assert find() is None
 
 
 class TestUser:
@@ -119,10 +115,7 @@ class TestUser:
             password="Pa55w@rd",
             profile_updatable=True,
         )
-        user.create()
-        assert artifactory.find_user(name) is not None
-        user.delete()
-        assert artifactory.find_user(name) is None
+        _created_then_deleted(user, lambda: artifactory.find_user(name))
 
     def test_create_update(self, artifactory):
         """An API user authenticates with its password; changing the password changes
@@ -157,10 +150,7 @@ class TestGroup:
         """A group created through the API is found, and gone once deleted."""
         name = "test_create_delete_group"
         group = Group(artifactory=artifactory, name=name)
-        group.create()
-        assert artifactory.find_group(name) is not None
-        group.delete()
-        assert artifactory.find_group(name) is None
+        _created_then_deleted(group, lambda: artifactory.find_group(name))
 
     @pytest.mark.xfail(
         raises=AssertionError,
@@ -201,10 +191,7 @@ class TestTargetPermission:
         """A permission target created through the v1 API is found, and gone once deleted."""
         name = "create_delete_permission"
         target = PermissionTarget(artifactory=artifactory, name=name)
-        target.create()
-        assert artifactory.find_permission_target(name) is not None
-        target.delete()
-        assert artifactory.find_permission_target(name) is None
+        _created_then_deleted(target, lambda: artifactory.find_permission_target(name))
 
     def test_add_repositories(self, permission, repo1, repo2):
         """Repositories added to a target come back, and resolve to local repositories."""
@@ -229,30 +216,30 @@ class TestTargetPermission:
         assert "group1" in permission.raw["principals"]["groups"]
 
 
-class TestProject:
-    def test_create_delete(self, artifactory_token):
-        """A project created with a Bearer token is found, and gone once deleted."""
-        project = Project(
-            artifactory=artifactory_token,
-            project_key="t1k1",
-            display_name="test_create_delete_display_name",
-        )
-        project.create()
-        assert artifactory_token.find_project("t1k1") is not None
-        project.delete()
-        assert artifactory_token.find_project(project) is None
+@pytest.fixture
+def t1k1(artifactory_token: ArtifactoryPath) -> Project:
+    """The project both upstream project tests create."""
+    return Project(
+        artifactory=artifactory_token,
+        project_key="t1k1",
+        display_name="test_create_delete_display_name",
+    )
 
-    def test_create_update(self, artifactory_token):
-        """A project's description can be updated."""
-        project = Project(
-            artifactory=artifactory_token,
-            project_key="t1k1",
-            display_name="test_create_delete_display_name",
-        )
-        project.create()
+
+class TestProject:
+    def test_create_delete(self, artifactory_token, t1k1):
+        """A project created with a Bearer token is found, and gone once deleted."""
+        t1k1.create()
         assert artifactory_token.find_project("t1k1") is not None
-        project.description = "test_create_delete_description"
-        project.update()
+        t1k1.delete()
+        assert artifactory_token.find_project(t1k1) is None
+
+    def test_create_update(self, artifactory_token, t1k1):
+        """A project's description can be updated."""
+        t1k1.create()
+        assert artifactory_token.find_project("t1k1") is not None
+        t1k1.description = "test_create_delete_description"
+        t1k1.update()
         found = artifactory_token.find_project("t1k1")
         assert found.description == "test_create_delete_description"
         found.delete()
