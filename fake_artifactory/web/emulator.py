@@ -12,6 +12,7 @@ from fake_artifactory.core.directory import Directory
 from fake_artifactory.core.faults import FaultRegistry
 from fake_artifactory.core.journal import Journal
 from fake_artifactory.core.records import TokenRecord, now_ms
+from fake_artifactory.core.security import SecurityState
 from fake_artifactory.core.settings import FolderDownloadState
 from fake_artifactory.store import Store
 from fake_artifactory.store.snapshot import SnapshotError, import_snapshot
@@ -58,9 +59,12 @@ class Emulator:
             self.store.close()
             raise
         self.journal = Journal() if config.workers == 1 else None
-        self.directory = Directory(config, self.store.security_state, self._find_token)
+        self.directory = Directory(config, self._security_state, self._find_token)
         self.folder_download = FolderDownloadState(config)
         self.started_ms = now_ms()
+
+    def _security_state(self) -> SecurityState:
+        return self.store.security_state()
 
     def _find_token(self, digest: str) -> TokenRecord | None:
         return self.store.find_token(digest=digest)
