@@ -69,9 +69,13 @@ def get_storage_info(req: RepoRequest) -> Response:
     """File info or folder info (root ``path`` is ``/``); through a virtual repository, a
     missing item is a 404 with no body (as Artifactory answers it there)."""
     view = _view(req)
-    if view.virtual and view.get(req.path) is None:
-        return Response(status=404)
-    item = _read_item(req, view)
+    if view.virtual:
+        found = view.get(req.path)
+        if found is None:
+            return Response(status=404)
+        item = found
+    else:
+        item = _read_item(req, view)
     base = base_url()
     if item.is_folder:
         children = view.children(req.path)

@@ -195,3 +195,11 @@ def test_a_reset_forgets_api_users_and_keeps_configured_ones(fake_artifactory, s
 def test_user_names_in_urls_are_decoded_with_plus_as_space(session, base):
     assert _user(session, base, "j%20doe").status_code == 201
     assert session.get(f"{base}{USERS}/j+doe").json()["name"] == "j doe"
+
+
+def test_a_password_never_reaches_the_journal_or_the_state(fake_artifactory, session, base):
+    _user(session, base, "kim", password="j0urnal-Pa55")
+    requests.get(f"{base}/api/security/encryptedPassword", auth=("kim", "j0urnal-Pa55"))
+    root = fake_artifactory.root_url
+    for path in ("/_fake/requests", "/_fake/state", "/_fake/health"):
+        assert "j0urnal-Pa55" not in requests.get(f"{root}{path}").text
