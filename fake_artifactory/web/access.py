@@ -4,7 +4,9 @@ path, so they authenticate the caller themselves): the caller, the Access error 
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, request
@@ -30,3 +32,24 @@ def caller() -> Principal | Response:
     if principal.anonymous:
         return error(401, "UNAUTHORIZED", "Authentication is required", **CHALLENGE)
     return principal
+
+
+class Refused(Exception):
+    """A view's answer in the Access envelope, raised from wherever the refusal is found."""
+
+    def __init__(self, answer: Response) -> None:
+        super().__init__(answer.status)
+        self.answer = answer
+
+
+def refusals_answered(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Answer a :class:`Refused` raised by ``view`` with its response."""
+
+    @functools.wraps(view)
+    def answered(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except Refused as refused:
+            return refused.answer
+
+    return answered
