@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 import requests
 from mlflow.exceptions import MlflowException
-from plugin_support import calls, journal, read_tree, write_tree
+from plugin_support import (
+    NAMES,
+    calls,
+    download_into,
+    is_archive_get,
+    journal,
+    read_tree,
+    write_tree,
+)
 
 VIRTUAL = "ml-virtual"
 
@@ -144,3 +152,20 @@ def test_a_delete_in_a_local_repository_costs_no_extra_request(
         ("GET", config),
         ("DELETE", f"{item}/never.txt"),
     ]
+
+
+def test_a_folder_archive_through_a_virtual_repository_holds_every_member(
+    virtual_env, make_repo, tmp_path
+):
+    """With folder download on, one archive through the virtual repository brings the
+    files of every member."""
+    files = write_tree(tmp_path / "src", NAMES)
+    _admin(virtual_env, "PUT", "/ml-b/exp/run/artifacts/m/from-b.txt", data=b"held by b")
+    repo = make_repo("artifactory://exp/run/artifacts")
+    repo.log_artifacts(str(tmp_path / "src"), "m")
+    with virtual_env.folder_download():
+        virtual_env.clear_requests()
+        out = download_into(repo, "m", tmp_path / "dst")
+        archives = [e for e in journal(virtual_env) if is_archive_get(e["method"], e["uri"])]
+    assert read_tree(out) == {**files, "from-b.txt": b"held by b"}
+    assert [(e["status"], f"/{VIRTUAL}/" in e["uri"]) for e in archives] == [(200, True)]
