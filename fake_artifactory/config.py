@@ -1,19 +1,25 @@
 """Emulator configuration: one frozen value object, built from defaults or CLI arguments.
 
-Only this module parses user-supplied settings; everything else receives an
-:class:`EmulatorConfig`.
+Only this module parses user-supplied settings and reads the environment; everything
+else receives an :class:`EmulatorConfig`.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import dataclasses
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 PERMISSIONS: frozenset[str] = frozenset({"read", "deploy", "delete", "annotate", "admin"})
 DEFAULT_REPO = "example-repo-local"
+#: Environment variable holding the control token (``--control-token`` wins over it).
+CONTROL_TOKEN_ENV = "FAKE_ARTIFACTORY_CONTROL_TOKEN"
 
 Anonymous = Literal["off", "read", "write"]
 Edition = Literal["pro", "oss"]
@@ -86,6 +92,15 @@ class EmulatorConfig:
     #: emulator is a throughput server: no request journal, no fault rules, no run-time
     #: settings (see ``fake_artifactory.server.workers``).
     workers: int = 1
+    #: Secret guarding ``/_fake/`` (see :func:`with_control_token`); None: open.
+    control_token: str | None = field(default=None, repr=False)
+    #: Where a server writes the control token in force (mode 0600) before it says READY.
+    control_token_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        token = self.control_token
+        if token is not None and (not token or any(c.isspace() for c in token)):
+            raise ConfigurationError("the control token must be non-empty, without spaces")
 
     @property
     def admin_user(self) -> str:
@@ -116,6 +131,8 @@ class EmulatorConfig:
         if bool(ns.tls_cert) != bool(ns.tls_key):
             raise ConfigurationError("--tls-cert and --tls-key must be given together")
         workers = getattr(ns, "workers", 1)
+        control_token = getattr(ns, "control_token", None)
+        token_file = getattr(ns, "control_token_file", None)
         if workers > 1 and ns.faults:
             raise ConfigurationError(
                 "--faults needs one process (rule counters are per process); drop --workers"
@@ -146,7 +163,42 @@ class EmulatorConfig:
             folder_download_max_size_mb=getattr(ns, "folder_download_max_size_mb", 1024),
             folder_download_max_parallel=getattr(ns, "folder_download_max_parallel", 10),
             workers=workers,
+            control_token=env_control_token() if control_token is None else control_token,
+            control_token_file=Path(token_file) if token_file else None,
         )
+
+
+def env_control_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The control token named by :data:`CONTROL_TOKEN_ENV` (empty counts as unset)."""
+    value = (os.environ if environ is None else environ).get(CONTROL_TOKEN_ENV, "")
+    return value or None
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` is reachable from this machine only (``127.0.0.0/8``, ``::1``,
+    ``localhost``). Any other name counts as reachable from elsewhere."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def with_control_token(config: EmulatorConfig) -> EmulatorConfig:
+    """``config`` with the control token it must enforce.
+
+    A token given stays. Without one, a token is generated when the server is reachable
+    from elsewhere (a host that is not loopback) or when ``control_token_file`` asks
+    for one; on loopback the control plane stays open, as it always was.  Idempotent,
+    so every entry point (CLI, ``--workers`` parent, :class:`ThreadedServer`) calls it
+    and all processes of one server share one token.
+    """
+    if config.control_token is not None:
+        return config
+    if is_loopback(config.host) and config.control_token_file is None:
+        return config
+    return dataclasses.replace(config, control_token=secrets.token_urlsafe(32))
 
 
 def user_arg(value: str) -> UserSpec:
@@ -248,5 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="server processes sharing the port and the data dir (throughput mode: no "
         "request journal, fault rules or run-time settings when above 1)",
+    )
+    p.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        help=f"require 'Authorization: Bearer TOKEN' (or admin credentials) on /_fake/ "
+        f"(default: ${CONTROL_TOKEN_ENV}; generated when --host is not loopback)",
+    )
+    p.add_argument(
+        "--control-token-file",
+        metavar="PATH",
+        help="write the control token to PATH (mode 0600); generates one if none is given",
     )
     return p

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from typing import Protocol
 
 from fake_artifactory.config import EmulatorConfig
@@ -94,6 +95,34 @@ def _basic(value: str, directory: Directory) -> Principal:
     if owner is None:
         raise HttpError(401, "Bad credentials", CHALLENGE)
     return owner
+
+
+#: What a caller without the control token gets from a guarded ``/_fake/`` endpoint.
+CONTROL_DENIED = (
+    "The control plane needs 'Authorization: Bearer <control token>' "
+    "or the credentials of an admin user"
+)
+CONTROL_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="fake-artifactory control plane"'}
+
+
+def may_control(headers: HeaderSource, config: EmulatorConfig, directory: Directory) -> bool:
+    """True when the caller may use the ``/_fake/`` control plane.
+
+    Open when no control token is configured. Otherwise the caller needs ``Authorization:
+    Bearer <control token>`` (compared in constant time) or credentials that make it an
+    admin of the emulated server, however given (Basic, Bearer token, API key).
+    """
+    token = config.control_token
+    if token is None:
+        return True
+    scheme, _, value = (headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
+        return True
+    try:
+        caller = authenticate(headers, directory)
+    except HttpError:
+        return False
+    return not caller.anonymous and caller.can("admin")
 
 
 def require_authenticated(principal: Principal, config: EmulatorConfig) -> None:

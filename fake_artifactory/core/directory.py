@@ -11,7 +11,8 @@
   stored, changes with the password, and stops working when the emulator restarts.
 * A secret: a ``--token`` or ``--api-key`` (the first admin user's), or an access token
   minted through the Access API (admin scope: an admin; otherwise the permissions of
-  the user it names, or read-only for a user the emulator does not know).
+  the user it names, or read-only for a user the emulator does not know; a token marked
+  ``NO_ADMIN_SCOPE`` is never an admin).
 
 Permissions themselves come from :class:`fake_artifactory.core.security.SecurityState`.
 """
@@ -27,10 +28,10 @@ from collections.abc import Callable
 
 from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.core.passwords import verify_password
-from fake_artifactory.core.permissions import Principal, everywhere
+from fake_artifactory.core.permissions import ACTIONS, Principal, everywhere
 from fake_artifactory.core.records import TokenRecord, now_ms
 from fake_artifactory.core.security import SecurityState, UserRecord
-from fake_artifactory.core.tokens import ADMIN_SCOPE, digest
+from fake_artifactory.core.tokens import ADMIN_SCOPE, NO_ADMIN_SCOPE, digest
 
 #: Prefix of an encrypted password (it has the look of Artifactory's, not its cipher).
 ENCRYPTED_PREFIX = "AP"
@@ -119,11 +120,16 @@ class Directory:
         record = self._find_token(digest(secret))
         if record is None or record.expired(now_ms()):
             return None
-        if ADMIN_SCOPE in record.scope.split():
+        scopes = record.scope.split()
+        if ADMIN_SCOPE in scopes and NO_ADMIN_SCOPE not in scopes:
             return Principal(record.username, admin=True)
         state = self.state()
         found = state.principal(record.username)
-        if record.username in state.users or record.username in self._specs:
-            return found
-        # A "transient" user the emulator does not know: read-only.
-        return Principal(found.name, found.admin, (*found.grants, everywhere({"read"})))
+        if record.username not in state.users and record.username not in self._specs:
+            # A "transient" user the emulator does not know: read-only.
+            found = Principal(found.name, found.admin, (*found.grants, everywhere({"read"})))
+        if NO_ADMIN_SCOPE in scopes and found.admin:
+            # Never admin (an imported token, or one a non-admin minted); admin implies
+            # every other action, which it keeps.
+            return Principal(found.name, False, (everywhere(ACTIONS),))
+        return found

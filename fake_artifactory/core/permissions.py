@@ -36,6 +36,10 @@ LETTERS: dict[str, str] = {
     "x": "distribute",
 }
 WORDS: dict[str, str] = {word: letter for letter, word in LETTERS.items()}
+#: Every action, by the emulator's names (what admin implies, and more).
+ACTIONS = frozenset(
+    {"read", "deploy", "annotate", "delete", "manage", "managedXrayMeta", "distribute"}
+)
 #: The emulator's name of each v2 action word (the reverse of :func:`word_of`).
 _INTERNAL = {"write": "deploy"}
 

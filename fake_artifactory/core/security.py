@@ -242,7 +242,7 @@ def user_doc(user: UserRecord) -> dict[str, Any]:
     return {
         "name": user.name,
         "email": user.email,
-        "password_hash": user.password_hash,
+        "salted_hash": user.password_hash,
         "flags": dict(user.flags),
         "groups": list(user.groups),
         "realm": user.realm,
@@ -276,7 +276,7 @@ def user_of(doc: Mapping[str, Any]) -> UserRecord:
     return UserRecord(
         name=str(doc["name"]),
         email=str(doc.get("email", "")),
-        password_hash=str(doc.get("password_hash", "")),
+        password_hash=str(doc.get("salted_hash", "")),
         flags={**USER_FLAGS, **{k: bool(v) for k, v in dict(doc.get("flags", {})).items()}},
         groups=tuple(str(g) for g in doc.get("groups", ())),
         realm=str(doc.get("realm", "internal")),
@@ -336,12 +336,15 @@ def configured_user(spec: UserSpec, stored: UserRecord | None) -> UserRecord:
 def admit_snapshot(
     entries: Iterable[tuple[str, str, dict[str, Any]]], configured: Sequence[UserSpec]
 ) -> list[tuple[str, str, dict[str, Any]]]:
-    """The security documents a snapshot import may store: every rule about what an
-    imported snapshot may bring in lives here.
+    """The security documents a snapshot import may store (the users' and groups' part of
+    :func:`fake_artifactory.store.snapshot.drop_admin_grants`): nothing imported is an
+    admin.
 
     Configured users are this emulator's, not the snapshot's: a snapshot's user of that
-    name keeps only its email and groups, and a snapshot's "configured" user that this
-    emulator does not configure becomes an ordinary user without a password.
+    name keeps only its email and groups, and a user another emulator's command line
+    configured is left out (no password of it was ever stored: it could not log in).
+    Any other user it brings is not an admin, and a group it brings has no admin
+    privileges.
     """
     specs = {s.name: s for s in configured}
     admitted = []
@@ -351,7 +354,12 @@ def admit_snapshot(
             if name in specs:
                 user = configured_user(specs[name], user)
             elif user.configured:
-                user = replace(user, configured=False, password_hash="")
+                continue
+            else:
+                user = replace(user, flags={**user.flags, "admin": False})
             doc = user_doc(user)
+        elif kind == GROUP:
+            group = group_of(doc)
+            doc = group_doc(replace(group, flags={**group.flags, "adminPrivileges": False}))
         admitted.append((kind, name, doc))
     return admitted

@@ -8,7 +8,11 @@ it gets 401 ``Bad credentials`` (403 through ``X-JFrog-Art-Api``, as for any bad
 
 Scope ``applied-permissions/admin`` grants every permission; any other scope gives
 the named user's permissions, or read-only for a user the emulator does not know (a
-"transient" user): see :class:`fake_artifactory.core.directory.Directory`.
+"transient" user): see :class:`fake_artifactory.core.directory.Directory`.  A token
+marked :data:`NO_ADMIN_SCOPE` never has the admin permission, whatever its user may do:
+tokens that came in with a snapshot (see
+:func:`fake_artifactory.store.snapshot.drop_admin_grants`) and tokens minted by a
+caller who is not an admin (a token never grants more than its creator holds).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from fake_artifactory.core.records import TokenRecord, now_ms
 
 ADMIN_SCOPE = "applied-permissions/admin"
 USER_SCOPE = "applied-permissions/user"
+#: Marks a token that never has the admin permission (see :func:`without_admin`).
+NO_ADMIN_SCOPE = "fake-artifactory/no-admin"
 #: Default lifetime in seconds when the request gives none (one year).
 DEFAULT_EXPIRES_IN = 31_536_000
 #: Largest accepted lifetime (about 300 years; keeps timestamps inside SQLite's range).
@@ -88,3 +94,9 @@ def describe(record: TokenRecord) -> dict[str, Any]:
         "description": record.description,
     }
     return {k: v for k, v in entry.items() if v is not None}
+
+
+def without_admin(scope: str) -> str:
+    """``scope`` without the admin grant and marked :data:`NO_ADMIN_SCOPE` (idempotent)."""
+    kept = [s for s in scope.split() if s not in (ADMIN_SCOPE, NO_ADMIN_SCOPE)]
+    return " ".join([*(kept or [USER_SCOPE]), NO_ADMIN_SCOPE])

@@ -60,7 +60,8 @@ class Store:
         self.durability = Durability.resolve(fsync, ephemeral=self.ephemeral)
         root = Path(tempfile.mkdtemp(prefix="fake-artifactory-")) if data_dir is None else data_dir
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        # Every stored file lives here: a new data dir is for its owner only.
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.blobs = BlobStore(root, self.durability, shared=self.shared)
         self.db = Database(root / "meta.sqlite3", self.durability, shared=self.shared)
         self.content = Content(self.db, self.blobs)

@@ -9,15 +9,16 @@ Layout of the archive::
 Repositories carry their configuration; items their checksums, timestamps, users and
 properties; tokens only their SHA-256 digest (never the token); ``security`` holds the
 users (passwords only as salted hashes; configured users without one), groups,
-permission targets and projects.  Format 1 (no configurations, no security documents) is
-still read.  What an imported snapshot may bring in is decided in one place,
-:func:`fake_artifactory.core.security.admit_snapshot`.
+permission targets and projects.  Configured passwords, API keys, ``--token`` values and
+the control token are configuration, never stored, so no snapshot holds them.  Format 1
+(no configurations, no security documents) is still read.
 
 Import is all-or-nothing: every member name is checked (only the two forms above are
 accepted, nothing is ever extracted to a path taken from the archive), every blob is
 re-hashed while it is staged and must match its name, and the metadata is replaced in
-one transaction.  Configured repositories
-(``--repo``) exist afterwards whether or not the snapshot has them.
+one transaction.  Configured repositories (``--repo``) and users (``--user``) exist
+afterwards, as configured, whether or not the snapshot has them.  A snapshot never
+grants admin rights (:func:`drop_admin_grants`).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ import io
 import json
 import re
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, Any, NamedTuple
 
+from fake_artifactory.config import UserSpec
 from fake_artifactory.core.records import ItemRecord, RepoRecord, TokenRecord
 from fake_artifactory.core.security import KINDS, admit_snapshot
+from fake_artifactory.core.tokens import without_admin
 from fake_artifactory.store.blobs import CHUNK_SIZE, StagedBlob
 from fake_artifactory.store.facade import Store
 from fake_artifactory.store.security import Entry
@@ -114,6 +117,25 @@ def _parse_manifest(raw: bytes) -> _Manifest:
     return _Manifest(repos, items, tokens, security)
 
 
+def drop_admin_grants(parsed: _Manifest, configured: Sequence[UserSpec]) -> _Manifest:
+    """The one rule of what an imported snapshot may grant: never admin rights.
+
+    Admin rights come only from the configuration the emulator runs with (``--user
+    NAME:PW:admin``, ``--token``, ``--api-key``) and from tokens and users an admin
+    creates; a snapshot is data anyone can write, token digests and users of their
+    choosing included. So an imported token loses the admin scope and is marked never to
+    be admin: it keeps the other permissions the running configuration gives the user it
+    names (read-only for a user it does not know). An imported user is never an admin and
+    an imported group never has admin privileges; the ``configured`` users are as the
+    command line says, whatever the snapshot holds
+    (:func:`fake_artifactory.core.security.admit_snapshot`).
+    """
+    return parsed._replace(
+        tokens=[dataclasses.replace(t, scope=without_admin(t.scope)) for t in parsed.tokens],
+        security=admit_snapshot(parsed.security, configured),
+    )
+
+
 def import_snapshot(store: Store, src: IO[bytes]) -> int:
     """Replace the whole state of ``store`` with the snapshot read from ``src``.
 
@@ -144,14 +166,13 @@ def import_snapshot(store: Store, src: IO[bytes]) -> int:
             raise SnapshotError(f"not a tar.gz snapshot: {type(exc).__name__}") from None
         if raw_manifest is None:
             raise SnapshotError(f"{MANIFEST} missing from snapshot")
-        parsed = _parse_manifest(raw_manifest)
+        parsed = drop_admin_grants(_parse_manifest(raw_manifest), store.security.users)
         needed = {i.sha256 for i in parsed.items if not i.is_folder and i.sha256}
         missing = needed - set(staged)
         if missing:
             raise SnapshotError(f"snapshot lacks {len(missing)} blob(s)")
-        security = admit_snapshot(parsed.security, store.security.users)
         store.replace_state(
-            parsed.repos, parsed.items, parsed.tokens, list(staged.values()), security
+            parsed.repos, parsed.items, parsed.tokens, list(staged.values()), parsed.security
         )
         return len(parsed.items)
     finally:

@@ -67,8 +67,10 @@ def create() -> Response:
         return access.error(
             403, "FORBIDDEN", "Only an admin may create tokens for others or admin ones"
         )
+    # A token never grants more than its creator holds, even when its user is an admin.
+    stored_scope = scope if who.can("admin") else tokens.without_admin(scope)
     token, record = tokens.new_token(
-        username, scope, expires_in, str(params.get("description") or "")
+        username, stored_scope, expires_in, str(params.get("description") or "")
     )
     current_emulator().store.add_token(record)
     log.info("created access token %s for %s", record.token_id, username)

@@ -9,6 +9,8 @@ import pytest
 import requests
 from emulator_support import REPO, errors_of
 
+from fake_artifactory.config import UserSpec
+
 USERS = "/api/security/users"
 GROUPS = "/api/security/groups"
 
@@ -164,7 +166,7 @@ def test_users_groups_and_hashes_persist_in_the_data_dir(make_server, tmp_path):
     assert b"pers1st-Pa55" not in raw
     with sqlite3.connect(data / "meta.sqlite3") as db:
         (doc,) = db.execute("SELECT doc FROM security WHERE name = 'gina'").fetchone()
-    assert '"password_hash": "scrypt$' in doc
+    assert '"salted_hash": "scrypt$' in doc
     second = make_server(data_dir=data)
     me = requests.get(f"{second.url}/api/security/encryptedPassword", auth=("gina", "pers1st-Pa55"))
     assert me.status_code == 200
@@ -203,3 +205,23 @@ def test_a_password_never_reaches_the_journal_or_the_state(fake_artifactory, ses
     root = fake_artifactory.root_url
     for path in ("/_fake/requests", "/_fake/state", "/_fake/health"):
         assert "j0urnal-Pa55" not in requests.get(f"{root}{path}").text
+
+
+def test_an_imported_snapshot_never_makes_an_admin(fake_artifactory, session, base, make_server):
+    """Users and groups that come in with a snapshot keep their passwords and memberships,
+    but no user is an admin and no group has admin privileges; the configured users stay
+    as the command line says, and another emulator's ones are left out."""
+    _user(session, base, "eve", password="ev3-Pa55", admin=True)
+    session.put(f"{base}{GROUPS}/root", json={"adminPrivileges": True})
+    session.post(f"{base}{GROUPS}/root", json={"userNames": ["eve"]})
+    snapshot = requests.get(f"{fake_artifactory.root_url}/_fake/snapshot").content
+    other = make_server(users=(UserSpec("admin", "other-pw"),))
+    assert requests.post(f"{other.root_url}/_fake/snapshot", data=snapshot).status_code == 200
+    admin = ("admin", "other-pw")
+    eve = requests.get(f"{other.url}{USERS}/eve", auth=admin).json()
+    assert eve["admin"] is False and eve["groups"] == ["root"]
+    assert requests.get(f"{other.url}{GROUPS}/root", auth=admin).json()["adminPrivileges"] is False
+    assert requests.get(f"{other.url}{USERS}", auth=("eve", "ev3-Pa55")).status_code == 403
+    names = {u["name"] for u in requests.get(f"{other.url}{USERS}", auth=admin).json()}
+    assert names == {"admin", "eve"}  # the exporter's reader and deployer are not ours
+    assert requests.get(f"{other.url}{USERS}/admin", auth=admin).json()["admin"] is True
