@@ -23,6 +23,8 @@ CONTROL_TOKEN_ENV = "FAKE_ARTIFACTORY_CONTROL_TOKEN"
 
 Anonymous = Literal["off", "read", "write"]
 Edition = Literal["pro", "oss"]
+#: Which Pro-only message the OSS edition gives an explode deploy (see ``--oss-explode-message``).
+ExplodeMessage = Literal["short", "long"]
 #: What the store fsyncs (see :class:`fake_artifactory.store.blobs.Durability`).
 Fsync = Literal["auto", "never", "blobs", "always"]
 
@@ -78,6 +80,8 @@ class EmulatorConfig:
     #: Largest accepted request head (request line + headers), like Tomcat's limit.
     max_header_bytes: int = 65536
     server_id: str = "fake-artifactory-0001"
+    #: ``X-Artifactory-Node-Id`` of a 7.x emulator (a real server sends its host name).
+    node_id: str = "fake-artifactory-node"
     log_level: str = "WARNING"
     #: A snapshot (``.tar.gz``) that replaces the state when the emulator starts.
     seed: Path | None = None
@@ -88,6 +92,12 @@ class EmulatorConfig:
     folder_download_max_files: int = 5000
     folder_download_max_size_mb: int = 1024
     folder_download_max_parallel: int = 10
+    #: Longest AQL query accepted, in characters: None = by version (6000 from 7.0, no
+    #: limit before), 0 = no limit.
+    aql_max_query_chars: int | None = None
+    #: The OSS edition's answer to an explode deploy: the deploy servlet's short Pro-only
+    #: message (read in the 6.x source) or the REST resources' long one (7.x unverified).
+    oss_explode_message: ExplodeMessage = "short"
     #: Server processes sharing the data dir and the port (``--workers``); above 1 the
     #: emulator is a throughput server: no request journal, no fault rules, no run-time
     #: settings (see ``fake_artifactory.server.workers``).
@@ -163,6 +173,8 @@ class EmulatorConfig:
             folder_download_max_size_mb=getattr(ns, "folder_download_max_size_mb", 1024),
             folder_download_max_parallel=getattr(ns, "folder_download_max_parallel", 10),
             workers=workers,
+            aql_max_query_chars=getattr(ns, "aql_max_query_chars", None),
+            oss_explode_message=getattr(ns, "oss_explode_message", "short"),
             control_token=env_control_token() if control_token is None else control_token,
             control_token_file=Path(token_file) if token_file else None,
         )
@@ -294,6 +306,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folder-download-max-files", type=non_negative_int_arg, default=5000)
     p.add_argument("--folder-download-max-size-mb", type=non_negative_int_arg, default=1024)
     p.add_argument("--folder-download-max-parallel", type=non_negative_int_arg, default=10)
+    p.add_argument(
+        "--aql-max-query-chars",
+        type=non_negative_int_arg,
+        default=None,
+        metavar="N",
+        help="refuse longer AQL queries with 400 (default: 6000 for a 7.x --version, "
+        "none before; 0 = no limit)",
+    )
+    p.add_argument(
+        "--oss-explode-message",
+        choices=("short", "long"),
+        default="short",
+        help="the Pro-only message an OSS edition gives an explode deploy: short (the "
+        "6.x deploy servlet's, default) or long (the REST resources')",
+    )
     p.add_argument(
         "--workers",
         type=positive_int_arg,

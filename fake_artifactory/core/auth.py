@@ -137,6 +137,14 @@ def require_non_anonymous(principal: Principal, message: str) -> None:
         raise HttpError(401, message, CHALLENGE)
 
 
+def refuse_anonymous(principal: Principal) -> None:
+    """An anonymous caller (anonymous access being on) is refused with 401 ``Unauthorized``
+    and the Basic challenge: Artifactory's exception mappers turn a REST resource's 403
+    for an anonymous caller, and any 401 without a challenge, into exactly this answer."""
+    if principal.anonymous:
+        raise HttpError(401, "Unauthorized", CHALLENGE)
+
+
 def require(
     principal: Principal, perm: str, message: str, repo: str | None = None, path: str = ""
 ) -> None:
@@ -159,8 +167,7 @@ def require_overwrite(principal: Principal, repo: str, path: str) -> None:
 
 
 def refusal(principal: Principal, message: str) -> HttpError:
-    """The answer to a caller who may not do something: 401 ``Unauthorized`` (with the
-    challenge) for anonymous, else 403 ``message``."""
-    if principal.anonymous:
-        return HttpError(401, "Unauthorized", CHALLENGE)
+    """The answer to a caller who may not do something: 403 ``message``, or for an
+    anonymous caller the 401 of :func:`refuse_anonymous` (raised here)."""
+    refuse_anonymous(principal)
     return HttpError(403, message)

@@ -5,25 +5,25 @@ path, so they authenticate the caller themselves): the caller, the Access error 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
 from flask import Response, request
 
+from fake_artifactory.core import serializers
 from fake_artifactory.core.auth import CHALLENGE, Principal, authenticate
 from fake_artifactory.web.emulator import current_emulator
 
 
 def error(status: int, code: str, message: str, **headers: str) -> Response:
-    body = json.dumps({"errors": [{"code": code, "message": message}]}, indent=2)
+    body = serializers.to_json({"errors": [{"code": code, "message": message}]})
     resp = Response(body, status=status, content_type="application/json")
     resp.headers.update(headers)
     return resp
 
 
 def json_answer(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, indent=2), status=status, content_type="application/json")
+    return Response(serializers.to_json(body), status=status, content_type="application/json")
 
 
 def caller() -> Principal | Response:

@@ -12,7 +12,15 @@ from fake_artifactory.core.auth import ANONYMOUS, Principal
 from fake_artifactory.core.errors import HttpError
 from fake_artifactory.web.emulator import current_emulator
 
-PRO_ONLY = "This REST API is available only in Artifactory Pro."
+#: What Artifactory's REST resources answer on OSS for a Pro-only feature (the newline is
+#: part of the message).
+PRO_ONLY = (
+    "This REST API is available only in Artifactory Pro (see: jfrog.com/artifactory/features). "
+    "If you are already running Artifactory Pro please make sure your server is activated "
+    "with a valid license key.\n"
+)
+#: What the deploy servlet answers on OSS for a Pro-only deploy (explode an archive).
+PRO_ONLY_SHORT = "This REST API is available only in Artifactory Pro."
 
 
 def principal() -> Principal:

@@ -15,10 +15,15 @@ from flask import Response, request
 
 from fake_artifactory.core import download, serializers, uri
 from fake_artifactory.core.auth import require, require_overwrite
-from fake_artifactory.core.checksums import CHECKSUM_SUFFIXES, sent_checksums, side_file_suffix
+from fake_artifactory.core.checksums import (
+    CHECKSUM_SUFFIXES,
+    policy_checksum,
+    sent_checksums,
+    side_file_suffix,
+)
 from fake_artifactory.core.errors import HttpError, NoSuchItem, NoSuchRepo
 from fake_artifactory.core.properties import matrix_properties
-from fake_artifactory.core.records import ItemRecord
+from fake_artifactory.core.records import ItemRecord, now_ms
 from fake_artifactory.core.uri import RepoRequest, parse_repo_request
 from fake_artifactory.store import Store
 from fake_artifactory.store.blobs import CHUNK_SIZE
@@ -101,8 +106,12 @@ def deploy_checksum_file(req: RepoRequest, suffix: str) -> Response:
     value = request.stream.read(1024).decode("utf-8", "replace").strip().split()
     received = value[0].lower() if value else ""
     item = store.get_item(req.repo, sibling)
-    if item is None or item.is_folder:
+    if item is None:
         raise HttpError(404, f"Target file to set checksum on doesn't exist: {req.repo}:{sibling}")
+    if item.is_folder:
+        raise HttpError(
+            409, f"Checksum only supported for files (but found folder): {req.repo}:{sibling}"
+        )
     actual = getattr(item, alg)
     if received != actual:
         raise HttpError(
@@ -135,6 +144,9 @@ def retrieve(rest: str) -> Response:
     view.require_readable(req.path)
     item = view.get(req.path)
     if item is None:
+        suffix = side_file_suffix(req.path)
+        if suffix:
+            return checksum_file(req, suffix, view)
         raise HttpError(404, "File not found.")
     if item.is_folder:
         if not req.folder:
@@ -146,6 +158,23 @@ def retrieve(rest: str) -> Response:
         page = serializers.index_html(req.repo, req.path, view.children(req.path))
         return Response(page, content_type="text/html;charset=utf-8")
     return _file_response(item)
+
+
+def checksum_file(req: RepoRequest, suffix: str, view: RepoView) -> Response:
+    """``GET|HEAD x.sha1`` (``.md5``, ``.sha256``) without such a file: the checksum of
+    ``x`` under the repository's checksum policy, as text; 404 when it has none."""
+    sibling = req.path[: -len(suffix)]
+    item = view.get(sibling)
+    if item is None:
+        raise HttpError(404, "File not found.")
+    value = None if item.is_folder else policy_checksum(item, CHECKSUM_SUFFIXES[suffix])
+    if not value:
+        raise HttpError(404, f"Checksum not found for {sibling}")
+    body = value.encode("ascii")
+    resp = Response(b"" if request.method == "HEAD" else body, content_type=download.CHECKSUM_MIME)
+    resp.headers["Content-Length"] = str(len(body))
+    resp.headers["Last-Modified"] = serializers.http_date(now_ms())
+    return resp
 
 
 def stream_blob(store: Store, item: ItemRecord, ranges: list[tuple[int, int]]) -> Iterator[bytes]:

@@ -79,6 +79,7 @@ ROUTES: tuple[Route, ...] = (
     # system
     route("GET HEAD", r"/api/+system/+ping/*", system.ping),
     route("GET HEAD", r"/api/+system/+version/*", system.version),
+    route("POST", r"/api/+system/+usage/*", system.usage),
     route("GET", r"/api/+v1/+uploads/config/*", system.uploads_config),
     # storage: item info, ?list, properties; metadata
     route("GET HEAD", rf"/api/+storage/{_ITEM}", storage.get),

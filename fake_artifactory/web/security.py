@@ -175,7 +175,9 @@ def encrypted_password() -> Response:
     value = current_emulator().directory.encrypted_password(who.name)
     if value is None:
         raise HttpError(404, f"User not found. The user: '{who.name}'")
-    return Response(value, content_type="text/plain")
+    resp = Response(value)
+    resp.headers["Content-Type"] = "text/plain"  # as Jersey's @Produces: no charset
+    return resp
 
 
 # -- groups --------------------------------------------------------------------------------

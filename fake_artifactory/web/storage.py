@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Response, request
 
 from fake_artifactory.core import serializers
-from fake_artifactory.core.auth import require, require_non_anonymous
+from fake_artifactory.core.auth import refuse_anonymous, require
 from fake_artifactory.core.errors import HttpError, NoSuchItem, NoSuchRepo
 from fake_artifactory.core.properties import (
     parse_metadata_patch,
@@ -32,6 +32,38 @@ from fake_artifactory.web.reads import RepoView
 
 #: Query keys of the storage API the emulator does not implement (501, never a 200).
 UNSUPPORTED_KEYS = ("storageinfo", "stats", "lastModified", "propertiesXml", "permissions")
+#: What the storage resource can produce: a request accepting none of these is refused
+#: with 406 before anything else is looked at (Jersey matches ``Accept`` first).
+PRODUCES = (
+    "application/json",
+    "application/xml",
+    serializers.FOLDER_INFO,
+    serializers.FILE_INFO,
+    serializers.ITEM_PROPERTIES,
+    serializers.FILE_LIST,
+    "application/vnd.org.jfrog.artifactory.storage.ItemLastModified+json",
+    "application/vnd.org.jfrog.artifactory.storage.ItemPermissions+json",
+    "application/vnd.org.jfrog.artifactory.storage.StatsInfo+json",
+)
+
+
+def _accepts(*types: str) -> bool:
+    """True when the request has no ``Accept`` header or accepts one of ``types``."""
+    if "Accept" not in request.headers:
+        return True
+    return request.accept_mimetypes.best_match(types) is not None
+
+
+def _require_acceptable(produced: str) -> None:
+    """406 when the client accepts neither ``produced`` nor plain ``application/json``
+    (which Artifactory always allows, for older clients), naming what it accepts."""
+    if _accepts(produced, "application/json"):
+        return
+    accepted = [t.split(";", 1)[0].strip() for t in request.headers["Accept"].split(",")]
+    raise HttpError(
+        406,
+        f"Resource produces {produced} but client only accepts [{', '.join(accepted)}]",
+    )
 
 
 def _view(req: RepoRequest) -> RepoView:
@@ -53,6 +85,8 @@ def _read_item(req: RepoRequest, view: RepoView | None = None) -> ItemRecord:
 
 def get(tail: str) -> Response:
     """``GET /api/storage/{repo}/{path}`` with the query-key precedence of Artifactory."""
+    if not _accepts(*PRODUCES):
+        raise HttpError(406, "Not Acceptable")
     req = parse_repo_request("/" + tail)
     args = request.args
     if "list" in args:
@@ -76,6 +110,7 @@ def get_storage_info(req: RepoRequest) -> Response:
         item = found
     else:
         item = _read_item(req, view)
+    _require_acceptable(serializers.FOLDER_INFO if item.is_folder else serializers.FILE_INFO)
     base = base_url()
     if item.is_folder:
         children = view.children(req.path)
@@ -88,7 +123,7 @@ def get_storage_info(req: RepoRequest) -> Response:
 def get_file_list(req: RepoRequest) -> Response:
     """``?list`` (Pro): deep/depth/listFolders/includeRootPath/mdTimestamps."""
     require_pro()
-    require_non_anonymous(principal(), "This resource is available to authenticated users only.")
+    refuse_anonymous(principal())
     view = _view(req)
     item = _read_item(req, view)
     if not item.is_folder:
@@ -117,13 +152,22 @@ def get_file_list(req: RepoRequest) -> Response:
 
 
 def get_properties(req: RepoRequest) -> Response:
-    """``?properties[=k1,k2]``: arrays per key, 404 ``No properties could be found.``"""
-    item = _read_item(req)
+    """``?properties[=k1,k2]``: arrays per key.  No such property, no such item or
+    repository, or no read permission: all the same 404 ``No properties could be found.``"""
+    none_found = HttpError(404, "No properties could be found.")
+    if not principal().can("read"):
+        raise none_found
+    try:
+        item = current_emulator().store.get_item(req.repo, req.path)
+    except NoSuchRepo:
+        item = None
+    if item is None:
+        raise none_found
     wanted = request.args.get("properties") or ""
     keys = [k for k in wanted.split(",") if k] or None
     body = serializers.item_properties(item, base_url(), keys)
     if body is None:
-        raise HttpError(404, "No properties could be found.")
+        raise none_found
     resp = json_response(body, serializers.ITEM_PROPERTIES)
     resp.headers["Cache-Control"] = "no-store"
     return resp
