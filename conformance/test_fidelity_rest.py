@@ -168,12 +168,23 @@ def test_fidelity_repository_config_missing(rest: RestClient, probe: Recorder) -
     probe.record("repository-config-missing", claim, resp)
 
 
+def _access_root(rest: RestClient, probe: Recorder, key: str) -> str | None:
+    """Where the Access API is (the base URL without ``/artifactory``); None (recorded as
+    not applicable) when that cannot be told."""
+    if not probe.applies(
+        key,
+        rest.base_url.endswith("/artifactory"),
+        "the Access API's address is unknown (no /artifactory)",
+    ):
+        return None
+    return rest.base_url[: -len("/artifactory")]
+
+
 def test_fidelity_access_token_revoke_unknown(rest: RestClient, probe: Recorder) -> None:
     key = "access-token-revoke-unknown"
-    if not rest.base_url.endswith("/artifactory"):
-        probe.not_applicable(key, "the Access API's address is unknown (no /artifactory)")
+    root = _access_root(rest, probe, key)
+    if root is None:
         return
-    root = rest.base_url[: -len("/artifactory")]
     resp = rest.request("DELETE", f"{root}/access/api/v1/tokens/{uuid.uuid4()}")
     probe.record(key, Answer(404, {}, "Token not found"), resp)
 
@@ -276,10 +287,9 @@ def test_fidelity_encrypted_password(rest: RestClient, probe: Recorder) -> None:
 
 def test_fidelity_project_missing(rest: RestClient, probe: Recorder) -> None:
     key = "project-missing"
-    if not rest.base_url.endswith("/artifactory"):
-        probe.not_applicable(key, "the Access API's address is unknown (no /artifactory)")
+    root = _access_root(rest, probe, key)
+    if root is None:
         return
-    root = rest.base_url[: -len("/artifactory")]
     name = _missing_name(probe, "<missing-project>")
     resp = rest.request("GET", f"{root}/access/api/v1/projects/{name}")
     probe.record(key, Answer(404, {}, "Project '<missing-project>' not found"), resp)
