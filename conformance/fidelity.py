@@ -148,6 +148,23 @@ PROBES: dict[str, Probe] = {
         _p("unread-chunked-body", "Unread request body", "M", "ours (Tomcat's default)",
            "a refused PUT with 3 MiB of chunked body"),
         _p("long-name", "Request limits", "M", "6.20 source", "PUT a 300-character name"),
+        _p("security-user-missing", "Users", "L", "docs, 6.20 source, client, issue",
+           "GET /api/security/users/<a name no user has> (Pro)"),
+        _p("security-group-missing", "Groups", "L", "docs, 6.20 source, client, issue",
+           "GET /api/security/groups/<a name no group has> (Pro)"),
+        _p("permission-target-missing", "Permission targets v1", "M",
+           "docs, 6.20 source, client",
+           "GET /api/security/permissions/<a name no target has> (Pro)"),
+        _p("encrypted-password", "GET /api/security/encryptedPassword", "M", "6.20 source",
+           "the caller's encrypted password"),
+        _p("project-missing", "Projects", "L", "docs, client",
+           "GET /access/api/v1/projects/<a key no project has>"),
+        _p("virtual-read", "Read through a virtual repository", "M", "6.20 source",
+           "file info through a virtual repository over the conformance repository"),
+        _p("virtual-delete", "Delete through a virtual repository", "M", "6.20 source",
+           "DELETE of the area's own file through such a virtual repository"),
+        _p("virtual-deploy-repo", "Deploy through a virtual repository", "L", "6.20 source",
+           "PUT through such a virtual repository deploying to the conformance repository"),
     )
 }  # fmt: skip
 

@@ -93,6 +93,13 @@ SECTIONS: dict[str, Reference] = {
         "GET /api/archive/download/{repo}/{folder}?archiveType=, Pro, admin setting",
         "Retrieve Folder or Repository Archive",
     ),
+    "jfrog:security": Reference(
+        "", "", "users, groups and permission targets (admin, Pro)", "Security Configuration JSON"
+    ),
+    "jfrog:projects": Reference("", "", "projects of the Access API", "Get Project"),
+    "jfrog:virtual": Reference(
+        "", "", "reads, deploys and deletes through a virtual repository", "Virtual Repositories"
+    ),
     "mlflow:methods": _mlflow("1", "Methods a plugin must or can implement"),
     "mlflow:download": _mlflow("1", "How download_artifacts works"),
     "mlflow:list": _mlflow("1", "What list_artifacts must return"),
@@ -201,6 +208,14 @@ CHECKS: dict[str, tuple[str, ...]] = {
     "test_fidelity_identity_headers": ("10.4",),
     "test_fidelity_usage_report": ("10",),
     "test_fidelity_repository_config_missing": ("10.5",),
+    "test_fidelity_security_user_missing": ("jfrog:security", "11"),
+    "test_fidelity_security_group_missing": ("jfrog:security", "11"),
+    "test_fidelity_permission_target_missing": ("jfrog:security", "11"),
+    "test_fidelity_encrypted_password": ("jfrog:security", "10"),
+    "test_fidelity_project_missing": ("jfrog:projects",),
+    "test_fidelity_virtual_read": ("jfrog:virtual", "3.1"),
+    "test_fidelity_virtual_delete": ("jfrog:virtual", "5"),
+    "test_fidelity_virtual_deploy_repo": ("jfrog:virtual", "1.5", "1.1"),
     "test_fidelity_access_token_revoke_unknown": ("10",),
     "test_fidelity_folder_download_archive_headers": ("jfrog:folder-archive",),
     "test_fidelity_folder_download_default_type": ("jfrog:folder-archive",),

@@ -168,12 +168,23 @@ def test_fidelity_repository_config_missing(rest: RestClient, probe: Recorder) -
     probe.record("repository-config-missing", claim, resp)
 
 
+def _access_root(rest: RestClient, probe: Recorder, key: str) -> str | None:
+    """Where the Access API is (the base URL without ``/artifactory``); None (recorded as
+    not applicable) when that cannot be told."""
+    if not probe.applies(
+        key,
+        rest.base_url.endswith("/artifactory"),
+        "the Access API's address is unknown (no /artifactory)",
+    ):
+        return None
+    return rest.base_url[: -len("/artifactory")]
+
+
 def test_fidelity_access_token_revoke_unknown(rest: RestClient, probe: Recorder) -> None:
     key = "access-token-revoke-unknown"
-    if not rest.base_url.endswith("/artifactory"):
-        probe.not_applicable(key, "the Access API's address is unknown (no /artifactory)")
+    root = _access_root(rest, probe, key)
+    if root is None:
         return
-    root = rest.base_url[: -len("/artifactory")]
     resp = rest.request("DELETE", f"{root}/access/api/v1/tokens/{uuid.uuid4()}")
     probe.record(key, Answer(404, {}, "Token not found"), resp)
 
@@ -224,3 +235,120 @@ def test_fidelity_folder_download_anonymous(
     message = "Unauthorized" if anonymous_allowed else "Authentication is required"
     claim = Answer(401, {"WWW-Authenticate": CHALLENGE}, message)
     probe.record("folder-download-anonymous", claim, resp)
+
+
+# -- security API and projects (read-only: names that do not exist) -----------------------------
+
+
+def _missing_name(probe: Recorder, placeholder: str) -> str:
+    """A name no user, group, target or project has (lower-case letters and digits)."""
+    return probe.name(placeholder, f"cm{uuid.uuid4().hex[:12]}")
+
+
+def _security_missing(
+    rest: RestClient, probe: Recorder, capabilities: Capabilities, key: str, path: str, kind: str
+) -> None:
+    if not probe.on_edition(key, capabilities, "pro"):
+        return
+    name = _missing_name(probe, f"<missing-{kind}>")
+    resp = rest.request("GET", f"{rest.base_url}/api/security/{path}/{name}")
+    claims = {
+        "user": f"User '<missing-{kind}>' does not exist",
+        "group": f"Group '<missing-{kind}>' does not exist",
+        "target": f"No such permission target '<missing-{kind}>'",
+    }
+    probe.record(key, Answer(404, {}, claims[kind]), resp)
+
+
+def test_fidelity_security_user_missing(
+    rest: RestClient, probe: Recorder, capabilities: Capabilities
+) -> None:
+    _security_missing(rest, probe, capabilities, "security-user-missing", "users", "user")
+
+
+def test_fidelity_security_group_missing(
+    rest: RestClient, probe: Recorder, capabilities: Capabilities
+) -> None:
+    _security_missing(rest, probe, capabilities, "security-group-missing", "groups", "group")
+
+
+def test_fidelity_permission_target_missing(
+    rest: RestClient, probe: Recorder, capabilities: Capabilities
+) -> None:
+    key = "permission-target-missing"
+    _security_missing(rest, probe, capabilities, key, "permissions", "target")
+
+
+def test_fidelity_encrypted_password(rest: RestClient, probe: Recorder) -> None:
+    resp = rest.request("GET", f"{rest.base_url}/api/security/encryptedPassword")
+    claim = Answer(200, {"Content-Type": "text/plain"})
+    probe.record("encrypted-password", claim, resp, message=None)
+
+
+def test_fidelity_project_missing(rest: RestClient, probe: Recorder) -> None:
+    key = "project-missing"
+    root = _access_root(rest, probe, key)
+    if root is None:
+        return
+    name = _missing_name(probe, "<missing-project>")
+    resp = rest.request("GET", f"{root}/access/api/v1/projects/{name}")
+    probe.record(key, Answer(404, {}, "Project '<missing-project>' not found"), resp)
+
+
+# -- virtual repositories (when the target has one over the conformance repository) -------------
+
+
+def _virtual_over(rest: RestClient, probe: Recorder, key: str) -> tuple[str, str | None] | None:
+    """A virtual repository of the target that reads the conformance repository: its key
+    (written ``<virtual>`` in observations) and default deployment repository; None
+    (recorded as not applicable) when there is none."""
+    listing = rest.request("GET", f"{rest.base_url}/api/repositories", params={"type": "virtual"})
+    entries = listing.json() if listing.status_code == 200 else []
+    for entry in entries if isinstance(entries, list) else []:
+        virtual = entry.get("key") if isinstance(entry, dict) else None
+        if not isinstance(virtual, str):
+            continue
+        config = rest.request("GET", f"{rest.base_url}/api/repositories/{virtual}")
+        body = config.json() if config.status_code == 200 else {}
+        if isinstance(body, dict) and rest.repo in (body.get("repositories") or []):
+            default = body.get("defaultDeploymentRepo")
+            return probe.name("<virtual>", virtual), default if isinstance(default, str) else None
+    probe.not_applicable(key, "no virtual repository reads the conformance repository")
+    return None
+
+
+def test_fidelity_virtual_read(rest: RestClient, area: str, probe: Recorder) -> None:
+    found = _virtual_over(rest, probe, "virtual-read")
+    if found is None:
+        return
+    deployed(rest, f"{area}/v.txt")
+    resp = rest.request("GET", f"{rest.base_url}/api/storage/{found[0]}/{area}/v.txt")
+    body = resp.json() if resp.status_code == 200 else {}
+    probe.record(
+        "virtual-read", Answer(200, {}, "repo=<virtual>"), resp, f"repo={body.get('repo')}"
+    )
+
+
+def test_fidelity_virtual_delete(rest: RestClient, area: str, probe: Recorder) -> None:
+    """Deletes only the area's own file, whatever the target does."""
+    found = _virtual_over(rest, probe, "virtual-delete")
+    if found is None:
+        return
+    deployed(rest, f"{area}/d.txt")
+    resp = rest.request("DELETE", f"{rest.base_url}/{found[0]}/{area}/d.txt")
+    claim = Answer(
+        404, {}, "Could not locate artifact '<virtual>:<area>/d.txt' (Nothing to delete)."
+    )
+    probe.record("virtual-delete", claim, resp)
+
+
+def test_fidelity_virtual_deploy_repo(rest: RestClient, area: str, probe: Recorder) -> None:
+    key = "virtual-deploy-repo"
+    found = _virtual_over(rest, probe, key)
+    if found is None or not probe.applies(
+        key, found[1] == rest.repo, "the virtual repository deploys elsewhere"
+    ):
+        return
+    resp = rest.request("PUT", f"{rest.base_url}/{found[0]}/{area}/p.txt", data=b"p")
+    body = resp.json() if resp.status_code == 201 else {}
+    probe.record(key, Answer(201, {}, "repo=<repo>"), resp, f"repo={body.get('repo')}")

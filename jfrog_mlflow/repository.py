@@ -39,7 +39,7 @@ with warnings.catch_warnings():
     )
     from mlflow.utils.file_utils import ArtifactProgressBar, create_tmp_dir
 
-from jfrog_mlflow import download, errors, listing, upload
+from jfrog_mlflow import deletion, download, errors, listing, upload
 from jfrog_mlflow.client import ArtifactoryClient, shared_client
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.models import ListEntry
@@ -292,8 +292,9 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     # ------------------------------------------------------------------ delete
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
-        """Delete a file or folder recursively; a missing path is a no-op. With
-        ARTIFACTORY_ARTIFACTS_DELETE_SKIP true, only a warning is logged."""
+        """Delete a file or folder recursively (through a virtual repository: in its
+        members); a missing path is a no-op. With ARTIFACTORY_ARTIFACTS_DELETE_SKIP true,
+        only a warning is logged."""
         target = self._repo_path(artifact_path)
         if self._config.delete_skip:
             _logger.warning(
@@ -303,7 +304,7 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             )
             return
         with _translated():
-            if not self._client.delete(self._location.repo, target):
+            if not deletion.delete_tree(self._client, self._location.repo, target):
                 _logger.debug("nothing to delete at '%s'", target)
 
 

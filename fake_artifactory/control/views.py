@@ -64,7 +64,7 @@ def _control_guard() -> None:
         return
     if request.endpoint == f"{bp.name}.health" and request.method in ("GET", "HEAD"):
         return
-    if not may_control(request.headers, emu.config, emu.token_lookup):
+    if not may_control(request.headers, emu.config, emu.directory):
         raise HttpError(401, CONTROL_DENIED, CONTROL_CHALLENGE)
 
 

@@ -31,9 +31,6 @@ FILE_LIST = "application/vnd.org.jfrog.artifactory.storage.FileList+json"
 ITEM_PROPERTIES = "application/vnd.org.jfrog.artifactory.storage.ItemProperties+json"
 VERSION = "application/vnd.org.jfrog.artifactory.system.Version+json"
 REPOSITORY_LIST = "application/vnd.org.jfrog.artifactory.repositories.RepositoryDetailsList+json"
-REPOSITORY_CONFIG = (
-    "application/vnd.org.jfrog.artifactory.repositories.LocalRepositoryConfiguration+json"
-)
 
 
 def to_json(obj: Any) -> str:
@@ -361,30 +358,6 @@ def repo_details(repo: RepoRecord, base: str) -> dict[str, Any]:
         "url": f"{base}/{repo.key}",
         "packageType": repo.package_type.capitalize(),
         "description": repo.description,
-    }
-
-
-def repo_config(repo: RepoRecord) -> dict[str, Any]:
-    """``GET /api/repositories/{key}`` body (a local generic repository)."""
-    return {
-        "key": repo.key,
-        "packageType": repo.package_type,
-        "description": repo.description,
-        "notes": "",
-        "includesPattern": "**/*",
-        "excludesPattern": "",
-        "repoLayoutRef": "simple-default",
-        "enableFileListsIndexing": False,
-        "checksumPolicyType": "client-checksums",
-        "handleReleases": True,
-        "handleSnapshots": True,
-        "maxUniqueSnapshots": 0,
-        "snapshotVersionBehavior": "unique",
-        "archiveBrowsingEnabled": False,
-        "blackedOut": False,
-        "xrayIndex": False,
-        "propertySets": [],
-        "rclass": repo.rclass,
     }
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from flask import Response, request
 
 from fake_artifactory.core import archive
-from fake_artifactory.core.auth import refuse_anonymous, require
+from fake_artifactory.core.auth import refusal, refuse_anonymous, require_overwrite
 from fake_artifactory.core.checksums import (
     CHECKSUM_ALGS,
     policy_checksum,
@@ -43,6 +43,7 @@ from fake_artifactory.web.context import (
     require_pro,
 )
 from fake_artifactory.web.emulator import current_emulator
+from fake_artifactory.web.reads import RepoView
 from fake_artifactory.web.uploads import receive_body
 
 log = logging.getLogger(__name__)
@@ -127,16 +128,11 @@ def deploy_archive(req: RepoRequest) -> Response:
     finally:
         staged.discard()
     try:
-        if not who.can("delete"):
+        if not who.admin:
             for path, _ in files:
                 existing = store.get_item(req.repo, path)
                 if existing is not None and not existing.is_folder:
-                    require(
-                        who,
-                        "delete",
-                        f"Not enough permissions to delete/overwrite artifact "
-                        f"'{req.repo}:{path}' (user: '{who.name}' needs DELETE permission).",
-                    )
+                    require_overwrite(who, req.repo, path)
     except BaseException:
         for _, blob in files:
             blob.discard()
@@ -194,13 +190,15 @@ def download_folder(tail: str) -> Response:
     if not store.has_repo(req.repo):
         raise HttpError(404, f"{req.repo} is not a repository.")
     where = f"{req.repo}/{req.path}"
-    folder = store.get_item(req.repo, req.path)
+    view = RepoView(req.repo, who, store)
+    folder = view.get(req.path)
     if folder is None:
         raise HttpError(404, f"Path '{where}' does not exist, aborting folder download")
     if not folder.is_folder:
         raise HttpError(400, f"Path '{where}' is not a folder, aborting folder download")
-    require(who, "read", f"You don't have the required permissions to download {where}.")
-    items = [i for i in store.iter_descendants(req.repo, req.path) if not i.is_folder]
+    if not view.may_read(req.path):
+        raise refusal(who, f"You don't have the required permissions to download {where}.")
+    items = [i for i in view.descendants(req.path) if not i.is_folder]
     total = sum(i.size for i in items)
     if total > settings.max_size_mb * 1024 * 1024:
         raise HttpError(

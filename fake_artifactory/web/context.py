@@ -26,7 +26,7 @@ PRO_ONLY_SHORT = "This REST API is available only in Artifactory Pro."
 def principal() -> Principal:
     """The authenticated caller (anonymous without permissions when none was resolved)."""
     found: Principal | None = g.get("principal")
-    return found if found is not None else Principal(ANONYMOUS, frozenset())
+    return found if found is not None else Principal(ANONYMOUS)
 
 
 def base_url() -> str:

@@ -1,7 +1,7 @@
 """Searches: ``POST /api/search/aql`` and ``GET /api/search/prop``.
 
-Results are not filtered by per-path permissions (the emulator's permissions are
-global).  Property search results are ``{"results":[{"uri": <storage URL>}]}``; with
+Results hold only the items the caller may read.  Property search results are
+``{"results":[{"uri": <storage URL>}]}``; with
 the request header ``X-Result-Detail: info`` each result also carries the
 FileInfo/FolderInfo fields (folders without ``children``), with ``properties`` the
 item's properties.
@@ -42,7 +42,11 @@ def search_aql() -> Response:
     text = raw.strip()
     if not text:
         raise HttpError(400, "", plain=True)
-    items = (aql.aql_item(i) for i in current_emulator().store.iter_items())
+    items = (
+        aql.aql_item(i)
+        for i in current_emulator().store.iter_items()
+        if who.can("read", i.repo, i.path)
+    )
     try:
         result = aql.search(text, items)
     except aql.AqlError as exc:
@@ -85,6 +89,8 @@ def search_properties() -> Response:
     results = [
         _prop_result(item, base, detail)
         for item in store.iter_items()
-        if item.properties and propsearch.matches(query, item.repo, item.properties)
+        if item.properties
+        and propsearch.matches(query, item.repo, item.properties)
+        and who.can("read", item.repo, item.path)
     ]
     return json_response({"results": results}, propsearch.CONTENT_TYPE)

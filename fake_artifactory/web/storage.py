@@ -28,6 +28,7 @@ from fake_artifactory.web.context import (
     require_pro,
 )
 from fake_artifactory.web.emulator import current_emulator
+from fake_artifactory.web.reads import RepoView
 
 #: Query keys of the storage API the emulator does not implement (501, never a 200).
 UNSUPPORTED_KEYS = ("storageinfo", "stats", "lastModified", "propertiesXml", "permissions")
@@ -65,15 +66,16 @@ def _require_acceptable(produced: str) -> None:
     )
 
 
-def _read_item(req: RepoRequest) -> ItemRecord:
-    who = principal()
-    require(
-        who,
-        "read",
-        f"Request for '{req.repo}:{req.path}' is forbidden for user: '{who.name}'.",
-    )
+def _view(req: RepoRequest) -> RepoView:
+    """The repository as the caller may read it (403 when they may read none of it)."""
+    view = RepoView(req.repo, principal())
+    view.require_readable(req.path)
+    return view
+
+
+def _read_item(req: RepoRequest, view: RepoView | None = None) -> ItemRecord:
     try:
-        item = current_emulator().store.get_item(req.repo, req.path)
+        item = (view or _view(req)).get(req.path)
     except NoSuchRepo:
         item = None
     if item is None:
@@ -98,12 +100,20 @@ def get(tail: str) -> Response:
 
 
 def get_storage_info(req: RepoRequest) -> Response:
-    """File info or folder info (root ``path`` is ``/``)."""
-    item = _read_item(req)
+    """File info or folder info (root ``path`` is ``/``); through a virtual repository, a
+    missing item is a 404 with no body (as Artifactory answers it there)."""
+    view = _view(req)
+    if view.virtual:
+        found = view.get(req.path)
+        if found is None:
+            return Response(status=404)
+        item = found
+    else:
+        item = _read_item(req, view)
     _require_acceptable(serializers.FOLDER_INFO if item.is_folder else serializers.FILE_INFO)
     base = base_url()
     if item.is_folder:
-        children = current_emulator().store.list_children(req.repo, req.path)
+        children = view.children(req.path)
         resp = json_response(serializers.folder_info(item, children, base), serializers.FOLDER_INFO)
         resp.headers["Cache-Control"] = "no-store"
         return resp
@@ -114,7 +124,8 @@ def get_file_list(req: RepoRequest) -> Response:
     """``?list`` (Pro): deep/depth/listFolders/includeRootPath/mdTimestamps."""
     require_pro()
     refuse_anonymous(principal())
-    item = _read_item(req)
+    view = _view(req)
+    item = _read_item(req, view)
     if not item.is_folder:
         raise HttpError(400, f"Expected a folder but found a file, at: {req.repo}:{req.path}")
     deep = flag("deep")
@@ -127,7 +138,7 @@ def get_file_list(req: RepoRequest) -> Response:
             raise HttpError(400, f"Invalid depth value: {raw_depth}") from None
         if depth is not None and depth < 1:
             depth = None
-    entries = current_emulator().store.iter_descendants(req.repo, req.path, depth)
+    entries = view.descendants(req.path, depth)
     if not flag("listFolders"):
         entries = (e for e in entries if not e.is_folder)
     body = serializers.file_list(
@@ -167,7 +178,13 @@ def _annotating(req: RepoRequest) -> None:
     if "properties" not in request.args:
         raise not_implemented("/api/storage without ?properties")
     who = principal()
-    require(who, "annotate", f"User {who.name} needs annotate permission on {req.repo}:{req.path}.")
+    require(
+        who,
+        "annotate",
+        f"User {who.name} needs annotate permission on {req.repo}:{req.path}.",
+        req.repo,
+        req.path,
+    )
 
 
 def set_properties(tail: str) -> Response:
@@ -215,6 +232,8 @@ def update_metadata(tail: str) -> Response:
         "annotate",
         f"User {who.name} is not permitted to annotate '{req.repo}:{req.path}'. "
         "You must have annotate permission on this path",
+        req.repo,
+        req.path,
     )
     patch = parse_metadata_patch(json_body())
     _read_item(req)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 import conformance
 from conformance.fidelity import ABSENT, PROBES, Answer, build_report, differences
@@ -22,7 +23,8 @@ FIDELITY_DOC = ROOT / "docs" / "fidelity.md"
 CONFORMANCE_DOC = ROOT / "docs" / "conformance.md"
 TOKEN = "fidelity-self-test-token-0123456789"
 #: Emulator configurations that together exercise every probe: Pro 7.x with folder
-#: download and anonymous access on, OSS 7.x, and Pro 6.x.
+#: download and anonymous access on (and a virtual repository, :func:`_virtual_seed`),
+#: OSS 7.x, and Pro 6.x.
 CONFIGURATIONS = {
     "pro-7": ("--folder-download", "--anonymous", "read"),
     "oss-7": ("--edition", "oss"),
@@ -127,12 +129,31 @@ def run_report(url: str, out: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def _virtual_seed(path: Path) -> Path:
+    """A snapshot holding a virtual repository over the conformance repository that deploys
+    there: the virtual repository probes ask a target that has one."""
+    with start_process("--token", TOKEN) as emulator:
+        body = {
+            "rclass": "virtual",
+            "repositories": ["example-repo-local"],
+            "defaultDeploymentRepo": "example-repo-local",
+        }
+        url = f"{emulator.url}/api/repositories/conformance-virtual"
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        assert requests.put(url, json=body, headers=bearer, timeout=30).status_code == 200
+        path.write_bytes(requests.get(f"{emulator.root_url}/_fake/snapshot", timeout=30).content)
+    return path
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """The fidelity report of each configuration, each from its own emulator process."""
     out: dict[str, dict[str, Any]] = {}
+    seed = _virtual_seed(tmp_path_factory.mktemp("seed") / "virtual.tar.gz")
     for name, args in CONFIGURATIONS.items():
         path = tmp_path_factory.mktemp("fidelity") / f"{name}.json"
+        if name == "pro-7":
+            args = (*args, "--seed", str(seed))
         with start_process("--token", TOKEN, *args) as emulator:
             done = run_report(emulator.url, path)
         assert done.returncode == 0, done.stdout + done.stderr

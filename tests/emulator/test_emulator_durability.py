@@ -102,8 +102,10 @@ def test_repo_cache_follows_create_delete_and_reset(tmp_path: Path) -> None:
         assert store.has_repo("r") and not store.has_repo("new")
         store.create_repo(RepoRecord("new"))
         assert store.has_repo("new")
-        store.update_repo("new", "described")
-        assert store.get_repo("new") == RepoRecord("new", description="described")
+        store.update_repo(RepoRecord("new", description="described", config={"notes": "n"}))
+        assert store.get_repo("new") == RepoRecord(
+            "new", description="described", config={"notes": "n"}
+        )
         store.delete_repo("new")
         assert not store.has_repo("new")
         store.create_repo(RepoRecord("again"))
