@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from ._support import (
+    REPO,
     Artifactory,
     MlflowServer,
     clean_env,
@@ -148,9 +149,20 @@ def test_log_list_download_through_the_server(
         "metrics file.json": 19,
         **{f"data/{k}": len(v) for k, v in PROXY_TREE.items()},
     }
-    put_paths = {entry_path(e) for e in emulator.journal() if entry_method(e) == "PUT"}
+    # Each file went up in its own PUT (proxy mode streams them), which carries the run's
+    # ids as matrix parameters: the first literal ';' of the raw URI starts them.
+    puts = {}
+    for e in emulator.journal():
+        if entry_method(e) == "PUT":
+            raw_path, _, matrix = str(e["uri"]).partition(";")
+            puts[requests.utils.unquote(raw_path)] = matrix
     for rel in ["metrics file.json", *(f"data/{k}" for k in PROXY_TREE)]:
-        assert any(p.split("?")[0].endswith(f"{root}/{rel}") for p in put_paths), rel
+        found = [m for p, m in puts.items() if p.endswith(f"{root}/{rel}")]
+        assert found == [f"mlflow.experiment_id={exp_id};mlflow.run_id={run_id}"], rel
+    props = emulator.session.get(
+        f"{emulator.url}/api/storage/{REPO}/{root}/metrics%20file.json?properties", timeout=30
+    ).json()["properties"]
+    assert props == {"mlflow.experiment_id": [exp_id], "mlflow.run_id": [run_id]}
 
 
 def test_model_logged_and_loaded_through_the_server(
