@@ -22,7 +22,7 @@ from support.tls import tls_emulator
 from jfrog_mlflow import session as session_mod
 from jfrog_mlflow.client import ArtifactoryClient
 from jfrog_mlflow.config import PluginConfig
-from jfrog_mlflow.errors import ConnectError, TLSVerifyFailed
+from jfrog_mlflow.errors import TLSVerifyFailed
 
 _PROXY_VARS = (
     "HTTP_PROXY",
