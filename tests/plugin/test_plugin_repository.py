@@ -50,13 +50,15 @@ def _infos(infos):
     return [(f.path, f.is_dir, f.file_size) for f in infos]
 
 
-def test_registry_builds_our_class_without_network_io(make_repo, plugin_env):
+def test_registry_builds_our_class_without_network_io(make_repo, plugin_env, fresh_clients):
     plugin_env.clear_requests()
     repo = make_repo("artifactory://mlflow-test/")
     assert isinstance(repo, ArtifactoryArtifactRepository)
     assert isinstance(repo, StreamUploadMixin)
+    assert plugin_env.requests() == []
     assert repo.list_artifacts() == []  # fresh repo, missing folder
-    assert [r["method"] for r in plugin_env.requests()] == ["GET"]
+    # The listing, and once per client the check that the repository itself exists.
+    assert [r["method"] for r in plugin_env.requests()] == ["GET", "GET"]
 
 
 def test_constructor_accepts_mlflow_keywords(plugin_env):
