@@ -6,6 +6,7 @@ variable the credentials came from, for messages (never the value).
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 
@@ -77,34 +78,47 @@ class ApiKeyAuth(AuthBase):
 class FileTokenAuth(AuthBase):
     """Send ``Authorization: Bearer <token>`` with the token read from a file.
 
-    The file (a mounted secret, rotated by someone else) is read on the first request and
-    again by :meth:`refresh` after the server refused the token, so a long-running process
-    picks up a rotated token without a restart. Thread-safe; the token is never shown.
+    The file (a mounted secret, rotated by someone else) is read on the first request,
+    again whenever it changed since (one ``stat`` per request, no read), and again by
+    :meth:`refresh` after the server refused the token, so a long-running process picks
+    up a rotated token without a restart, even for an upload that cannot be sent twice.
+    Thread-safe; the token is never shown.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._token: str | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
 
-    def _read(self) -> str:
+    def _fail(self, reason: str) -> ConfigurationError:
+        return ConfigurationError(f"{_TOKEN_FILE} names '{self.path}', which {reason}")
+
+    def _stat(self) -> tuple[int, int, int]:
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            raise self._fail(f"cannot be read: {exc.strerror or exc}") from None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _read(self) -> None:
+        stamp = self._stat()
         try:
             with open(self.path, encoding="utf-8") as fh:
                 token = fh.read().strip()
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ConfigurationError(
-                f"{_TOKEN_FILE} names '{self.path}', which cannot be read: {reason}"
-            ) from None
+            raise self._fail(f"cannot be read: {reason}") from None
         if not token:
-            raise ConfigurationError(f"{_TOKEN_FILE} names '{self.path}', which is empty")
-        return token
+            raise self._fail("is empty")
+        self._token, self._stamp = token, stamp
 
     def token(self) -> str:
-        """The current token (read from the file the first time)."""
+        """The current token (read again when the file changed)."""
         with self._lock:
-            if self._token is None:
-                self._token = self._read()
+            if self._token is None or self._stat() != self._stamp:
+                self._read()
+            assert self._token is not None
             return self._token
 
     def refresh(self, refused: str | None) -> bool:
@@ -115,7 +129,7 @@ class FileTokenAuth(AuthBase):
         """
         with self._lock:
             if self._token is None or refused == f"Bearer {self._token}":
-                self._token = self._read()
+                self._read()
             return refused != f"Bearer {self._token}"
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:

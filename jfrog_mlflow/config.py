@@ -18,8 +18,8 @@ naming the variable. Numbers must parse and be positive.
 Credential precedence (the first that is set wins; the others are ignored):
 
 1. ``MLFLOW_ARTIFACTORY_TOKEN`` (Bearer)
-2. ``MLFLOW_ARTIFACTORY_TOKEN_FILE`` (Bearer; the file is read when first needed and again
-   after a 401, so a rotated token is picked up without a restart)
+2. ``MLFLOW_ARTIFACTORY_TOKEN_FILE`` (Bearer; the file is read when first needed, again
+   when it changes and after a 401, so a rotated token is picked up without a restart)
 3. ``MLFLOW_ARTIFACTORY_KEY`` (``X-JFrog-Art-Api``, or Bearer when it is a JWT)
 4. ``MLFLOW_ARTIFACTORY_USER`` + ``MLFLOW_ARTIFACTORY_PASSWORD`` (Basic)
 5. ``ARTIFACTORY_AUTH_TOKEN`` (Bearer; JFrog plugin compatibility)
@@ -217,7 +217,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(f"{_M}TOKEN", "token", _parse_text, None,
             "Access token, sent as Bearer."),
     Setting(f"{_M}TOKEN_FILE", "token_file", _parse_text, None,
-            "File holding an access token (Bearer); read when first needed and after a 401."),
+            "File holding an access token (Bearer); re-read when it changes and after a 401."),
     Setting(f"{_M}KEY", "api_key", _parse_text, None,
             "API key or reference token (X-JFrog-Art-Api); a JWT is sent as Bearer."),
     Setting(f"{_M}USER", "user", _parse_text, None,

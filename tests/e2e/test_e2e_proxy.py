@@ -18,6 +18,7 @@ import requests
 
 from ._support import (
     REPO,
+    TOKEN,
     Artifactory,
     MlflowServer,
     clean_env,
@@ -45,12 +46,24 @@ PROXY_TREE = {
 
 
 @pytest.fixture(scope="module")
-def proxy_server(emulator: Artifactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    env = clean_env({**plugin_env(emulator.url), "ARTIFACTORY_NO_SSL": "true"})
+def token_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's credential: a file holding the token, like a mounted secret."""
+    path = tmp_path_factory.mktemp("secret") / "token"
+    path.write_text(TOKEN + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def proxy_server(
+    emulator: Artifactory, tmp_path_factory: pytest.TempPathFactory, token_file: Path
+) -> Iterator[Any]:
+    env = {**plugin_env(emulator.url), "ARTIFACTORY_NO_SSL": "true"}
+    del env["MLFLOW_ARTIFACTORY_KEY"]
+    env["MLFLOW_ARTIFACTORY_TOKEN_FILE"] = str(token_file)
     with MlflowServer(
         tmp_path_factory.mktemp("proxy-server"),
         ["--artifacts-destination", f"artifactory://{DEST}"],
-        env,
+        clean_env(env),
     ) as server:
         yield server
 
@@ -313,3 +326,39 @@ def test_server_credentials_never_go_to_a_host_named_by_an_experiment(
         assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
         assert f"127.0.0.1:{trap.port}" in response.text or "ALLOWED_HOSTS" in response.text
     assert mlflow.get_tracking_uri() == proxy_server.url
+
+
+def test_a_rotated_token_file_is_picked_up_and_a_refused_one_is_named_as_the_servers(
+    emulator: Artifactory, proxy_server: MlflowServer, client: Any, token_file: Path, tmp_path: Path
+) -> None:
+    """The server reads MLFLOW_ARTIFACTORY_TOKEN_FILE again after a 401: a token rotated
+    in the file works without a restart. While the file holds a token Artifactory refuses,
+    the MLflow user is told that the server's own Artifactory credential was refused
+    (by its variable, never its value)."""
+    import mlflow
+
+    local = tmp_path / "notes.txt"
+    local.write_text("notes")
+    exp = client.create_experiment(f"rotation-{uuid.uuid4().hex[:8]}")
+    try:
+        token_file.write_text("revoked-or-expired-token\n")
+        with mlflow.start_run(experiment_id=exp):
+            with pytest.raises(Exception) as info:
+                mlflow.log_artifact(str(local))
+        message = str(info.value)
+        assert (
+            "HTTP 401: Bad credentials; this is the MLflow tracking server's own Artifactory "
+            "credential: the credential in MLFLOW_ARTIFACTORY_TOKEN_FILE was refused"
+        ) in message, message
+        assert "revoked-or-expired-token" not in message
+
+        created = emulator.session.post(
+            f"{emulator.root_url}/access/api/v1/tokens", data={"expires_in": "0"}, timeout=30
+        )
+        created.raise_for_status()
+        token_file.write_text(created.json()["access_token"] + "\n")  # rotated
+        with mlflow.start_run(experiment_id=exp) as run:
+            mlflow.log_artifact(str(local))
+        assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes.txt") == "notes"
+    finally:
+        token_file.write_text(TOKEN + "\n")

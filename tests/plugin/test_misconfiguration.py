@@ -72,9 +72,13 @@ def test_the_message_names_the_uri_when_the_key_comes_from_it(
     monkeypatch.delenv("MLFLOW_ARTIFACTORY_REPO")
     error = _raises(get_artifact_repository("artifactory://no-such-repo/exp").list_artifacts)
     assert error.error_code == "RESOURCE_DOES_NOT_EXIST"
-    assert _missing_repo_message(
-        plugin_env, "the first path segment of the artifact URI 'artifactory://no-such-repo/exp'"
-    ) in error.message
+    assert (
+        _missing_repo_message(
+            plugin_env,
+            "the first path segment of the artifact URI 'artifactory://no-such-repo/exp'",
+        )
+        in error.message
+    )
 
     host = plugin_env.url.split("://", 1)[1].split("/", 1)[0]
     monkeypatch.delenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL")
