@@ -432,8 +432,8 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         logged.
 
         Deleting all of a run's (or logged model's) ``artifacts`` folder, as ``mlflow gc``
-        does, removes the run's own folder with it when nothing else is in there, so no
-        empty ``<run_id>/`` is left behind.
+        does (directly, or through a tracking server in proxy mode), removes the run's own
+        folder with it when nothing else is in there, so no empty ``<run_id>/`` is left.
         """
         target = self._repo_path(artifact_path)
         if self._config.delete_skip:
@@ -444,8 +444,7 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             )
             return
         with self._calls():
-            if not artifact_path:
-                target = self._whole_folder(target)
+            target = self._whole_folder(target)
             deleted = self._client.delete(self._location.repo, target)
         if not deleted:
             _logger.debug("nothing to delete at '%s'", target)

@@ -6,6 +6,7 @@ server's ``/api/2.0/mlflow-artifacts`` endpoints for everything.
 
 from __future__ import annotations
 
+import shlex
 import socket
 import threading
 import uuid
@@ -22,6 +23,7 @@ from ._support import (
     Artifactory,
     MlflowServer,
     clean_env,
+    documented_gc_commands,
     entry_method,
     entry_path,
     plugin_env,
@@ -254,11 +256,17 @@ def test_mlflow_gc_through_the_server(
     from click.testing import CliRunner
     from mlflow.cli import cli
 
+    # The proxy-mode command of docs/plugin.md as written (SQLite for PostgreSQL).
+    command = documented_gc_commands()[1]
+    command = command.replace("postgresql://…", proxy_server.backend_store_uri)
+    command = command.replace("http://server:5000", proxy_server.url)
+    args = shlex.split(command)
+    assert args[:2] == ["mlflow", "gc"], command
     ids = f"{logged.info.run_id},{empty.info.run_id}"
-    args = ["gc", "--backend-store-uri", proxy_server.backend_store_uri]
-    result = CliRunner().invoke(cli, [*args, "--tracking-uri", proxy_server.url, "--run-ids", ids])
+    result = CliRunner().invoke(cli, [*args[1:], "--run-ids", ids])
     assert result.exit_code == 0, (result.output, result.exception)
-    assert emulator.files(f"{DEST}/{exp_id}/{logged.info.run_id}") == {}
+    assert not emulator.exists(f"{DEST}/{exp_id}/{logged.info.run_id}")  # the whole run folder
+    assert emulator.exists(f"{DEST}/{exp_id}")
 
 
 class Trap:

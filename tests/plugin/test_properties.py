@@ -206,8 +206,9 @@ def test_a_server_that_refuses_properties_does_not_fail_the_upload(
     caplog: pytest.LogCaptureFixture,
     batch: str,
 ) -> None:
-    from fake_artifactory.testing import FakeArtifactoryHandle
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    from fake_artifactory.testing import FakeArtifactoryHandle
 
     handle = FakeArtifactoryHandle(url=no_annotate_server.url, root_url=no_annotate_server.root_url)
     handle.reset()
