@@ -173,7 +173,8 @@ def describe_cause(error: BaseException | None, status: int | None) -> str:
         return "unknown error"
     if isinstance(error, ProtocolError) and error.args and isinstance(error.args[0], str):
         if error.args[0].startswith("Artifactory "):
-            return error.args[0]  # one of our own errors, replayed through the retry policy
+            # One of our own errors replayed through the retry policy: its cause part.
+            return error.args[0].split(" failed: ", 1)[-1]
     if _cert_failure(error) is not None:
         return "TLS certificate verify failed"
     if _find(error, (NameResolutionError, socket.gaierror)) is not None:

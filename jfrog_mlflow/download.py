@@ -92,7 +92,11 @@ def download_file(
         nonlocal attempt
         hint = Expected(checksums or Checksums(), size_hint) if attempt == 0 else Expected()
         attempt += 1
-        _download_once(client, url, what, local_path, hint, stat, progress)
+        try:
+            _download_once(client, url, what, local_path, hint, stat, progress)
+        except IntegrityError as exc:
+            exc.method, exc.url = exc.method or "GET", exc.url or url  # for the retry log
+            raise
 
     client.with_retries(what, once, retry_on=(IntegrityError, TransportError))
 

@@ -134,6 +134,8 @@ class TransferIncomplete(ArtifactoryError):
     def __init__(
         self, failures: Sequence[tuple[str, BaseException]], total: int, passes: int = 1
     ) -> None:
+        # Files that were tried come first: their errors say what went wrong.
+        failures = sorted(failures, key=lambda failure: isinstance(failure[1], NotAttempted))
         detail = "; ".join(f"{path}: {exc}" for path, exc in failures[:_MAX_LISTED_FAILURES])
         more = len(failures) - _MAX_LISTED_FAILURES
         if more > 0:

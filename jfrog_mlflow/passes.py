@@ -81,7 +81,8 @@ class Breaker:
         """Raise :class:`NotAttempted` for ``what`` when the breaker has tripped."""
         error = self._error
         if error is not None:
-            raise NotAttempted(f"{what}: not attempted, the server stopped answering ({error})")
+            cause = str(error).split(" failed: ", 1)[-1]
+            raise NotAttempted(f"{what}: not attempted, the server stopped answering ({cause})")
 
 
 def further_passes(

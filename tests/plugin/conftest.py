@@ -133,3 +133,16 @@ def archive_proxy(fd_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     with serve_proxy(fd_env.root_url, rules) as root:
         monkeypatch.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", root + context)
         yield rules
+
+
+@pytest.fixture(scope="session")
+def no_annotate_server() -> Iterator[Any]:
+    """A Pro emulator whose user ``writer`` (password ``writerpw``) may deploy but not
+    annotate (set properties)."""
+    from fake_artifactory.config import EmulatorConfig, UserSpec
+    from fake_artifactory.server import ThreadedServer
+
+    writer = UserSpec("writer", "writerpw", frozenset({"read", "deploy", "delete"}))
+    config = EmulatorConfig(port=0, users=(UserSpec("admin", "password"), writer))
+    with ThreadedServer(config) as server:
+        yield server

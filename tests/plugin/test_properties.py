@@ -9,7 +9,6 @@ server refuses properties (no Annotate permission).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,19 +181,6 @@ def test_set_properties_false_sends_and_stores_none(
     assert not [r for r in plugin_env.requests() if ";" in r["uri"] or "properties" in r["uri"]]
     assert _properties(plugin_env, f"{FOLDER}/{names[0]}") == {}
     assert _properties(plugin_env, f"{FOLDER}/one.txt") == {}
-
-
-@pytest.fixture(scope="module")
-def no_annotate_server() -> Iterator[Any]:
-    """A Pro emulator whose user ``writer`` may deploy but not annotate."""
-    from fake_artifactory.config import EmulatorConfig, UserSpec
-    from fake_artifactory.server import ThreadedServer
-
-    writer = UserSpec("writer", "writerpw", frozenset({"read", "deploy", "delete"}))
-    with ThreadedServer(
-        EmulatorConfig(port=0, users=(UserSpec("admin", "password"), writer))
-    ) as srv:
-        yield srv
 
 
 @pytest.mark.parametrize("batch", ["auto", "off"])
