@@ -180,7 +180,7 @@ class TreeUpload:
                     bar.update()
         if sent and not breaker.tripped:
             resend.extend(self._verify_batches(sent, artifact_path, small, breaker))
-            self._tag_batches(artifact_path)
+            self._tag_batches(artifact_path, sent)
         elif sent:  # unverifiable now: these fail as not attempted, never as uploaded
             packed = {name for _, archive in sent for name in archive.members}
             resend.extend(_files_of(tuple(f for f in small if f.name in packed), artifact_path))
@@ -286,24 +286,35 @@ class TreeUpload:
             _logger.debug("%d batched file(s) missing or different; uploading again", len(bad))
         return [(local_of[name], join_path(artifact_path, name)) for name in bad]
 
-    def _tag_batches(self, artifact_path: str | None) -> None:
-        """Tag what the archives deployed below the destination: one recursive request.
+    def _tag_batches(
+        self, artifact_path: str | None, sent: list[tuple[str, archives.BuiltArchive]]
+    ) -> None:
+        """Tag what the archives deployed: one recursive request on the destination folder
+        (it also tags what was there before: in MLflow's layout, files of the same run).
 
-        Refusals (no Annotate permission, a server without the API) and failures are
-        logged, never raised: properties are a convenience, the files are uploaded.
+        The repository root is never tagged as a whole: there, each top-level entry the
+        archives deployed gets its own request. Refusals (no Annotate permission) and
+        failures are logged, never raised: the files are uploaded.
         """
         props = self.properties(artifact_path)
         if not props:
             return
         folder = self._repo_path(artifact_path)
-        try:
-            upload.set_properties(self._client, self._repo, folder, props, recursive=True)
-        except ArtifactoryError as exc:
-            _logger.warning(
-                "the files uploaded in archives to '%s' carry no properties: %s",
-                join_path(self._repo, folder),
-                exc,
-            )
+        if folder:
+            targets = [folder]
+        else:
+            tops = {name.split("/")[0] for _, archive in sent for name in archive.members}
+            targets = sorted(tops)
+        for target in targets:
+            try:
+                upload.set_properties(self._client, self._repo, target, props, recursive=True)
+            except ArtifactoryError as exc:
+                _logger.warning(
+                    "the files uploaded in archives to '%s' carry no properties: %s",
+                    join_path(self._repo, target),
+                    exc,
+                )
+                return
 
     def _upload_each(
         self, files: list[tuple[str, str]], breaker: Breaker

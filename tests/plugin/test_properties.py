@@ -271,3 +271,24 @@ def test_a_real_mlflow_run_and_logged_model_are_tagged_and_found_by_property_sea
     assert sorted(f"{r['path']}/{r['name']}" for r in aql) == sorted(
         f"mlflow-test/models/{model.model_id}/artifacts/{n}" for n in names
     )
+
+
+def test_archives_at_the_repository_root_never_tag_the_whole_repository(
+    plugin_env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    monkeypatch.delenv("MLFLOW_ARTIFACTORY_REPO")
+    other = get_artifact_repository(f"artifactory://{plugin_env.repo}/someone-else")
+    other.log_artifact(str(_write(tmp_path / "keep.txt")))  # no properties
+    monkeypatch.setenv("MLFLOW_ARTIFACTORY_PROPERTIES", "team=ml")
+    names = _tree(tmp_path / "src", 12)
+    plugin_env.clear_requests()
+    get_artifact_repository(f"artifactory://{plugin_env.repo}").log_artifacts(str(tmp_path / "src"))
+    tagged = sorted(
+        r["uri"].split("?")[0] for r in plugin_env.requests() if "?properties=" in r["uri"]
+    )
+    base = f"/artifactory/api/storage/{plugin_env.repo}/"
+    assert tagged == [base + "d0", base + "d1", base + "d2"]
+    assert _properties(plugin_env, names[0]) == {"team": ["ml"]}
+    assert _properties(plugin_env, "someone-else/keep.txt") == {}
