@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shlex
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from support.sockets import Listener
 
 from ._support import (
     REPO,
@@ -269,45 +269,23 @@ def test_mlflow_gc_through_the_server(
     assert emulator.exists(f"{DEST}/{exp_id}")
 
 
-class Trap:
-    """A listening socket on another port of the same host that records whatever arrives."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = int(self.sock.getsockname()[1])
-        self.received: list[bytes] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                data = b""
-                try:
-                    while b"\r\n\r\n" not in data:
-                        part = conn.recv(65536)
-                        if not part:
-                            break
-                        data += part
-                except OSError:
-                    pass
-                self.received.append(data)
-                try:
-                    conn.sendall(
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    )
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.sock.close()
+def _record_and_refuse(received: list[bytes], conn: socket.socket) -> None:
+    """Keep the request head that arrives, then answer 404."""
+    conn.settimeout(2)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            part = conn.recv(65536)
+            if not part:
+                break
+            data += part
+    except OSError:
+        pass
+    received.append(data)
+    try:
+        conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    except OSError:
+        pass
 
 
 def test_server_credentials_never_go_to_a_host_named_by_an_experiment(
@@ -315,8 +293,8 @@ def test_server_credentials_never_go_to_a_host_named_by_an_experiment(
 ) -> None:
     import mlflow
 
-    trap = Trap()
-    try:
+    received: list[bytes] = []
+    with Listener(lambda conn: _record_and_refuse(received, conn)) as trap:
         exp_id = client.create_experiment(
             f"evil-{uuid.uuid4().hex[:6]}",
             artifact_location=f"artifactory://127.0.0.1:{trap.port}/artifactory/x",
@@ -324,11 +302,9 @@ def test_server_credentials_never_go_to_a_host_named_by_an_experiment(
         run_id = client.create_run(exp_id).info.run_id
         listed = rest_get(proxy_server, "/api/2.0/mlflow/artifacts/list", run_id=run_id)
         fetched = rest_get(proxy_server, "/get-artifact", run_id=run_id, path="model/MLmodel")
-    finally:
-        trap.close()
-    leaked = [d for d in trap.received if b"authorization" in d.lower() or b"x-jfrog" in d.lower()]
+    leaked = [d for d in received if b"authorization" in d.lower() or b"x-jfrog" in d.lower()]
     assert leaked == [], "the server sent its Artifactory credentials to another host"
-    assert trap.received == [], "the server contacted a host it was not configured for"
+    assert received == [], "the server contacted a host it was not configured for"
     for response in (listed, fetched):
         assert response.status_code != 200
         assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from support.sockets import Listener
 
 from jfrog_mlflow.session import TIMEOUT_RETRIES
 
@@ -28,41 +28,11 @@ def _write(path: Path, data: bytes = b"x") -> Path:
     return path
 
 
-class Stalled:
-    """Accepts connections, reads what comes, never answers; counts the connections."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self._held: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self._held.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self._held:
-            conn.close()
-
-
 @pytest.fixture
-def stalled() -> Iterator[Stalled]:
-    server = Stalled()
-    try:
+def stalled() -> Iterator[Listener]:
+    """A server that accepts connections and never answers."""
+    with Listener() as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
@@ -92,7 +62,7 @@ T = 1.0
 
 
 def test_a_stalled_server_is_reported_after_two_timeouts_with_the_setting_named(
-    stalled: Stalled, point_at: Any
+    stalled: Listener, point_at: Any
 ) -> None:
     """A timeout is retried once whatever MLFLOW_ARTIFACTORY_MAX_RETRIES says, so the
     report comes after (1 + TIMEOUT_RETRIES) x MLFLOW_ARTIFACTORY_TIMEOUT seconds."""
@@ -114,7 +84,7 @@ def test_a_stalled_server_is_reported_after_two_timeouts_with_the_setting_named(
 
 
 def test_a_tree_upload_to_a_stalled_server_stops_after_one_round_of_timeouts(
-    stalled: Stalled, point_at: Any, tmp_path: Path
+    stalled: Listener, point_at: Any, tmp_path: Path
 ) -> None:
     """The files not yet started fail at once ("not attempted") when one file found the
     server unreachable, and no further pass runs: 40 files on 4 workers cost the time

@@ -34,39 +34,27 @@ def _bars(text: str, desc: str) -> list[str]:
     return [part.strip() for part in re.split(r"[\r\n]", text) if part.strip().startswith(desc)]
 
 
-def test_big_single_file_transfers_show_byte_progress(
+@pytest.mark.parametrize("enabled", ["true", "false"])
+def test_big_single_file_transfers_show_byte_progress_unless_turned_off(
     make_repo: Any,
     big: Path,
     tmp_path: Path,
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    enabled: str,
 ) -> None:
-    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")
-    repo = make_repo("artifactory://progress/run")
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", enabled)
+    repo = make_repo(f"artifactory://progress/{enabled}")
     repo.log_artifact(str(big))
     up = _bars(capfd.readouterr().err, f"Uploading {big}")
-    assert up, "no upload progress bar was drawn"
-    assert "3.01M/3.01M" in up[-1] and "100%" in up[-1], up[-1]
     dst = tmp_path / "dst"
     dst.mkdir()
     repo.download_artifacts("weights.bin", str(dst))
     down = _bars(capfd.readouterr().err, "Downloading weights.bin")
-    assert down and "3.01M/3.01M" in down[-1] and "100%" in down[-1], down
     assert (dst / "weights.bin").read_bytes() == big.read_bytes()
-
-
-def test_the_progress_bar_variable_turns_it_off(
-    make_repo: Any,
-    big: Path,
-    tmp_path: Path,
-    capfd: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    repo = make_repo("artifactory://progress/off")
-    repo.log_artifact(str(big))
-    dst = tmp_path / "dst"
-    dst.mkdir()
-    repo.download_artifacts("weights.bin", str(dst))
-    err = capfd.readouterr().err
-    assert _bars(err, "Uploading") == [] and _bars(err, "Downloading") == []
+    if enabled == "false":
+        assert up == [] and down == []
+        return
+    for bar in (up, down):
+        assert bar, "no progress bar was drawn"
+        assert "3.01M/3.01M" in bar[-1] and "100%" in bar[-1], bar[-1]

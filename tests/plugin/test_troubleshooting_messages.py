@@ -10,13 +10,11 @@ table can neither drift from the code nor miss a message.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import re
 import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from mlflow.store.artifact.artifact_repository_registry import (
     get_artifact_repository,
 )
 from plugin_support import Proxy, serve_proxy
+from support.sockets import Listener, full_backlog
 from support.tls import tls_emulator
 from support.wsgi_server import serve_wsgi
 
@@ -77,43 +76,6 @@ def _lying_server(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         return [body]
     start_response("204 No Content", [])
     return []
-
-
-@contextlib.contextmanager
-def _full_backlog() -> Iterator[int]:
-    """A port whose listen queue is full: a new connection attempt is never answered."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(0)
-    filler = socket.create_connection(sock.getsockname(), timeout=5)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        filler.close()
-        sock.close()
-
-
-@contextlib.contextmanager
-def _stalled() -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                held.append(sock.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
-        for conn in held:
-            conn.close()
 
 
 @pytest.fixture
@@ -191,8 +153,8 @@ def messages(
     )
 
     # No response: stalled, refused, no DNS answer, untrusted certificate.
-    with monkeypatch.context() as m, _stalled() as port:
-        m.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", f"http://127.0.0.1:{port}/artifactory")
+    with monkeypatch.context() as m, Listener() as stalled:
+        m.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", f"http://127.0.0.1:{stalled.port}/artifactory")
         m.setenv("MLFLOW_ARTIFACTORY_TIMEOUT", "0.2")
         found.append(_message(lambda: repo("artifactory://exp/run").list_artifacts()))
         for i in range(12):
@@ -202,7 +164,7 @@ def messages(
         found.append(
             _message(lambda: repo("artifactory://exp/run").log_artifacts(str(tmp_path / "tree")))
         )
-    with monkeypatch.context() as m, _full_backlog() as port:
+    with monkeypatch.context() as m, full_backlog() as port:
         m.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", f"http://127.0.0.1:{port}/artifactory")
         m.setenv("MLFLOW_ARTIFACTORY_CONNECT_TIMEOUT", "0.2")
         found.append(_message(lambda: repo("artifactory://exp/run").list_artifacts()))
