@@ -230,3 +230,22 @@ def test_inside_a_tracking_server_the_servers_own_credential_is_named(
         "credential: the credential in MLFLOW_ARTIFACTORY_TOKEN was refused (set it in the "
         "server's environment; the MLflow user's login is not involved)"
     )
+
+
+def test_an_untrusted_certificate_is_a_configuration_error_and_not_retried(
+    point_at: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.tls import tls_emulator
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    caplog.set_level(logging.WARNING, logger="jfrog_mlflow")
+    with tls_emulator(tmp_path) as (server, _):
+        repo = point_at(
+            f"https://127.0.0.1:{server.port}/artifactory", MLFLOW_ARTIFACTORY_MAX_RETRIES="5"
+        )
+        error = _raises(repo.list_artifacts)
+    assert error.error_code == "INVALID_PARAMETER_VALUE"
+    assert f"TLS certificate verify failed for 127.0.0.1:{server.port}" in error.message
+    assert "set REQUESTS_CA_BUNDLE" in error.message
+    assert [r for r in caplog.records if r.name == "jfrog_mlflow.retry"] == []
