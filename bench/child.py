@@ -61,11 +61,18 @@ def _proc_status_kib(field: str) -> int:
 
 
 class Journal:
-    """Reads and clears the emulator's request journal (control plane, not journaled)."""
+    """Reads and clears the emulator's request journal (control plane, not journaled).
 
-    def __init__(self, root_url: str | None) -> None:
-        self.root_url = root_url
+    ``art``: the emulator part of the spec (``root_url``, and ``control_token`` when its
+    control plane is guarded); None when the contender does not talk to the emulator.
+    """
+
+    def __init__(self, art: Spec | None) -> None:
+        self.root_url = (art or {}).get("root_url")
         self.session = requests.Session()
+        control_token = (art or {}).get("control_token")
+        if control_token:
+            self.session.headers["Authorization"] = f"Bearer {control_token}"
 
     def clear(self) -> None:
         if self.root_url:
@@ -226,7 +233,7 @@ def action_tree(spec: Spec) -> Result:
     contender = spec["contender"]
     src, dst, prefix = Path(spec["src"]), Path(spec["dst"]), spec["prefix"]
     phases = spec.get("phases", ["up", "down"])
-    journal = Journal((spec.get("art") or {}).get("root_url"))
+    journal = Journal(spec.get("art"))
     result: Result = {}
     expected_files, expected_bytes = _count_files(src)
     dst.mkdir(parents=True, exist_ok=True)
@@ -277,7 +284,7 @@ def action_big_up(spec: Spec) -> Result:
     else:
         repo = make_repo(spec)
         result["rss_before_kib"] = _proc_status_kib("VmRSS")
-        journal = Journal((spec.get("art") or {}).get("root_url"))
+        journal = Journal(spec.get("art"))
         journal.clear()
         with _timed(result, "seconds"), _stdout_to_stderr():
             repo.log_artifact(str(src), spec["prefix"])
@@ -300,7 +307,7 @@ def action_big_down(spec: Spec) -> Result:
     else:
         repo = make_repo(spec)
         result["rss_before_kib"] = _proc_status_kib("VmRSS")
-        journal = Journal((spec.get("art") or {}).get("root_url"))
+        journal = Journal(spec.get("art"))
         journal.clear()
         remote = f"{spec['prefix']}/{spec['name']}"
         with _timed(result, "seconds"):
@@ -317,7 +324,7 @@ def action_listing(spec: Spec) -> Result:
     """W4: list the top folder, walk the whole tree; optionally download it (request count)."""
     contender, prefix = spec["contender"], spec["prefix"]
     repo = make_repo(spec)
-    journal = Journal((spec.get("art") or {}).get("root_url"))
+    journal = Journal(spec.get("art"))
     result: Result = {}
     journal.clear()
     with _timed(result, "list_s"), _stdout_to_stderr():

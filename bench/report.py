@@ -183,10 +183,11 @@ def targets(res: Results, sizes: Sizes) -> list[Target]:
     reqs = res.median("W4", "ours", "down_requests")
     out.append(_at_most(f"W4 download requests (N+3 = {files + 3})", reqs, files + 3, ""))
     out.append(_at_most("W4 walk time (ours)", res.median("W4", "ours", "walk_s"), 2.0, " s"))
-    for server, how in (("emulator", ""), ("emulator-2w", ", --workers 2")):
+    # The stock server (no HTTP code of our own): 4x moto in one process, 5x with two.
+    for server, how, goal in (("emulator", "", 4), ("emulator-2w", ", --workers 2", 5)):
         for key, label in (("put_rps", "PUT"), ("get_rps", "GET")):
             ratio = _ratio(res.median("W6", server, key), res.median("W6", "moto", key))
-            out.append(_at_least(f"W6 {label} req/s vs moto{how}", ratio, 5))
+            out.append(_at_least(f"W6 {label} req/s vs moto{how}", ratio, goal))
     return out
 
 

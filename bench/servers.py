@@ -17,12 +17,12 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
-from fake_artifactory.testing import start_process
+from fake_artifactory.testing import control_headers, start_process
 
 __all__ = [
     "BENCH_TOKEN",
@@ -52,10 +52,15 @@ class Emulator:
     repo: str = DEFAULT_REPO
     #: False for ``--workers`` (throughput mode: no request journal).
     journal: bool = True
+    #: The emulator's control token (None: its control plane is open, as on loopback).
+    control_token: str | None = field(default=None, repr=False)
 
     def as_spec(self) -> dict[str, str]:
         """The part of a child spec that tells a contender where Artifactory is."""
-        return {"url": self.url, "root_url": self.root_url, "token": self.token, "repo": self.repo}
+        spec = {"url": self.url, "root_url": self.root_url, "token": self.token, "repo": self.repo}
+        if self.control_token:
+            spec["control_token"] = self.control_token
+        return spec
 
     def delete(self, path: str) -> None:
         """Delete ``path`` (a file or folder under ``bench/``) through the REST API."""
@@ -68,7 +73,11 @@ class Emulator:
     def clear_journal(self) -> None:
         """Forget the request journal (the count of the next run starts at zero)."""
         if self.journal:
-            requests.delete(f"{self.root_url}/_fake/requests", timeout=60).raise_for_status()
+            requests.delete(
+                f"{self.root_url}/_fake/requests",
+                headers=control_headers(self.control_token),
+                timeout=60,
+            ).raise_for_status()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +122,13 @@ def start_emulator(
     ) as proc:
         log.info("emulator %s up at %s", " ".join(extra_args), proc.url)
         journal = "--workers" not in extra_args
-        yield Emulator(url=proc.url, root_url=proc.root_url, pid=proc.pid, journal=journal)
+        yield Emulator(
+            url=proc.url,
+            root_url=proc.root_url,
+            pid=proc.pid,
+            journal=journal,
+            control_token=proc.control_token,
+        )
 
 
 @contextmanager

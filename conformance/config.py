@@ -62,6 +62,8 @@ class TargetConfig:
     emulator_edition: str = "pro"
     json_report: str | None = None
     max_requests: int = 0
+    #: Where ``--fidelity-report`` writes the fidelity probes' report (None: nowhere).
+    fidelity_report: str | None = None
 
     @property
     def is_emulator(self) -> bool:
@@ -114,6 +116,7 @@ class TargetConfig:
         if not prefix:
             raise ConformanceConfigError("--conformance-prefix must not be empty")
         json_report = options.get("conformance_json")
+        fidelity_report = options.get("fidelity_report")
         try:
             max_requests = int(str(options.get("conformance_max_requests") or 0))
         except ValueError as exc:
@@ -131,6 +134,7 @@ class TargetConfig:
             emulator_edition=edition,
             json_report=json_report if isinstance(json_report, str) and json_report else None,
             max_requests=max_requests,
+            fidelity_report=fidelity_report if isinstance(fidelity_report, str) else None,
         )
 
 

@@ -2,7 +2,7 @@
 
 ``python -m conformance`` registers ``conformance.plugin`` with ``-p``; ``pytest --pyargs
 conformance`` (run from the project root) reaches it through this file. Either way it is
-registered once.
+registered once. ``conformance.probes`` holds the fixtures of the fidelity probes.
 """
 
-pytest_plugins = ["conformance.plugin"]
+pytest_plugins = ["conformance.plugin", "conformance.probes"]

@@ -114,7 +114,13 @@ def probe_folder_download(client: RestClient, folder: str) -> tuple[int, str]:
 
 
 def _control(target: Target, method: str, body: Any = None) -> dict[str, Any]:
-    resp = requests.request(method, target.server.root_url + _SETTINGS, json=body, timeout=TIMEOUT)
+    resp = requests.request(
+        method,
+        target.server.root_url + _SETTINGS,
+        json=body,
+        headers=target.control_headers,
+        timeout=TIMEOUT,
+    )
     resp.raise_for_status()
     settings: dict[str, Any] = resp.json()
     return settings

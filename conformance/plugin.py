@@ -102,6 +102,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="first delete run folders older than 24 hours left by crashed runs")  # fmt: skip
     add("--conformance-json", dest="conformance_json", default=None, metavar="FILE",
         help="write [{test, status, reason}, ...] to FILE")  # fmt: skip
+    add("--fidelity-report", dest="fidelity_report", default=None, metavar="FILE",
+        help="write the fidelity probes' report (JSON, see docs/conformance.md)")  # fmt: skip
     add("--conformance-max-requests", dest="conformance_max_requests", default=0, type=int,
         metavar="N", help="fail requests beyond N per process (0 = unlimited)")  # fmt: skip
     add("--emulator-edition", dest="emulator_edition", default="pro", choices=("pro", "oss"),
@@ -344,6 +346,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     info["janitor_removed"] = len(state.janitor_removed)
     if tconf.json_report:
         config.stash[BOOK_KEY].write_json(tconf.json_report)
+    if tconf.fidelity_report:
+        target = {"kind": info.get("kind"), "version": info.get("version"),
+                  "edition": info.get("edition")}  # fmt: skip
+        config.stash[BOOK_KEY].write_fidelity(tconf.fidelity_report, target)
 
 
 def _finish_target(tconf: TargetConfig, state: SessionState) -> dict[str, Any]:
@@ -435,6 +441,8 @@ def pytest_terminal_summary(
         reports.append(f"JUnit {xml}")
     if tconf.json_report:
         reports.append(f"JSON {tconf.json_report}")
+    if tconf.fidelity_report:
+        reports.append(f"fidelity {tconf.fidelity_report}")
     lines.append("reports:  " + (", ".join(reports) if reports else "terminal only"))
     terminalreporter.write_sep("=", "Artifactory conformance summary")
     for line in lines:

@@ -1,11 +1,14 @@
 """Which documented behaviour each conformance check verifies (pure data, no I/O).
 
-Every check of the suite names, in :data:`CHECKS` and only there, the sections of the
-project's references it is based on: ``artifactory-rest-api.md`` (real Artifactory wire
-behaviour) and ``mlflow-artifact-repository.md`` (the MLflow contract of the plugin), plus
-the heading of the page of JFrog's REST API documentation that describes the endpoint. The
-plugin shows the reference with every failure and writes it to the JSON report, so someone
-reading a failure against a real server knows what was expected and where it is written.
+Every check of the suite names, in :data:`CHECKS` and only there, the behaviours it is
+based on, by key: the key is the number of the section of the project's research notes on
+Artifactory's wire behaviour (``artifactory-rest-api.md``) or on MLflow's contract for
+plugins (``mlflow-artifact-repository.md``); those notes are not part of the distribution,
+so keys stay internal. What a report prints (:meth:`Reference.describe`) leads with the
+title of the page of JFrog's REST API documentation that describes the endpoint, then what
+the check verifies. The plugin shows it with every failure and writes it to the JSON
+report, so someone reading a failure against a real server knows what was expected and
+where JFrog documents it.
 
 A check outside this table (a user's own test module run with the plugin) can name its
 sections with the ``reference`` marker: ``@pytest.mark.reference("3.3", "11")``.
@@ -32,12 +35,14 @@ class Reference:
     jfrog: str = ""  # heading of JFrog's REST API documentation page, when there is one
 
     def describe(self) -> str:
-        """``artifactory-rest-api.md §3.3 "Errors" (JFrog REST API: "File Info")``."""
-        if self.doc:
-            where = f"{self.doc} §{self.section} " if self.section else f"{self.doc} "
-            text = f'{where}"{self.title}"'
-            return f'{text} (JFrog REST API: "{self.jfrog}")' if self.jfrog else text
-        return f'JFrog REST API: "{self.jfrog}" ({self.title})'
+        """``JFrog REST API "File Info" (Storage API: errors)``; without a JFrog page, the
+        kind of behaviour: ``Artifactory behaviour (401 vs 403)``, ``MLflow
+        artifact-repository contract (...)``.  Section numbers are internal keys only."""
+        if self.jfrog:
+            return f'JFrog REST API "{self.jfrog}" ({self.title})'
+        if self.doc == MLFLOW_DOC:
+            return f"MLflow artifact-repository contract ({self.title})"
+        return f"Artifactory behaviour ({self.title})"
 
 
 def _rest(section: str, title: str, jfrog: str = "") -> Reference:
@@ -72,6 +77,13 @@ SECTIONS: dict[str, Reference] = {
     "10.4": _rest("10.4", "GET /api/system/version", "Version and Add-ons information"),
     "11": _rest("11", "Error body format", "Error Responses"),
     "12": _rest("12", "Path rules, encoding, decoding"),
+    "7": _rest("7", "Copy and move", "Copy Item"),
+    "8.1": _rest("8.1", "Get properties", "Get Item Properties"),
+    "8.5": _rest("8.5", "Property search", "Property Search"),
+    "9": _rest("9", "AQL", "AQL Execution"),
+    "10": _rest("10", "Authentication, system and repository endpoints"),
+    "10.5": _rest("10.5", "Repositories", "Get Repository Configuration"),
+    "13": _rest("13", "Upload size and transfer encoding"),
     "jfrog:explode": Reference(
         "", "", "X-Explode-Archive(-Atomic) headers, Pro", "Deploy Artifacts from Archive"
     ),
@@ -80,6 +92,13 @@ SECTIONS: dict[str, Reference] = {
         "",
         "GET /api/archive/download/{repo}/{folder}?archiveType=, Pro, admin setting",
         "Retrieve Folder or Repository Archive",
+    ),
+    "jfrog:security": Reference(
+        "", "", "users, groups and permission targets (admin, Pro)", "Security Configuration JSON"
+    ),
+    "jfrog:projects": Reference("", "", "projects of the Access API", "Get Project"),
+    "jfrog:virtual": Reference(
+        "", "", "reads, deploys and deletes through a virtual repository", "Virtual Repositories"
     ),
     "mlflow:methods": _mlflow("1", "Methods a plugin must or can implement"),
     "mlflow:download": _mlflow("1", "How download_artifacts works"),
@@ -159,6 +178,48 @@ CHECKS: dict[str, tuple[str, ...]] = {
     "test_folder_archive_holds_the_folder_files_named_relative_to_it": ("jfrog:folder-archive",),
     "test_folder_archive_of_a_missing_folder_is_404": ("jfrog:folder-archive",),
     "test_folder_archive_of_a_file_is_refused": ("jfrog:folder-archive",),
+    # test_fidelity.py
+    "test_fidelity_checksum_file_sha256": ("2.1", "1.5"),
+    "test_fidelity_checksum_file_sha1_missing": ("2.3", "1.5"),
+    "test_fidelity_file_over_folder": ("1.5",),
+    "test_fidelity_invalid_path": ("12", "1.5"),
+    "test_fidelity_unknown_repo_download": ("2.3", "11"),
+    "test_fidelity_unknown_repo_deploy": ("1.5", "11"),
+    "test_fidelity_matrix_params_on_get": ("1.4", "2.3"),
+    "test_fidelity_mime_types": ("3.1", "2.1"),
+    "test_fidelity_range_suffix": ("2.2",),
+    "test_fidelity_folder_index_page": ("2.3",),
+    "test_fidelity_explode_status": ("jfrog:explode",),
+    "test_fidelity_explode_unsupported_extension": ("jfrog:explode",),
+    "test_fidelity_explode_on_oss": ("jfrog:explode", "11"),
+    "test_fidelity_empty_segments": ("12", "1.1"),
+    "test_fidelity_long_name": ("12", "1.5"),
+    "test_fidelity_override_base_url": ("1.1",),
+    "test_fidelity_unread_chunked_body": ("13", "10.2"),
+    # test_fidelity_rest.py
+    "test_fidelity_accept_not_acceptable": ("3.3", "11"),
+    "test_fidelity_accept_vendor_mismatch": ("3.3", "11"),
+    "test_fidelity_properties_missing_item": ("8.1", "11"),
+    "test_fidelity_prop_search_no_criterion": ("8.5",),
+    "test_fidelity_aql_query_length": ("9",),
+    "test_fidelity_aql_parse_error": ("9",),
+    "test_fidelity_aql_anonymous": ("9", "10.2"),
+    "test_fidelity_copy_result_message": ("7",),
+    "test_fidelity_identity_headers": ("10.4",),
+    "test_fidelity_usage_report": ("10",),
+    "test_fidelity_repository_config_missing": ("10.5",),
+    "test_fidelity_security_user_missing": ("jfrog:security", "11"),
+    "test_fidelity_security_group_missing": ("jfrog:security", "11"),
+    "test_fidelity_permission_target_missing": ("jfrog:security", "11"),
+    "test_fidelity_encrypted_password": ("jfrog:security", "10"),
+    "test_fidelity_project_missing": ("jfrog:projects",),
+    "test_fidelity_virtual_read": ("jfrog:virtual", "3.1"),
+    "test_fidelity_virtual_delete": ("jfrog:virtual", "5"),
+    "test_fidelity_virtual_deploy_repo": ("jfrog:virtual", "1.5", "1.1"),
+    "test_fidelity_access_token_revoke_unknown": ("10",),
+    "test_fidelity_folder_download_archive_headers": ("jfrog:folder-archive",),
+    "test_fidelity_folder_download_default_type": ("jfrog:folder-archive",),
+    "test_fidelity_folder_download_anonymous": ("jfrog:folder-archive", "10.2"),
     # test_plugin.py, test_plugin_archives.py
     "test_log_then_download_round_trips_trees": ("mlflow:methods", "mlflow:download"),
     "test_list_artifacts_gives_sorted_direct_children": ("mlflow:list",),

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from conformance.fidelity import PROPERTY_PREFIX, build_report, write_report
 from conformance.redact import Redactor
 
 __all__ = ["Outcome", "ResultBook", "part_of"]
@@ -37,6 +38,8 @@ class Outcome:
     observed: dict[str, str] = field(default_factory=dict)
     #: The documented behaviour the check verifies (``conformance.references``), or "".
     reference: str = ""
+    #: Fidelity probes this test recorded: key -> record (``conformance.fidelity``).
+    fidelity: dict[str, str] = field(default_factory=dict)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -52,6 +55,8 @@ def _failure_reason(report: pytest.TestReport) -> str:
     return text[:300]
 
 
+#: Name prefix of the checks that probe one fidelity row each (``test_fidelity_<key>``).
+FIDELITY_CHECK_PREFIX = "test_fidelity_"
 #: Title of the report section holding a failed test's last requests (set by the plugin).
 TRANSCRIPT_SECTION = "conformance: last requests to the server"
 #: Title of the failure-text section naming the documented behaviour a check verifies.
@@ -102,8 +107,12 @@ class ResultBook:
         outcome.reason = self.redactor.redact(outcome.reason)
         # The ``observe`` fixture's values (test properties); every phase report carries
         # the full list, so the last phase seen wins.
-        outcome.observed = {
-            str(name): self.redactor.redact(str(value)) for name, value in report.user_properties
+        properties = [
+            (str(name), self.redactor.redact(str(value))) for name, value in report.user_properties
+        ]
+        outcome.observed = {n: v for n, v in properties if not n.startswith(PROPERTY_PREFIX)}
+        outcome.fidelity = {
+            n[len(PROPERTY_PREFIX) :]: v for n, v in properties if n.startswith(PROPERTY_PREFIX)
         }
         outcome.reference = str(getattr(report, REFERENCE_ATTR, "") or "")
         self.outcomes[nodeid] = outcome
@@ -135,6 +144,20 @@ class ResultBook:
             for o in sorted(self.outcomes.values(), key=lambda o: o.test)
         ]
         Path(path).write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+    def write_fidelity(self, path: str, target: dict[str, Any]) -> None:
+        """The fidelity report (:func:`conformance.fidelity.build_report`): every probe's
+        record, and for a probe whose check recorded nothing, that check's outcome."""
+        records: dict[str, dict[str, Any]] = {}
+        why: dict[str, str] = {}
+        for outcome in self.outcomes.values():
+            for key, text in outcome.fidelity.items():
+                records[key] = json.loads(text)
+            name = outcome.test.rsplit("::", 1)[-1]
+            if name.startswith(FIDELITY_CHECK_PREFIX) and not outcome.fidelity:
+                key = name[len(FIDELITY_CHECK_PREFIX) :].replace("_", "-")
+                why[key] = f"{outcome.status}: {outcome.reason}".rstrip(": ")
+        write_report(path, build_report(records, target, why))
 
     def summary_lines(self) -> list[str]:
         """One line per part: ``rest: 12 passed, 1 xfailed``."""

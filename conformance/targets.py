@@ -108,6 +108,13 @@ class Target:
         """URL without credentials (they are never in it anyway)."""
         return self.client.base_url
 
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """Headers for the bundled emulator's control plane (``/_fake/``): its control
+        token when it enforces one, else none."""
+        token = self.server.config.control_token if self.server is not None else None
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def stop(self) -> None:
         """Stop the bundled emulator, if any."""
         if self.server is not None:

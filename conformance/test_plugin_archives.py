@@ -54,7 +54,10 @@ def _journal(target: Target, root: str) -> list[dict[str, Any]] | None:
     if target.kind != "emulator" or target.server is None:
         return None
     resp = requests.get(
-        target.server.root_url + "/_fake/requests", params={"contains": root}, timeout=TIMEOUT
+        target.server.root_url + "/_fake/requests",
+        params={"contains": root},
+        headers=target.control_headers,
+        timeout=TIMEOUT,
     )
     if resp.status_code != 200:
         return None

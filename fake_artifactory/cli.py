@@ -2,9 +2,14 @@
 
 ``serve`` runs the emulator in the foreground: it prints exactly one line
 ``READY <base-url>`` on stdout once listening, logs to stderr, and exits 0 on
-SIGINT/SIGTERM.  ``export --data-dir DIR OUT.tar.gz`` writes a snapshot of a data
-directory, ``import --data-dir DIR IN.tar.gz`` replaces a data directory's state with
-a snapshot (stop the emulator using that directory first).
+SIGINT/SIGTERM. When it generated a control token (``--host`` not loopback, or
+``--control-token-file`` without a token given), the line is ``READY <base-url>
+control-token=<token>``: the base URL stays the second word, so parsers of ``READY
+<base-url>`` that split on whitespace keep working.
+
+``export --data-dir DIR OUT.tar.gz`` writes a snapshot of a data directory, ``import
+--data-dir DIR IN.tar.gz`` replaces a data directory's state with a snapshot (stop the
+emulator using that directory first).
 """
 
 from __future__ import annotations
@@ -18,7 +23,12 @@ from collections.abc import Sequence
 from importlib.util import find_spec
 from types import FrameType
 
-from fake_artifactory.config import ConfigurationError, EmulatorConfig, build_parser
+from fake_artifactory.config import (
+    ConfigurationError,
+    EmulatorConfig,
+    build_parser,
+    with_control_token,
+)
 
 #: The emulator's own dependencies: the ``emulator`` extra of the distribution.
 EMULATOR_MODULES = ("flask", "werkzeug", "cheroot", "cryptography")
@@ -78,6 +88,14 @@ def _snapshot_command(ns: argparse.Namespace) -> int:
     return 0
 
 
+def ready_line(url: str, generated_token: str | None) -> str:
+    """The one line ``serve`` prints on stdout once it listens."""
+    if generated_token is None:
+        return f"READY {url}"
+    # The only place a secret is ever printed: nobody else could learn a generated token.
+    return f"READY {url} control-token={generated_token}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and of ``python -m fake_artifactory``."""
     missing = missing_emulator_modules()
@@ -89,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.command in ("export", "import"):
         return _snapshot_command(ns)
     try:
-        config = EmulatorConfig.from_namespace(ns)
+        given = EmulatorConfig.from_namespace(ns)
     except ConfigurationError as exc:
         print(f"fake-artifactory: error: {exc}", file=sys.stderr)
         return 2
@@ -100,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from fake_artifactory.server import ThreadedServer
 
+    config = with_control_token(given)
+    generated = config.control_token if given.control_token is None else None
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -111,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fake_artifactory.server.workers import serve_workers
 
         try:
-            return serve_workers(config, stop, lambda url: print(f"READY {url}", flush=True))
+            return serve_workers(
+                config, stop, lambda url: print(ready_line(url, generated), flush=True)
+            )
         except (ConfigurationError, OSError) as exc:
             print(f"fake-artifactory: error: {exc}", file=sys.stderr)
             return 2
@@ -127,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fake-artifactory: error: {exc}", file=sys.stderr)
         return 2
     try:
-        print(f"READY {server.url}", flush=True)
+        print(ready_line(server.url, generated), flush=True)
         while not stop.wait(0.5):
             pass
     finally:

@@ -1,22 +1,30 @@
 """Emulator configuration: one frozen value object, built from defaults or CLI arguments.
 
-Only this module parses user-supplied settings; everything else receives an
-:class:`EmulatorConfig`.
+Only this module parses user-supplied settings and reads the environment; everything
+else receives an :class:`EmulatorConfig`.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import dataclasses
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 PERMISSIONS: frozenset[str] = frozenset({"read", "deploy", "delete", "annotate", "admin"})
 DEFAULT_REPO = "example-repo-local"
+#: Environment variable holding the control token (``--control-token`` wins over it).
+CONTROL_TOKEN_ENV = "FAKE_ARTIFACTORY_CONTROL_TOKEN"
 
 Anonymous = Literal["off", "read", "write"]
 Edition = Literal["pro", "oss"]
+#: Which Pro-only message the OSS edition gives an explode deploy (see ``--oss-explode-message``).
+ExplodeMessage = Literal["short", "long"]
 #: What the store fsyncs (see :class:`fake_artifactory.store.blobs.Durability`).
 Fsync = Literal["auto", "never", "blobs", "always"]
 
@@ -74,6 +82,8 @@ class EmulatorConfig:
     #: Largest accepted request head (request line + headers), like Tomcat's limit.
     max_header_bytes: int = 65536
     server_id: str = "fake-artifactory-0001"
+    #: ``X-Artifactory-Node-Id`` of a 7.x emulator (a real server sends its host name).
+    node_id: str = "fake-artifactory-node"
     log_level: str = "WARNING"
     #: A snapshot (``.tar.gz``) that replaces the state when the emulator starts.
     seed: Path | None = None
@@ -84,10 +94,25 @@ class EmulatorConfig:
     folder_download_max_files: int = 5000
     folder_download_max_size_mb: int = 1024
     folder_download_max_parallel: int = 10
+    #: Longest AQL query accepted, in characters: None = by version (6000 from 7.0, no
+    #: limit before), 0 = no limit.
+    aql_max_query_chars: int | None = None
+    #: The OSS edition's answer to an explode deploy: the deploy servlet's short Pro-only
+    #: message (read in the 6.x source) or the REST resources' long one (7.x unverified).
+    oss_explode_message: ExplodeMessage = "short"
     #: Server processes sharing the data dir and the port (``--workers``); above 1 the
     #: emulator is a throughput server: no request journal, no fault rules, no run-time
     #: settings (see ``fake_artifactory.server.workers``).
     workers: int = 1
+    #: Secret guarding ``/_fake/`` (see :func:`with_control_token`); None: open.
+    control_token: str | None = field(default=None, repr=False)
+    #: Where a server writes the control token in force (mode 0600) before it says READY.
+    control_token_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        token = self.control_token
+        if token is not None and (not token or any(c.isspace() for c in token)):
+            raise ConfigurationError("the control token must be non-empty, without spaces")
 
     @property
     def admin_user(self) -> str:
@@ -118,6 +143,8 @@ class EmulatorConfig:
         if bool(ns.tls_cert) != bool(ns.tls_key):
             raise ConfigurationError("--tls-cert and --tls-key must be given together")
         workers = getattr(ns, "workers", 1)
+        control_token = getattr(ns, "control_token", None)
+        token_file = getattr(ns, "control_token_file", None)
         if workers > 1 and ns.faults:
             raise ConfigurationError(
                 "--faults needs one process (rule counters are per process); drop --workers"
@@ -149,7 +176,44 @@ class EmulatorConfig:
             folder_download_max_size_mb=getattr(ns, "folder_download_max_size_mb", 1024),
             folder_download_max_parallel=getattr(ns, "folder_download_max_parallel", 10),
             workers=workers,
+            aql_max_query_chars=getattr(ns, "aql_max_query_chars", None),
+            oss_explode_message=getattr(ns, "oss_explode_message", "short"),
+            control_token=env_control_token() if control_token is None else control_token,
+            control_token_file=Path(token_file) if token_file else None,
         )
+
+
+def env_control_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The control token named by :data:`CONTROL_TOKEN_ENV` (empty counts as unset)."""
+    value = (os.environ if environ is None else environ).get(CONTROL_TOKEN_ENV, "")
+    return value or None
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` is reachable from this machine only (``127.0.0.0/8``, ``::1``,
+    ``localhost``). Any other name counts as reachable from elsewhere."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def with_control_token(config: EmulatorConfig) -> EmulatorConfig:
+    """``config`` with the control token it must enforce.
+
+    A token given stays. Without one, a token is generated when the server is reachable
+    from elsewhere (a host that is not loopback) or when ``control_token_file`` asks
+    for one; on loopback the control plane stays open, as it always was.  Idempotent,
+    so every entry point (CLI, ``--workers`` parent, :class:`ThreadedServer`) calls it
+    and all processes of one server share one token.
+    """
+    if config.control_token is not None:
+        return config
+    if is_loopback(config.host) and config.control_token_file is None:
+        return config
+    return dataclasses.replace(config, control_token=secrets.token_urlsafe(32))
 
 
 def user_arg(value: str) -> UserSpec:
@@ -253,10 +317,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folder-download-max-size-mb", type=non_negative_int_arg, default=1024)
     p.add_argument("--folder-download-max-parallel", type=non_negative_int_arg, default=10)
     p.add_argument(
+        "--aql-max-query-chars",
+        type=non_negative_int_arg,
+        default=None,
+        metavar="N",
+        help="refuse longer AQL queries with 400 (default: 6000 for a 7.x --version, "
+        "none before; 0 = no limit)",
+    )
+    p.add_argument(
+        "--oss-explode-message",
+        choices=("short", "long"),
+        default="short",
+        help="the Pro-only message an OSS edition gives an explode deploy: short (the "
+        "6.x deploy servlet's, default) or long (the REST resources')",
+    )
+    p.add_argument(
         "--workers",
         type=positive_int_arg,
         default=1,
         help="server processes sharing the port and the data dir (throughput mode: no "
         "request journal, fault rules or run-time settings when above 1)",
+    )
+    p.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        help=f"require 'Authorization: Bearer TOKEN' (or admin credentials) on /_fake/ "
+        f"(default: ${CONTROL_TOKEN_ENV}; generated when --host is not loopback)",
+    )
+    p.add_argument(
+        "--control-token-file",
+        metavar="PATH",
+        help="write the control token to PATH (mode 0600); generates one if none is given",
     )
     return p

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from jfrog_mlflow.client import ArtifactoryClient
-from jfrog_mlflow.errors import IntegrityError, TransportError
+from jfrog_mlflow.errors import ArtifactNotFound, IntegrityError, TransportError
 from jfrog_mlflow.integrity import Digest, Expected, Stage, header_checksums
 from jfrog_mlflow.localfiles import pwrite_all, replacing, write_all
 from jfrog_mlflow.models import Checksums
@@ -82,7 +82,14 @@ def download_file(
 
     def stat() -> Expected:
         info = client.stat(repo, path)
-        if info is None or info.is_folder:
+        if info is None:
+            # The GET was answered, yet there is no such item: the file is gone, or the
+            # answer was not an artifact (``<file>.sha256`` is answered with the checksum
+            # of ``<file>``). Either way the artifact does not exist.
+            raise ArtifactNotFound(
+                f"Artifactory {what} failed: no such file", status_code=404, method="GET", url=url
+            )
+        if info.is_folder:
             raise IntegrityError(
                 f"Artifactory {what} failed: the file disappeared while it was downloaded"
             )

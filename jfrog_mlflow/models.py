@@ -22,6 +22,7 @@ __all__ = [
     "parse_error_message",
     "parse_file_list",
     "parse_storage_info",
+    "parse_virtual_members",
 ]
 
 
@@ -131,6 +132,17 @@ def parse_file_list(data: Any) -> list[ListEntry]:
             )
         )
     return entries
+
+
+def parse_virtual_members(data: Any) -> tuple[str, ...]:
+    """The members of a virtual repository's configuration (``GET /api/repositories/<key>``);
+    ``()`` for any other repository."""
+    if not isinstance(data, dict) or data.get("rclass") != "virtual":
+        return ()
+    members = data.get("repositories")
+    if not isinstance(members, list):
+        return ()
+    return tuple(m for m in members if isinstance(m, str) and m)
 
 
 def parse_error_message(data: Any) -> str:

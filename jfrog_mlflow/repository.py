@@ -45,7 +45,7 @@ with warnings.catch_warnings():
     )
     from mlflow.utils.file_utils import ArtifactProgressBar, create_tmp_dir
 
-from jfrog_mlflow import diagnose, download, errors, listing, upload
+from jfrog_mlflow import deletion, diagnose, download, errors, listing, upload
 from jfrog_mlflow.client import ArtifactoryClient, shared_client
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.models import ListEntry
@@ -427,9 +427,9 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     # ------------------------------------------------------------------ delete
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
-        """Delete a file or folder recursively; a missing path is a no-op (a missing
-        repository raises). With ARTIFACTORY_ARTIFACTS_DELETE_SKIP true, only a warning is
-        logged.
+        """Delete a file or folder recursively (through a virtual repository: in its
+        members); a missing path is a no-op (a missing repository raises). With
+        ARTIFACTORY_ARTIFACTS_DELETE_SKIP true, only a warning is logged.
 
         Deleting all of a run's (or logged model's) ``artifacts`` folder, as ``mlflow gc``
         does (directly, or through a tracking server in proxy mode), removes the run's own
@@ -445,7 +445,7 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             return
         with self._calls():
             target = self._whole_folder(target)
-            deleted = self._client.delete(self._location.repo, target)
+            deleted = deletion.delete_tree(self._client, self._location.repo, target)
         if not deleted:
             _logger.debug("nothing to delete at '%s'", target)
             self._nothing_there()

@@ -37,6 +37,7 @@ __all__ = [
     "build_item_url",
     "build_list_url",
     "build_ping_url",
+    "build_repo_config_url",
     "build_set_properties_url",
     "build_storage_url",
     "join_path",
@@ -210,6 +211,11 @@ def build_deep_list_url(base_url: str, repo: str, path: str) -> str:
 def build_aql_url(base_url: str) -> str:
     """AQL search endpoint."""
     return f"{base_url}/api/search/aql"
+
+
+def build_repo_config_url(base_url: str, repo: str) -> str:
+    """Repository configuration URL (``GET /api/repositories/<key>``)."""
+    return f"{base_url}/api/repositories/{quote_segment(repo)}"
 
 
 def build_folder_archive_url(base_url: str, repo: str, folder: str) -> str:

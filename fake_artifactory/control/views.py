@@ -1,5 +1,10 @@
-"""The control plane: every ``/_fake/...`` endpoint, on one blueprint (no auth, never
-under the context path).
+"""The control plane: every ``/_fake/...`` endpoint, on one blueprint (never under the
+context path).
+
+With a control token configured, :func:`_control_guard` lets through only callers with
+``Authorization: Bearer <control token>`` or admin credentials, except ``GET
+/_fake/health``; anyone else gets 401 before any view runs. Without a token (the
+loopback default) the control plane is open.
 
 * ``GET /_fake/health``; ``POST /_fake/reset[?repo=KEY]``; ``GET /_fake/state``
 * ``GET /_fake/snapshot`` (export, a tar.gz); ``POST /_fake/snapshot`` (import: the
@@ -21,6 +26,7 @@ from typing import IO, Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from fake_artifactory.core.auth import CONTROL_CHALLENGE, CONTROL_DENIED, may_control
 from fake_artifactory.core.errors import HttpError
 from fake_artifactory.core.faults import FaultError
 from fake_artifactory.core.journal import Journal, filter_entries
@@ -49,7 +55,20 @@ def refused_with_workers(method: str, path: str) -> str | None:
     return None
 
 
-@bp.before_app_request
+@bp.before_request
+def _control_guard() -> None:
+    """THE check of the control token: it runs before every view of this blueprint, and
+    before :func:`_single_process_controls`, so a refused caller learns nothing else."""
+    emu = current_emulator()
+    if emu.config.control_token is None:
+        return
+    if request.endpoint == f"{bp.name}.health" and request.method in ("GET", "HEAD"):
+        return
+    if not may_control(request.headers, emu.config, emu.directory):
+        raise HttpError(401, CONTROL_DENIED, CONTROL_CHALLENGE)
+
+
+@bp.before_request
 def _single_process_controls() -> None:
     workers = current_emulator().config.workers
     if workers > 1:

@@ -23,11 +23,14 @@ from typing import IO, BinaryIO
 
 __all__ = [
     "ARCHIVE_TYPES",
+    "EXPLODED_EXTENSIONS",
+    "NOT_EMULATED_EXTENSIONS",
     "ArchiveEntry",
     "ArchiveError",
     "ArchiveType",
     "OutEntry",
     "archive_type",
+    "extension_of",
     "kind_of_name",
     "normalize_entry_name",
     "read_entries",
@@ -90,16 +93,36 @@ def archive_type(value: str) -> ArchiveType:
     return found
 
 
-def kind_of_name(name: str) -> str | None:
-    """``"tar"``, ``"tar.gz"`` or ``"zip"`` from a file name's extension, else None."""
+#: Extensions Artifactory explodes (its default ``explodedArchiveExtensions``): the
+#: first match wins, the longest first.
+EXPLODED_EXTENSIONS: dict[str, str] = {
+    "tar.gz": "tar.gz",
+    "tar.bz2": "tar.bz2",
+    "tgz": "tar.gz",
+    "tar": "tar",
+    "zip": "zip",
+    "7z": "7z",
+}
+#: Extensions Artifactory explodes but the emulator cannot read (no 7z in the standard
+#: library): the emulator refuses them as not implemented rather than answering wrongly.
+NOT_EMULATED_EXTENSIONS = frozenset({"7z"})
+
+
+def extension_of(name: str) -> str:
+    """The archive extension of a file name: a known one (``tar.gz`` included), else the
+    text after the last dot (``""`` without one), lower-cased."""
     lower = name.lower()
-    if lower.endswith((".tar.gz", ".tgz")):
-        return "tar.gz"
-    if lower.endswith(".tar"):
-        return "tar"
-    if lower.endswith(".zip"):
-        return "zip"
-    return None
+    for extension in EXPLODED_EXTENSIONS:
+        if lower.endswith("." + extension):
+            return extension
+    return lower.rsplit(".", 1)[1] if "." in lower else ""
+
+
+def kind_of_name(name: str) -> str | None:
+    """``"tar"``, ``"tar.gz"``, ``"tar.bz2"`` or ``"zip"`` (how to read the archive) from a
+    file name's extension, else None (``7z`` included: see NOT_EMULATED_EXTENSIONS)."""
+    kind = EXPLODED_EXTENSIONS.get(extension_of(name))
+    return None if kind is None or kind in NOT_EMULATED_EXTENSIONS else kind
 
 
 def normalize_entry_name(raw: str) -> str:
@@ -140,7 +163,8 @@ class ArchiveEntry:
 
 
 def read_entries(fh: BinaryIO, kind: str) -> Iterator[ArchiveEntry]:
-    """Directory and regular-file entries of a ``tar``, ``tar.gz`` or ``zip`` archive.
+    """Directory and regular-file entries of a ``tar``, ``tar.gz``, ``tar.bz2`` or ``zip``
+    archive.
 
     ``fh`` must be seekable for zip.  Entries whose normalised name is empty (the
     archive's own root) are skipped; so are links, devices and FIFOs.
@@ -148,7 +172,7 @@ def read_entries(fh: BinaryIO, kind: str) -> Iterator[ArchiveEntry]:
     try:
         if kind == "zip":
             yield from _zip_entries(fh)
-        elif kind in ("tar", "tar.gz"):
+        elif kind in ("tar", "tar.gz", "tar.bz2"):
             yield from _tar_entries(fh, kind)
         else:
             raise ArchiveError(f"Unsupported archive type: '{kind}'")
@@ -161,6 +185,8 @@ def read_entries(fh: BinaryIO, kind: str) -> Iterator[ArchiveEntry]:
 def _tar_entries(fh: BinaryIO, kind: str) -> Iterator[ArchiveEntry]:
     if kind == "tar.gz":
         tar = tarfile.open(fileobj=fh, mode="r|gz", encoding="utf-8", errors="strict")
+    elif kind == "tar.bz2":
+        tar = tarfile.open(fileobj=fh, mode="r|bz2", encoding="utf-8", errors="strict")
     else:
         tar = tarfile.open(fileobj=fh, mode="r|", encoding="utf-8", errors="strict")
     # TarFile keeps every member it has read (an undocumented list); an archive is read

@@ -4,7 +4,8 @@ Credentials accepted, as in Artifactory 7.x: ``Authorization: Basic user:passwor
 ``user:<token|api key>``, ``Authorization: Bearer <token>`` and ``X-JFrog-Art-Api``
 (token or API key).  Failures map to 401 ``Authentication is required`` / ``Bad
 credentials`` (with the Basic challenge) and 403 for a bad ``X-JFrog-Art-Api``.
-Secrets never appear in messages or logs.
+Who a credential belongs to is the :class:`Directory`'s business, what they may do the
+:class:`Principal`'s.  Secrets never appear in messages or logs.
 """
 
 from __future__ import annotations
@@ -12,35 +13,27 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from fake_artifactory.config import PERMISSIONS, EmulatorConfig
+from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.core.errors import HttpError
+from fake_artifactory.core.permissions import ANONYMOUS, Principal
+
+__all__ = [
+    "ANONYMOUS",
+    "CHALLENGE",
+    "Directory",
+    "HeaderSource",
+    "Principal",
+    "authenticate",
+    "refusal",
+    "require",
+    "require_authenticated",
+    "require_non_anonymous",
+    "require_overwrite",
+]
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="Artifactory Realm"'}
-ANONYMOUS = "anonymous"
-_ANON_PERMS = {
-    "off": frozenset[str](),
-    "read": frozenset({"read"}),
-    "write": frozenset({"read", "deploy", "delete", "annotate"}),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling, with what permissions."""
-
-    name: str
-    perms: frozenset[str]
-
-    @property
-    def anonymous(self) -> bool:
-        return self.name == ANONYMOUS
-
-    def can(self, perm: str) -> bool:
-        return "admin" in self.perms or perm in self.perms
 
 
 class HeaderSource(Protocol):
@@ -49,37 +42,26 @@ class HeaderSource(Protocol):
     def get(self, name: str, /) -> str | None: ...
 
 
-def _eq(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+class Directory(Protocol):
+    """Who credentials belong to (see :class:`fake_artifactory.core.directory.Directory`)."""
+
+    def by_password(self, name: str, password: str, /) -> Principal | None: ...
+
+    def by_secret(self, secret: str, /) -> Principal | None: ...
+
+    def anonymous(self) -> Principal: ...
 
 
-#: Resolves a secret minted at run time (an Access API token) to its owner, or None.
-TokenLookup = Callable[[str], "Principal | None"]
-
-
-def _secret_owner(
-    config: EmulatorConfig, secret: str, lookup: TokenLookup | None = None
-) -> Principal | None:
-    for token in (*config.tokens, *config.api_keys):
-        if _eq(token, secret):
-            return Principal(config.admin_user, PERMISSIONS)
-    return lookup(secret) if lookup is not None else None
-
-
-def authenticate(
-    headers: HeaderSource, config: EmulatorConfig, lookup: TokenLookup | None = None
-) -> Principal:
+def authenticate(headers: HeaderSource, directory: Directory) -> Principal:
     """Resolve the caller from request headers (case-insensitive mapping).
 
-    ``lookup`` resolves tokens minted through the Access API (expired or revoked
-    ones resolve to None and so get ``Bad credentials``).
-
     Returns the anonymous principal (possibly with no permissions) when no credentials
-    are given; raises HttpError 401/403 for bad ones.
+    are given; raises HttpError 401/403 for bad ones.  Expired or revoked tokens
+    resolve to nobody and so get ``Bad credentials``.
     """
     art_api = headers.get("X-JFrog-Art-Api") or headers.get("X-Api-Key")
     if art_api:
-        owner = _secret_owner(config, art_api, lookup)
+        owner = directory.by_secret(art_api)
         if owner is None:
             raise HttpError(403, "Bad credentials")
         return owner
@@ -87,18 +69,18 @@ def authenticate(
     scheme, _, value = authorization.partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
-        owner = _secret_owner(config, value, lookup)
+        owner = directory.by_secret(value)
         if owner is None:
             raise HttpError(401, "Bad credentials", CHALLENGE)
         return owner
     if scheme.lower() == "basic" and value:
-        return _basic(value, config, lookup)
+        return _basic(value, directory)
     if authorization:
         raise HttpError(401, "Bad credentials", CHALLENGE)
-    return Principal(ANONYMOUS, _ANON_PERMS[config.anonymous])
+    return directory.anonymous()
 
 
-def _basic(value: str, config: EmulatorConfig, lookup: TokenLookup | None) -> Principal:
+def _basic(value: str, directory: Directory) -> Principal:
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
@@ -106,14 +88,41 @@ def _basic(value: str, config: EmulatorConfig, lookup: TokenLookup | None) -> Pr
     name, sep, secret = decoded.partition(":")
     if not sep:
         raise HttpError(401, "Bad credentials", CHALLENGE)
-    for user in config.users:
-        if user.name == name and _eq(user.password, secret):
-            return Principal(user.name, user.perms)
-    owner = _secret_owner(config, secret, lookup)
-    if owner is not None:
+    owner = directory.by_password(name, secret)
+    if owner is None:
         # A token given as a Basic password is honoured whatever the user name.
-        return owner
-    raise HttpError(401, "Bad credentials", CHALLENGE)
+        owner = directory.by_secret(secret)
+    if owner is None:
+        raise HttpError(401, "Bad credentials", CHALLENGE)
+    return owner
+
+
+#: What a caller without the control token gets from a guarded ``/_fake/`` endpoint.
+CONTROL_DENIED = (
+    "The control plane needs 'Authorization: Bearer <control token>' "
+    "or the credentials of an admin user"
+)
+CONTROL_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="fake-artifactory control plane"'}
+
+
+def may_control(headers: HeaderSource, config: EmulatorConfig, directory: Directory) -> bool:
+    """True when the caller may use the ``/_fake/`` control plane.
+
+    Open when no control token is configured. Otherwise the caller needs ``Authorization:
+    Bearer <control token>`` (compared in constant time) or credentials that make it an
+    admin of the emulated server, however given (Basic, Bearer token, API key).
+    """
+    token = config.control_token
+    if token is None:
+        return True
+    scheme, _, value = (headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
+        return True
+    try:
+        caller = authenticate(headers, directory)
+    except HttpError:
+        return False
+    return not caller.anonymous and caller.can("admin")
 
 
 def require_authenticated(principal: Principal, config: EmulatorConfig) -> None:
@@ -128,10 +137,37 @@ def require_non_anonymous(principal: Principal, message: str) -> None:
         raise HttpError(401, message, CHALLENGE)
 
 
-def require(principal: Principal, perm: str, message: str) -> None:
-    """Enforce a permission: anonymous gets 401 ``Unauthorized``, others 403 ``message``."""
-    if principal.can(perm):
-        return
+def refuse_anonymous(principal: Principal) -> None:
+    """An anonymous caller (anonymous access being on) is refused with 401 ``Unauthorized``
+    and the Basic challenge: Artifactory's exception mappers turn a REST resource's 403
+    for an anonymous caller, and any 401 without a challenge, into exactly this answer."""
     if principal.anonymous:
         raise HttpError(401, "Unauthorized", CHALLENGE)
-    raise HttpError(403, message)
+
+
+def require(
+    principal: Principal, perm: str, message: str, repo: str | None = None, path: str = ""
+) -> None:
+    """Enforce a permission on ``repo:path`` (``repo`` None: anywhere): anonymous gets
+    401 ``Unauthorized``, others 403 ``message``."""
+    if not principal.can(perm, repo, path):
+        raise refusal(principal, message)
+
+
+def require_overwrite(principal: Principal, repo: str, path: str) -> None:
+    """Replacing or deleting ``repo:path`` needs the delete action (Artifactory's 403)."""
+    require(
+        principal,
+        "delete",
+        f"Not enough permissions to delete/overwrite artifact '{repo}:{path}' "
+        f"(user: '{principal.name}' needs DELETE permission).",
+        repo,
+        path,
+    )
+
+
+def refusal(principal: Principal, message: str) -> HttpError:
+    """The answer to a caller who may not do something: 403 ``message``, or for an
+    anonymous caller the 401 of :func:`refuse_anonymous` (raised here)."""
+    refuse_anonymous(principal)
+    return HttpError(403, message)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from fake_artifactory.core.errors import ChecksumMismatch
+
+if TYPE_CHECKING:
+    from fake_artifactory.core.records import ItemRecord
 
 CHECKSUM_ALGS = ("sha1", "md5", "sha256")
 _ALG_LABEL = {"sha1": "SHA-1", "md5": "MD5", "sha256": "SHA-256"}
@@ -37,6 +41,15 @@ def side_file_suffix(path: str) -> str | None:
     if suffix and len(path) > len(suffix) and not path.endswith("/" + suffix):
         return suffix
     return None
+
+
+def policy_checksum(item: ItemRecord, alg: str) -> str | None:
+    """The checksum a local repository's default (client) policy reports for ``alg``:
+    sha1 and md5 only as the client sent them (with the deploy or as a checksum upload),
+    sha256 always (its original is the actual one).  None when there is none."""
+    if alg == "sha256":
+        return item.sha256
+    return item.original_sha1 if alg == "sha1" else item.original_md5 if alg == "md5" else None
 
 
 def checksum_policy_message(

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 from fake_artifactory.core.errors import HttpError
+from fake_artifactory.core.mime import DEFAULT_MIME, guess_mime_type
 from fake_artifactory.core.records import ItemRecord
 from fake_artifactory.core.serializers import http_date
 from fake_artifactory.core.uri import quote_path
 
 MULTIPART_BOUNDARY = "BCD64322345343217845286A"
-DEFAULT_MIME = "application/octet-stream"
+#: Content type of a checksum file (``.sha1``, ``.md5``, ``.sha256``) in the MIME table.
+CHECKSUM_MIME = guess_mime_type("x.sha1")
 
 
 def content_disposition(name: str) -> str:

@@ -58,8 +58,11 @@ class NotAFile(StorageError):
 
 
 class ParentNotFolder(StorageError):
+    """The immediate parent of the target, named by its path in the repository (no key)."""
+
     def __init__(self, repo: str, parent: str) -> None:
-        super().__init__(f"Parent {repo}:{parent} must be a folder")
+        super().__init__(f"Parent {parent} must be a folder")
+        self.repo, self.parent = repo, parent
 
 
 class InvalidRawPath(StorageError, ValueError):
@@ -100,8 +103,8 @@ STATUS_BY_ERROR: Mapping[type[StorageError], int] = {
 class HttpError(Exception):
     """An error answer whose status is already decided (auth, permissions, endpoints).
 
-    ``plain``: the body is ``message`` as ``text/plain`` instead of the JSON envelope
-    (Artifactory answers some endpoints so).
+    ``plain``: the body is ``message`` as is instead of the JSON envelope (Artifactory
+    answers some endpoints so), as ``text/plain`` unless ``content_type`` says otherwise.
     """
 
     def __init__(
@@ -111,12 +114,14 @@ class HttpError(Exception):
         headers: Mapping[str, str] | None = None,
         *,
         plain: bool = False,
+        content_type: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = dict(headers or {})
         self.plain = plain
+        self.content_type = content_type
 
 
 def status_for(exc: StorageError) -> int:

@@ -128,6 +128,8 @@ def classify(
         return None, target
     if section == "repositories":
         return target, "repositories"
+    if section == "security" or (section == "v2" and target == "security"):
+        return None, "security"
     if section == "search" and target == "aql":
         return None, "aql"
     if section in ("copy", "move"):

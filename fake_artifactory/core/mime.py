@@ -1,22 +1,35 @@
-"""MIME types from file names, the way Artifactory guesses them (pure)."""
+"""MIME types from file names, as Artifactory assigns them (pure).
+
+The table is Artifactory's default ``mimetypes.xml``, shipped as the package data file
+``mimetypes.json`` (which names its source): the text after the last dot of the name,
+lower-cased, looked up there; anything else is ``application/octet-stream``.  Python's
+``mimetypes`` would answer differently for many names an ML run logs (``.yaml``,
+``.png``, ``.csv``, ``.md``), and a client must not learn a type no server sends.
+"""
 
 from __future__ import annotations
 
-import functools
-import mimetypes
+import json
+from importlib.resources import files
+from typing import Any
+
+DEFAULT_MIME = "application/octet-stream"
+
+
+def _load_table() -> dict[str, str]:
+    raw: dict[str, Any] = json.loads(
+        files(__package__ or "fake_artifactory.core").joinpath("mimetypes.json").read_text("utf-8")
+    )
+    return {str(ext): str(mime) for ext, mime in raw["by_extension"].items()}
+
+
+#: Extension (lower case) -> MIME type.
+BY_EXTENSION: dict[str, str] = _load_table()
 
 
 def guess_mime_type(name: str) -> str:
-    """MIME type from the file name, like Artifactory (unknown: application/octet-stream)."""
-    if ":" in name or "." not in name or name[0] == ".":  # URL-like, no or odd extension
-        return _guess_mime_type(name)
-    # Only the last two extensions count (``.tar.gz``): one lookup per extension pair.
-    last = name.rfind(".")
-    prev = name.rfind(".", 0, last)
-    return _guess_mime_type("x" + name[prev if prev > 0 else last :])
-
-
-@functools.lru_cache(maxsize=1024)
-def _guess_mime_type(name: str) -> str:
-    mime, _ = mimetypes.guess_type(name, strict=False)
-    return mime or "application/octet-stream"
+    """MIME type of a file name (the last path segment), like Artifactory."""
+    dot = name.rfind(".")
+    if dot < 0:
+        return DEFAULT_MIME
+    return BY_EXTENSION.get(name[dot + 1 :].lower(), DEFAULT_MIME)

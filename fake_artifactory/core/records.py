@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def now_ms() -> int:
@@ -85,7 +87,23 @@ class TokenRecord:
 
 @dataclass(frozen=True, slots=True)
 class RepoRecord:
+    """A repository; ``config`` is the rest of the configuration it was created with (see
+    :mod:`fake_artifactory.core.repoconfig`)."""
+
     key: str
     rclass: str = "local"
     package_type: str = "generic"
     description: str = ""
+    config: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def members(self) -> list[str]:
+        """A virtual repository's members, as configured."""
+        found = self.config.get("repositories")
+        return [m for m in found if isinstance(m, str)] if isinstance(found, list) else []
+
+    @property
+    def default_deployment(self) -> str | None:
+        """A virtual repository's default deployment repository, if any."""
+        found = self.config.get("defaultDeploymentRepo")
+        return found if isinstance(found, str) and found else None

@@ -1,7 +1,8 @@
 """Records to Artifactory's wire formats (pure functions, no Flask).
 
-JSON is pretty-printed approximately like Artifactory's Jackson 1.x printer
-(``"key" : value``), ``None`` fields are omitted, timestamps are ISO-8601 with three
+JSON is laid out byte for byte like Artifactory's Jackson 1.x default pretty printer (see
+:func:`to_json`; AQL results have their own hand-assembled frame, :func:`aql_json`),
+``None`` fields are omitted, timestamps are ISO-8601 with three
 millisecond digits and ``Z``.  URLs are built by :mod:`fake_artifactory.core.uri` from a
 base URL that already includes the context path.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,37 +31,48 @@ FILE_LIST = "application/vnd.org.jfrog.artifactory.storage.FileList+json"
 ITEM_PROPERTIES = "application/vnd.org.jfrog.artifactory.storage.ItemProperties+json"
 VERSION = "application/vnd.org.jfrog.artifactory.system.Version+json"
 REPOSITORY_LIST = "application/vnd.org.jfrog.artifactory.repositories.RepositoryDetailsList+json"
-REPOSITORY_CONFIG = (
-    "application/vnd.org.jfrog.artifactory.repositories.LocalRepositoryConfiguration+json"
-)
 
 
 def to_json(obj: Any) -> str:
-    """Jackson-like pretty JSON (``"k" : v``, two-space indent), None values dropped.
+    """JSON laid out like Artifactory's Jackson 1.x default pretty printer, None values dropped.
 
-    The same text as ``json.dumps(obj, indent=2, separators=(",", " : "),
-    ensure_ascii=False)``, written here because with ``indent`` the standard library
-    falls back to its pure-Python encoder, which every response would pay for: plain
-    JSON types are written with the C string encoder, anything else goes through
-    ``json.dumps``.
+    Objects put each entry on its own line, indented two spaces per nesting level, as
+    ``"key" : value``; arrays stay on their line (``[ 1, 2 ]``, ``[ {`` ... ``}, {`` ...
+    ``} ]``) and do not add a nesting level; empty ones are ``{ }`` and ``[ ]``; no
+    newline at the end.  Written here rather than with ``json.dumps``, whose ``indent``
+    cannot keep arrays inline (and would fall back to its slow pure-Python encoder):
+    plain JSON types go through the C string encoder, anything else is first normalised
+    through ``json``.
     """
     obj = _drop_none(obj)
     out: list[str] = []
     try:
         _pretty(obj, "\n", out)
     except _NotPlain:
-        return json.dumps(obj, indent=2, separators=(",", " : "), ensure_ascii=False)
+        out.clear()
+        _pretty(json.loads(json.dumps(obj, ensure_ascii=False)), "\n", out)
     return "".join(out)
 
 
 class _NotPlain(Exception):
-    """A value :func:`_pretty` leaves to ``json.dumps`` (non-string keys, subclasses)."""
+    """A value :func:`_pretty` cannot write directly (non-string keys, subclasses)."""
 
 
-_encode_str: Any = getattr(json.encoder, "c_encode_basestring", None) or (
+_c_encode_str: Any = getattr(json.encoder, "c_encode_basestring", None) or (
     json.encoder.py_encode_basestring
 )
 _SCALARS: dict[object, str] = {True: "true", False: "false"}
+#: Control characters Python escapes as ``\u00xx``; Jackson writes the hex digits upper-case.
+_CONTROL = re.compile(r"[\x00-\x07\x0b\x0e-\x1f]")
+_LOWER_HEX_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u00([0-9a-f]{2})")
+
+
+def _encode_str(text: str) -> str:
+    """A JSON string literal as Jackson writes it (UTF-8 as is, ``\\u001F`` style escapes)."""
+    encoded: str = _c_encode_str(text)
+    if _CONTROL.search(text) is None:
+        return encoded
+    return _LOWER_HEX_ESCAPE.sub(lambda m: f"{m.group(1)}\\u00{m.group(2).upper()}", encoded)
 
 
 def _pretty(obj: Any, newline: str, out: list[str]) -> None:
@@ -76,7 +89,7 @@ def _pretty(obj: Any, newline: str, out: list[str]) -> None:
         out.append(json.dumps(obj))
     elif kind is dict:
         if not obj:
-            out.append("{}")
+            out.append("{ }")
             return
         inner = newline + "  "
         sep = "{" + inner
@@ -91,15 +104,14 @@ def _pretty(obj: Any, newline: str, out: list[str]) -> None:
         out.append(newline + "}")
     elif kind is list:
         if not obj:
-            out.append("[]")
+            out.append("[ ]")
             return
-        inner = newline + "  "
-        sep = "[" + inner
+        sep = "[ "
         for value in obj:
             out.append(sep)
-            _pretty(value, inner, out)
-            sep = "," + inner
-        out.append(newline + "]")
+            _pretty(value, newline, out)
+            sep = ", "
+        out.append(" ]")
     else:
         raise _NotPlain
 
@@ -110,6 +122,14 @@ def _drop_none(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [_drop_none(v) for v in obj]
     return obj
+
+
+def aql_json(result: Mapping[str, Any]) -> str:
+    """An AQL answer framed as Artifactory streams it: a hand-written frame (a leading
+    newline, ``"results"`` and ``"range"`` not indented, a final newline) around rows and a
+    range block that are each pretty-printed on their own, rows joined by a bare comma."""
+    rows = ",".join(to_json(row) for row in result.get("results", []))
+    return f'\n{{\n"results" : [ {rows} ],\n"range" : {to_json(result.get("range", {}))}\n}}\n'
 
 
 #: Formatted whole seconds (``strftime`` costs more than the rest of a small response);
@@ -172,7 +192,8 @@ def describe_error(exc: BaseException) -> ErrorReply | None:
     """The answer to an error of the emulator's tree, or None for any other exception."""
     if isinstance(exc, HttpError):
         if exc.plain:
-            return ErrorReply(exc.status, PLAIN_CONTENT_TYPE, exc.message, dict(exc.headers))
+            content_type = exc.content_type or PLAIN_CONTENT_TYPE
+            return ErrorReply(exc.status, content_type, exc.message, dict(exc.headers))
         return error_reply(exc.status, exc.message, exc.headers)
     if isinstance(exc, StorageError):
         return error_reply(status_for(exc), exc.message)
@@ -182,7 +203,7 @@ def describe_error(exc: BaseException) -> ErrorReply | None:
 def _flat_object(pairs: Iterable[tuple[str, str | None]]) -> str:
     """A nested one-level object of :func:`to_json` (two more spaces), None dropped."""
     present = [f'    "{key}" : {_encode_str(value)}' for key, value in pairs if value is not None]
-    return "{\n" + ",\n".join(present) + "\n  }" if present else "{}"
+    return "{\n" + ",\n".join(present) + "\n  }" if present else "{ }"
 
 
 def item_created_json(item: ItemRecord, base: str, *, include_sha256: bool = True) -> str:
@@ -337,30 +358,6 @@ def repo_details(repo: RepoRecord, base: str) -> dict[str, Any]:
         "url": f"{base}/{repo.key}",
         "packageType": repo.package_type.capitalize(),
         "description": repo.description,
-    }
-
-
-def repo_config(repo: RepoRecord) -> dict[str, Any]:
-    """``GET /api/repositories/{key}`` body (a local generic repository)."""
-    return {
-        "key": repo.key,
-        "packageType": repo.package_type,
-        "description": repo.description,
-        "notes": "",
-        "includesPattern": "**/*",
-        "excludesPattern": "",
-        "repoLayoutRef": "simple-default",
-        "enableFileListsIndexing": False,
-        "checksumPolicyType": "client-checksums",
-        "handleReleases": True,
-        "handleSnapshots": True,
-        "maxUniqueSnapshots": 0,
-        "snapshotVersionBehavior": "unique",
-        "archiveBrowsingEnabled": False,
-        "blackedOut": False,
-        "xrayIndex": False,
-        "propertySets": [],
-        "rclass": repo.rclass,
     }
 
 

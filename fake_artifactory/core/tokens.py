@@ -7,8 +7,12 @@ with any user name, ``X-JFrog-Art-Api``) until it expires or is revoked, after w
 it gets 401 ``Bad credentials`` (403 through ``X-JFrog-Art-Api``, as for any bad key).
 
 Scope ``applied-permissions/admin`` grants every permission; any other scope gives
-the named user's configured permissions, or read-only for a user the emulator does
-not know (a "transient" user).
+the named user's permissions, or read-only for a user the emulator does not know (a
+"transient" user): see :class:`fake_artifactory.core.directory.Directory`.  A token
+marked :data:`NO_ADMIN_SCOPE` never has the admin permission, whatever its user may do:
+tokens that came in with a snapshot (see
+:func:`fake_artifactory.store.snapshot.drop_admin_grants`) and tokens minted by a
+caller who is not an admin (a token never grants more than its creator holds).
 """
 
 from __future__ import annotations
@@ -18,15 +22,14 @@ import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from fake_artifactory.config import PERMISSIONS, EmulatorConfig
-from fake_artifactory.core.auth import Principal, TokenLookup
 from fake_artifactory.core.records import TokenRecord, now_ms
 
 ADMIN_SCOPE = "applied-permissions/admin"
 USER_SCOPE = "applied-permissions/user"
+#: Marks a token that never has the admin permission (see :func:`without_admin`).
+NO_ADMIN_SCOPE = "fake-artifactory/no-admin"
 #: Default lifetime in seconds when the request gives none (one year).
 DEFAULT_EXPIRES_IN = 31_536_000
 #: Largest accepted lifetime (about 300 years; keeps timestamps inside SQLite's range).
@@ -93,25 +96,7 @@ def describe(record: TokenRecord) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if v is not None}
 
 
-def permissions_for(record: TokenRecord, config: EmulatorConfig) -> frozenset[str]:
-    """What a token may do (see the module docstring)."""
-    if ADMIN_SCOPE in record.scope.split():
-        return PERMISSIONS
-    for user in config.users:
-        if user.name == record.username:
-            return user.perms
-    return frozenset({"read"})
-
-
-def make_lookup(
-    find_by_digest: Callable[[str], TokenRecord | None], config: EmulatorConfig
-) -> TokenLookup:
-    """The :data:`TokenLookup` of an emulator: valid, unexpired minted tokens only."""
-
-    def lookup(secret: str) -> Principal | None:
-        record = find_by_digest(digest(secret))
-        if record is None or record.expired(now_ms()):
-            return None
-        return Principal(record.username, permissions_for(record, config))
-
-    return lookup
+def without_admin(scope: str) -> str:
+    """``scope`` without the admin grant and marked :data:`NO_ADMIN_SCOPE` (idempotent)."""
+    kept = [s for s in scope.split() if s not in (ADMIN_SCOPE, NO_ADMIN_SCOPE)]
+    return " ".join([*(kept or [USER_SCOPE]), NO_ADMIN_SCOPE])

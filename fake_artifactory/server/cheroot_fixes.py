@@ -9,6 +9,8 @@
   left chunks on the socket, to be parsed as the next request.
 * :class:`ConnectionExposingGateway`: the WSGI environ carries the server connection
   (``environ[CONN_ENVIRON_KEY]``), which fault injection needs to reset or cut it.
+* cheroot adds a ``Server`` header to every answer that has none; Artifactory 7.x sends
+  none, so the application alone decides (:class:`DrainingRequest` drops cheroot's).
 """
 
 from __future__ import annotations
@@ -83,13 +85,34 @@ def drain_chunked_body(rfile: Any, limit: int = UNREAD_BODY_DRAIN_LIMIT) -> bool
     return bool(rfile.closed)
 
 
+class _ServerLineDropper:
+    """The connection's writer while cheroot sends a response head: the ``Server`` line
+    cheroot adds itself (its own server name) is left out of the head."""
+
+    def __init__(self, wfile: Any, server_name: str) -> None:
+        self._wfile = wfile
+        self._line = b"\r\nServer: " + server_name.encode("latin-1") + b"\r\n"
+
+    def write(self, data: bytes) -> Any:
+        return self._wfile.write(data.replace(self._line, b"\r\n", 1))
+
+
 class DrainingRequest(cheroot_server.HTTPRequest):
-    """cheroot's request, safe to keep alive after a chunked body the app did not read."""
+    """cheroot's request, safe to keep alive after a chunked body the app did not read,
+    whose response head carries no ``Server`` header unless the application set one."""
 
     def send_headers(self) -> None:
         if self.chunked_read and not self.close_connection:
             self.close_connection = not drain_chunked_body(self.rfile)
-        super().send_headers()
+        # cheroot writes the whole head in one call, appending its own ``Server`` header
+        # when the application sent none; an application ``Server`` header (6.x) has
+        # another value and passes.
+        wfile = self.conn.wfile
+        self.conn.wfile = _ServerLineDropper(wfile, self.server.server_name)
+        try:
+            super().send_headers()
+        finally:
+            self.conn.wfile = wfile
 
 
 class DrainingConnection(cheroot_server.HTTPConnection):

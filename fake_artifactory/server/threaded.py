@@ -18,9 +18,10 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from flask import Flask
 
-from fake_artifactory.config import EmulatorConfig
+from fake_artifactory.config import EmulatorConfig, with_control_token
 from fake_artifactory.control.app import create_app, get_emulator
 from fake_artifactory.server import cheroot_fixes
+from fake_artifactory.server.private_files import write_control_token
 from fake_artifactory.web.emulator import Emulator
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,9 @@ class ThreadedServer:
     """
 
     def __init__(self, config: EmulatorConfig | None = None, *, fast_path: bool = True) -> None:
-        self.config = config or EmulatorConfig(port=0)
+        #: The configuration served, with the control token in force (``.control_token``;
+        #: generated here when the host is not loopback and none was given).
+        self.config = with_control_token(config or EmulatorConfig(port=0))
         self.app: Flask = create_app(self.config, fast_path=fast_path)
         self.emulator: Emulator = get_emulator(self.app)
         self._server: wsgi.Server | None = None
@@ -107,6 +110,7 @@ class ThreadedServer:
             self._scheme = "https"
         server.prepare()  # binds and listens before we report the port
         self.port = int(server.socket.getsockname()[1])
+        write_control_token(self.config)
         self._server = server
         self._thread = threading.Thread(
             target=self._serve, args=(server,), name="fake-artifactory", daemon=True

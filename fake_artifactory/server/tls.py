@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from fake_artifactory.server.private_files import write_private
 
 __all__ = ["make_self_signed"]
 
@@ -51,13 +52,6 @@ def _san(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
         except ValueError:
             entries.append(x509.DNSName(host))
     return x509.SubjectAlternativeName(entries)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` readable by the owner only (the key must not leak to other users)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 def make_self_signed(
@@ -152,7 +146,7 @@ def make_self_signed(
     cert_path = workdir / "server.pem"
     key_path = workdir / "server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(
+    write_private(
         key_path,
         key.private_bytes(
             serialization.Encoding.PEM,

@@ -35,7 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from fake_artifactory.config import ConfigurationError, EmulatorConfig
+from fake_artifactory.config import ConfigurationError, EmulatorConfig, with_control_token
+from fake_artifactory.server.private_files import write_control_token
 from fake_artifactory.server.threaded import ThreadedServer, root_url
 from fake_artifactory.web.emulator import Emulator
 
@@ -61,8 +62,13 @@ def _reserve_port(host: str, port: int) -> socket.socket:
 
 
 def _prepare(config: EmulatorConfig, scratch: Path) -> EmulatorConfig:
-    """Initialise the data dir once and return the configuration of every child."""
-    changes: dict[str, object] = {"seed": None}
+    """Initialise the data dir once and return the configuration of every child.
+
+    The control token was settled before (every child enforces the same one); the
+    parent writes its file, the children do not.
+    """
+    changes: dict[str, object] = {"seed": None, "control_token_file": None}
+    write_control_token(config)
     if config.tls_self_signed_ca is not None:
         from fake_artifactory.server.tls import make_self_signed
 
@@ -170,6 +176,7 @@ def serve_workers(
     """
     if not hasattr(os, "fork") or not hasattr(socket, "SO_REUSEPORT"):
         raise ConfigurationError("--workers needs fork() and SO_REUSEPORT (Linux)")
+    config = with_control_token(config)
     scratch = Path(tempfile.mkdtemp(prefix="fake-artifactory-workers-"))
     if config.data_dir is None:
         fsync = "never" if config.fsync == "auto" else config.fsync

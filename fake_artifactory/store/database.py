@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fake_artifactory.store.blobs import Durability
-from fake_artifactory.store.schema import SCHEMA, SCHEMA_VERSION
+from fake_artifactory.store.schema import ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION
 
 #: How much of the database file each connection may map into memory (address space,
 #: not resident memory: the kernel's page cache backs it).
@@ -129,6 +129,10 @@ class Database:
         with self.write_lock:
             db = self.conn()
             db.executescript(SCHEMA)
+            for table, column, definition in ADDED_COLUMNS:
+                columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),

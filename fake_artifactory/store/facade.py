@@ -20,19 +20,23 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from fake_artifactory.config import UserSpec
 from fake_artifactory.core.copymove import CopyOutcome
 from fake_artifactory.core.errors import NoSuchRepo
 from fake_artifactory.core.records import ItemRecord, RepoRecord, TokenRecord
+from fake_artifactory.core.repoconfig import without_member
+from fake_artifactory.core.security import Change, SecurityState, without_repository
 from fake_artifactory.store.blobs import CHUNK_SIZE, BlobStore, Durability, StagedBlob
 from fake_artifactory.store.content import Content
 from fake_artifactory.store.database import Database
 from fake_artifactory.store.items import ItemTree
 from fake_artifactory.store.repositories import Repositories
 from fake_artifactory.store.schema import REPLACE_ITEM, item_row
+from fake_artifactory.store.security import Entry, SecurityDocs
 from fake_artifactory.store.tokens import Tokens
 from fake_artifactory.store.writes import ItemWriter
 
@@ -47,6 +51,8 @@ class Store:
         fsync: str = "auto",
         *,
         shared: bool = False,
+        users: Sequence[UserSpec] | None = None,
+        anonymous: str = "off",
     ) -> None:
         self.ephemeral = data_dir is None
         #: Other processes use the same data dir (``--workers``): see :meth:`sync_shared`.
@@ -54,15 +60,18 @@ class Store:
         self.durability = Durability.resolve(fsync, ephemeral=self.ephemeral)
         root = Path(tempfile.mkdtemp(prefix="fake-artifactory-")) if data_dir is None else data_dir
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        # Every stored file lives here: a new data dir is for its owner only.
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.blobs = BlobStore(root, self.durability, shared=self.shared)
         self.db = Database(root / "meta.sqlite3", self.durability, shared=self.shared)
         self.content = Content(self.db, self.blobs)
         self.repos = Repositories(self.db, repos)
         self.tokens = Tokens(self.db)
+        self.security = SecurityDocs(self.db, users, anonymous)
         self.tree = ItemTree(self.db, self.repos)
         self.writer = ItemWriter(self.db, self.repos, self.tree, self.content)
         self.repos.ensure_configured()
+        self.security.ensure_configured()
         self._finalizer = (
             weakref.finalize(self, shutil.rmtree, str(root), True) if self.ephemeral else None
         )
@@ -104,15 +113,44 @@ class Store:
         """Create a repository; RepoExists if the key is taken."""
         self.repos.create(repo)
 
-    def update_repo(self, key: str, description: str) -> None:
-        """Change a repository's description (NoSuchRepo if unknown)."""
-        self.repos.update(key, description)
+    def update_repo(self, repo: RepoRecord) -> None:
+        """Replace a repository's description and configuration (NoSuchRepo if unknown)."""
+        self.repos.update(repo)
 
     def delete_repo(self, key: str) -> None:
-        """Remove a repository and all its content (NoSuchRepo if unknown)."""
+        """Remove a repository and all its content (NoSuchRepo if unknown); virtual
+        repositories and permission targets that name it forget it, in one transaction."""
         with self.db.write_lock:
-            self.repos.delete(key)
+            self.repos.require(key)
+            virtuals = [
+                without_member(r, key)
+                for r in self.repos.all().values()
+                if r.rclass == "virtual" and key in r.members
+            ]
+            changes = without_repository(self.security.state(), key)
+            try:
+                with self.db.tx() as db:
+                    self.repos.delete_rows(db, key)
+                    for virtual in virtuals:
+                        self.repos.update_row(db, virtual)
+                    self.security.apply_rows(db, changes)
+            finally:
+                self.db.changed()
             self.content.collect_garbage()
+
+    # -- users, groups, permission targets, projects ------------------------------------------
+
+    def security_state(self) -> SecurityState:
+        """Users, groups, permission targets and projects as they are now (cached)."""
+        return self.security.state()
+
+    def modify_security(self, plan: Callable[[SecurityState], Iterable[Change]]) -> None:
+        """Apply the changes ``plan`` computes from the current state (one transaction)."""
+        self.security.modify(plan)
+
+    def security_entries(self) -> list[Entry]:
+        """Every security document (for snapshots)."""
+        return self.security.entries()
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -295,8 +333,10 @@ class Store:
         items: Iterable[ItemRecord],
         tokens: Iterable[TokenRecord],
         blobs: Iterable[StagedBlob],
+        security: Iterable[Entry] = (),
     ) -> None:
-        """Replace everything (repositories, items, properties, tokens) in one transaction.
+        """Replace everything (repositories, items, properties, tokens, security documents)
+        in one transaction.
 
         ``blobs`` are published first (content addressed, so harmless if the
         transaction then fails); unreferenced blobs are collected afterwards.
@@ -305,7 +345,7 @@ class Store:
             for blob in blobs:
                 self.blobs.publish(blob)
             with self.db.tx() as db:
-                for table in ("items", "props", "repos", "tokens"):
+                for table in ("items", "props", "repos", "tokens", "security"):
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
                 for repo in repos:
                     configured = repo.key in self.repos.configured
@@ -315,16 +355,19 @@ class Store:
                     self.tree.replace_props(db, item.repo, item.path, item.properties)
                 for token in tokens:
                     self.tokens.insert_row(db, token)
+                self.security.apply_rows(db, security)
             self.db.changed()
             self.repos.ensure_configured()
+            self.security.ensure_configured()
             self.content.collect_garbage()
 
     def reset(self, repo: str | None = None) -> None:
-        """Drop all content (and API-created repos), or the content of one repository."""
+        """Drop all content (and API-created repos, users, groups, permission targets and
+        projects), or the content of one repository."""
         with self.db.write_lock:
             with self.db.tx() as db:
                 if repo is None:
-                    for table in ("tokens", "items", "props", "repos"):
+                    for table in ("tokens", "items", "props", "repos", "security"):
                         db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
                 else:
                     if not self.has_repo(repo):
@@ -334,4 +377,5 @@ class Store:
             self.db.changed()
             if repo is None:
                 self.repos.ensure_configured()
+                self.security.ensure_configured()
             self.content.collect_garbage()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 
@@ -11,7 +12,8 @@ from fake_artifactory.store.database import Database
 from fake_artifactory.store.schema import INSERT_ITEM_IF_ABSENT, item_row
 
 _INSERT_REPO = (
-    "INSERT INTO repos(key, rclass, package_type, description, configured) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO repos(key, rclass, package_type, description, configured, config) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -41,8 +43,9 @@ class Repositories:
                         return
                     raise RepoExists(repo.key)
                 self.insert_row(db, repo, configured=configured)
-                root = ItemRecord.folder(repo.key, "", "system", now_ms())
-                db.execute(INSERT_ITEM_IF_ABSENT, item_row(root))
+                if repo.rclass == "local":  # a virtual repository stores nothing
+                    root = ItemRecord.folder(repo.key, "", "system", now_ms())
+                    db.execute(INSERT_ITEM_IF_ABSENT, item_row(root))
         finally:
             self.db.changed()
 
@@ -51,32 +54,41 @@ class Repositories:
         """Insert the ``repos`` row (in the caller's transaction)."""
         db.execute(
             _INSERT_REPO,
-            (repo.key, repo.rclass, repo.package_type, repo.description, int(configured)),
+            (
+                repo.key,
+                repo.rclass,
+                repo.package_type,
+                repo.description,
+                int(configured),
+                json.dumps(dict(repo.config), sort_keys=True),
+            ),
         )
+
+    @staticmethod
+    def update_row(db: sqlite3.Connection, repo: RepoRecord) -> None:
+        """Replace a repository's description and configuration (caller's transaction)."""
+        db.execute(
+            "UPDATE repos SET description = ?, config = ? WHERE key = ?",
+            (repo.description, json.dumps(dict(repo.config), sort_keys=True), repo.key),
+        )
+
+    @staticmethod
+    def delete_rows(db: sqlite3.Connection, key: str) -> None:
+        """Remove a repository and its items and properties (caller's transaction)."""
+        db.execute("DELETE FROM repos WHERE key = ?", (key,))
+        db.execute("DELETE FROM items WHERE repo = ?", (key,))
+        db.execute("DELETE FROM props WHERE repo = ?", (key,))
 
     def create(self, repo: RepoRecord) -> None:
         """Create a repository; RepoExists if the key is taken."""
         self._insert(repo, configured=False, exist_ok=False)
 
-    def update(self, key: str, description: str) -> None:
-        """Change a repository's description (NoSuchRepo if unknown)."""
-        self.require(key)
+    def update(self, repo: RepoRecord) -> None:
+        """Replace a repository's description and configuration (NoSuchRepo if unknown)."""
+        self.require(repo.key)
         with self.db.write_lock, self.db.tx() as db:
-            db.execute("UPDATE repos SET description = ? WHERE key = ?", (description, key))
+            self.update_row(db, repo)
         self.db.changed()
-
-    def delete(self, key: str) -> None:
-        """Remove a repository and all its content (NoSuchRepo if unknown).
-
-        Its blobs stay until the caller collects garbage.
-        """
-        self.require(key)
-        with self.db.write_lock:
-            with self.db.tx() as db:
-                db.execute("DELETE FROM repos WHERE key = ?", (key,))
-                db.execute("DELETE FROM items WHERE repo = ?", (key,))
-                db.execute("DELETE FROM props WHERE repo = ?", (key,))
-            self.db.changed()
 
     def all(self) -> dict[str, RepoRecord]:
         """Every repository by key, from the cache (loaded on first use after a change)."""
@@ -85,9 +97,12 @@ class Repositories:
             return cached
         gen = self.db.generation
         rows = self.db.conn().execute(
-            "SELECT key, rclass, package_type, description FROM repos ORDER BY key"
+            "SELECT key, rclass, package_type, description, config FROM repos ORDER BY key"
         )
-        loaded = {row[0]: RepoRecord(*row) for row in rows}
+        loaded = {
+            key: RepoRecord(key, rclass, kind, description, json.loads(config))
+            for key, rclass, kind, description, config in rows
+        }
         with self.db.cache_lock:
             if self.db.generation == gen:
                 self._cache = loaded
@@ -102,4 +117,11 @@ class Repositories:
     def require(self, key: str) -> None:
         """NoSuchRepo unless ``key`` exists."""
         if key not in self.all():
+            raise NoSuchRepo(key)
+
+    def require_local(self, key: str) -> None:
+        """NoSuchRepo unless ``key`` is a repository that stores items (not a virtual one:
+        writes through a virtual repository are resolved before they reach the store)."""
+        repo = self.all().get(key)
+        if repo is None or repo.rclass != "local":
             raise NoSuchRepo(key)

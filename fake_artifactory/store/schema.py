@@ -9,13 +9,15 @@ from collections.abc import Callable, Sequence
 from fake_artifactory.core.records import ItemRecord, name_of
 
 #: 2: small blobs live in ``blob_data`` (an older emulator would not find them).
-SCHEMA_VERSION = 2
+#: 3: repositories keep their configuration (``repos.config``); the ``security`` table.
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS repos (
     key TEXT PRIMARY KEY, rclass TEXT NOT NULL, package_type TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '', configured INTEGER NOT NULL DEFAULT 0
+    description TEXT NOT NULL DEFAULT '', configured INTEGER NOT NULL DEFAULT 0,
+    config TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS items (
     repo TEXT NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL,
@@ -38,7 +40,16 @@ CREATE TABLE IF NOT EXISTS tokens (
     scope TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL DEFAULT 0,
     description TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS security (
+    kind TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (kind, name)
+);
 """
+
+#: Columns added after a table was first released: (table, column, definition).  A data
+#: dir written by an older emulator gets them when it is opened.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("repos", "config", "TEXT NOT NULL DEFAULT '{}'"),
+)
 
 #: The ``items`` columns, in the order of :class:`ItemRecord`'s fields (the record's
 #: ``name`` is derived from ``path``, its ``properties`` live in ``props``).

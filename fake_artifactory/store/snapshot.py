@@ -2,15 +2,23 @@
 
 Layout of the archive::
 
-    snapshot.json           {"format": 1, "repos": [...], "items": [...], "tokens": [...]}
+    snapshot.json           {"format": 2, "repos": [...], "items": [...], "tokens": [...],
+                             "security": [[kind, name, document], ...]}
     blobs/<sha256>          one member per distinct content
 
-Items carry their checksums, timestamps, users and properties; tokens only their
-SHA-256 digest (never the token).  Import is all-or-nothing: every member name is
-checked (only the two forms above are accepted, nothing is ever extracted to a path
-taken from the archive), every blob is re-hashed while it is staged and must match
-its name, and the metadata is replaced in one transaction.  Configured repositories
-(``--repo``) exist afterwards whether or not the snapshot has them.
+Repositories carry their configuration; items their checksums, timestamps, users and
+properties; tokens only their SHA-256 digest (never the token); ``security`` holds the
+users (passwords only as salted hashes; configured users without one), groups,
+permission targets and projects.  Configured passwords, API keys, ``--token`` values and
+the control token are configuration, never stored, so no snapshot holds them.  Format 1
+(no configurations, no security documents) is still read.
+
+Import is all-or-nothing: every member name is checked (only the two forms above are
+accepted, nothing is ever extracted to a path taken from the archive), every blob is
+re-hashed while it is staged and must match its name, and the metadata is replaced in
+one transaction.  Configured repositories (``--repo``) and users (``--user``) exist
+afterwards, as configured, whether or not the snapshot has them.  A snapshot never
+grants admin rights (:func:`drop_admin_grants`).
 """
 
 from __future__ import annotations
@@ -20,14 +28,20 @@ import io
 import json
 import re
 import tarfile
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Iterator, Sequence
+from typing import IO, Any, NamedTuple
 
+from fake_artifactory.config import UserSpec
 from fake_artifactory.core.records import ItemRecord, RepoRecord, TokenRecord
+from fake_artifactory.core.security import KINDS, admit_snapshot
+from fake_artifactory.core.tokens import without_admin
 from fake_artifactory.store.blobs import CHUNK_SIZE, StagedBlob
 from fake_artifactory.store.facade import Store
+from fake_artifactory.store.security import Entry
 
-FORMAT = 1
+FORMAT = 2
+#: Formats this emulator imports.
+READABLE = frozenset({1, 2})
 MANIFEST = "snapshot.json"
 _BLOB = re.compile(r"^blobs/([0-9a-f]{64})$")
 _ITEM_FIELDS = [f.name for f in dataclasses.fields(ItemRecord) if f.name != "name"]
@@ -45,6 +59,7 @@ def manifest(store: Store) -> dict[str, Any]:
         "repos": [dataclasses.asdict(r) for r in store.list_repos()],
         "items": items,
         "tokens": [dataclasses.asdict(t) for t in store.list_tokens()],
+        "security": [list(entry) for entry in store.security_entries()],
     }
 
 
@@ -72,19 +87,53 @@ def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
         yield data
 
 
-def _parse_manifest(raw: bytes) -> tuple[list[RepoRecord], list[ItemRecord], list[TokenRecord]]:
+class _Manifest(NamedTuple):
+    repos: list[RepoRecord]
+    items: list[ItemRecord]
+    tokens: list[TokenRecord]
+    security: list[Entry]
+
+
+def _security_entry(raw: Any) -> Entry:
+    kind, name, doc = raw
+    if kind not in KINDS or not isinstance(name, str) or not isinstance(doc, dict):
+        raise ValueError("not a security document")
+    return kind, name, doc
+
+
+def _parse_manifest(raw: bytes) -> _Manifest:
     try:
         data = json.loads(raw)
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
+        if not isinstance(data, dict) or data.get("format") not in READABLE:
             raise SnapshotError(f"unsupported snapshot format (expected {FORMAT})")
         repos = [RepoRecord(**r) for r in data["repos"]]
         items = [ItemRecord(name=i["path"].rsplit("/", 1)[-1], **i) for i in data["items"]]
         tokens = [TokenRecord(**t) for t in data.get("tokens", [])]
+        security = [_security_entry(e) for e in data.get("security", [])]
     except SnapshotError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise SnapshotError(f"malformed {MANIFEST}: {type(exc).__name__}") from None
-    return repos, items, tokens
+    return _Manifest(repos, items, tokens, security)
+
+
+def drop_admin_grants(parsed: _Manifest, configured: Sequence[UserSpec]) -> _Manifest:
+    """The one rule of what an imported snapshot may grant: never admin rights.
+
+    Admin rights come only from the configuration the emulator runs with (``--user
+    NAME:PW:admin``, ``--token``, ``--api-key``) and from tokens and users an admin
+    creates; a snapshot is data anyone can write, token digests and users of their
+    choosing included. So an imported token loses the admin scope and is marked never to
+    be admin: it keeps the other permissions the running configuration gives the user it
+    names (read-only for a user it does not know). An imported user is never an admin and
+    an imported group never has admin privileges; the ``configured`` users are as the
+    command line says, whatever the snapshot holds
+    (:func:`fake_artifactory.core.security.admit_snapshot`).
+    """
+    return parsed._replace(
+        tokens=[dataclasses.replace(t, scope=without_admin(t.scope)) for t in parsed.tokens],
+        security=admit_snapshot(parsed.security, configured),
+    )
 
 
 def import_snapshot(store: Store, src: IO[bytes]) -> int:
@@ -117,13 +166,15 @@ def import_snapshot(store: Store, src: IO[bytes]) -> int:
             raise SnapshotError(f"not a tar.gz snapshot: {type(exc).__name__}") from None
         if raw_manifest is None:
             raise SnapshotError(f"{MANIFEST} missing from snapshot")
-        repos, items, tokens = _parse_manifest(raw_manifest)
-        needed = {i.sha256 for i in items if not i.is_folder and i.sha256}
+        parsed = drop_admin_grants(_parse_manifest(raw_manifest), store.security.users)
+        needed = {i.sha256 for i in parsed.items if not i.is_folder and i.sha256}
         missing = needed - set(staged)
         if missing:
             raise SnapshotError(f"snapshot lacks {len(missing)} blob(s)")
-        store.replace_state(repos, items, tokens, list(staged.values()))
-        return len(items)
+        store.replace_state(
+            parsed.repos, parsed.items, parsed.tokens, list(staged.values()), parsed.security
+        )
+        return len(parsed.items)
     finally:
         for blob in staged.values():
             blob.discard()

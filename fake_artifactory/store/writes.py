@@ -102,7 +102,7 @@ class ItemWriter:
         The blob is renamed into place outside the write lock (pinned against garbage
         collection until its metadata is committed); only the commit is serialised.
         """
-        self.repos.require(repo)
+        self.repos.require_local(repo)
         sha256 = staged.sha256
         blobs = self.content.blobs
         try:
@@ -135,7 +135,7 @@ class ItemWriter:
         properties: Mapping[str, list[str]] | None = None,
     ) -> ItemRecord:
         """Create ``repo/path`` from an already stored blob (ChecksumNotFound if unknown)."""
-        self.repos.require(repo)
+        self.repos.require_local(repo)
         if sha256:
             column, value, label = "sha256", sha256.lower(), "SHA-256"
         elif sha1:
@@ -210,7 +210,7 @@ class ItemWriter:
         properties cleared.  The staged files are always consumed.  Returns the
         number of files written.
         """
-        self.repos.require(repo)
+        self.repos.require_local(repo)
         shas = sorted({staged.sha256 for _, staged in files})
         blobs = self.content.blobs
         try:
@@ -269,7 +269,7 @@ class ItemWriter:
         properties: Mapping[str, list[str]] | None = None,
     ) -> ItemRecord:
         """Create a folder and its missing ancestors (idempotent)."""
-        self.repos.require(repo)
+        self.repos.require_local(repo)
         ts = now_ms()
         with self.db.write_lock, self.db.tx() as db:
             self.tree.ensure_parents(db, repo, path, user, ts)
@@ -356,7 +356,7 @@ class ItemWriter:
         everything and changes nothing.  Raises NoSuchItem, NoSuchRepo, InvalidCopy,
         NotAFile, NotAFolder or ParentNotFolder.
         """
-        self.repos.require(dst_repo)
+        self.repos.require_local(dst_repo)
         with self.db.write_lock:
             source = self.tree.require(src_repo, src_path)
             existing = self.tree.get(dst_repo, dst_path)

@@ -11,14 +11,26 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FakeArtifactoryHandle"]
+__all__ = ["FakeArtifactoryHandle", "control_headers"]
+
+
+def control_headers(control_token: str | None) -> dict[str, str]:
+    """The header a guarded control plane (``/_fake/``) asks for; ``{}`` when it is open."""
+    return {"Authorization": f"Bearer {control_token}"} if control_token else {}
 
 
 def _control(
-    root_url: str, method: str, path: str, body: Any = None, timeout: float = 30
+    root_url: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    timeout: float = 30,
+    control_token: str | None = None,
 ) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(root_url + path, data=data, method=method)
+    req = urllib.request.Request(
+        root_url + path, data=data, method=method, headers=control_headers(control_token)
+    )
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -43,7 +55,11 @@ def _check(status: int, body: Any, what: str) -> Any:
 
 @dataclass
 class FakeArtifactoryHandle:
-    """What tests need to talk to an emulator: URLs, credentials and the control plane."""
+    """What tests need to talk to an emulator: URLs, credentials and the control plane.
+
+    ``control_token``: the emulator's control token (None when its control plane is
+    open); every control-plane call of the handle sends it.
+    """
 
     url: str
     root_url: str
@@ -51,6 +67,15 @@ class FakeArtifactoryHandle:
     user: str = "admin"
     password: str = field(default="password", repr=False)
     token: str = field(default="fake-test-token", repr=False)
+    control_token: str | None = field(default=None, repr=False)
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """Headers for your own control-plane requests (``{}`` when it is open)."""
+        return control_headers(self.control_token)
+
+    def _call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return _control(self.root_url, method, path, body, control_token=self.control_token)
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -63,16 +88,16 @@ class FakeArtifactoryHandle:
         A full reset also restores the folder download settings the emulator started with.
         """
         query = f"?repo={urllib.parse.quote(repo)}" if repo else ""
-        _check(*_control(self.root_url, "POST", "/_fake/reset" + query), "reset")
+        _check(*self._call("POST", "/_fake/reset" + query), "reset")
         if not repo:
             path = "/_fake/settings/folder-download"
-            _check(*_control(self.root_url, "DELETE", path), "restore folder download")
+            _check(*self._call("DELETE", path), "restore folder download")
 
     def set_folder_download(self, **settings: Any) -> dict[str, Any]:
         """Change the folder download settings (``enabled``, ``max_files``,
         ``max_size_mb``, ``max_parallel``); returns them all."""
         body: dict[str, Any] = _check(
-            *_control(self.root_url, "PUT", "/_fake/settings/folder-download", settings),
+            *self._call("PUT", "/_fake/settings/folder-download", settings),
             "set folder download",
         )
         return body
@@ -81,7 +106,7 @@ class FakeArtifactoryHandle:
     def folder_download(self, **settings: Any) -> Iterator[dict[str, Any]]:
         """Folder download settings changed for the block (default: just enabled)."""
         before: dict[str, Any] = _check(
-            *_control(self.root_url, "GET", "/_fake/settings/folder-download"),
+            *self._call("GET", "/_fake/settings/folder-download"),
             "folder download settings",
         )
         try:
@@ -91,31 +116,31 @@ class FakeArtifactoryHandle:
 
     def state(self) -> dict[str, Any]:
         """JSON dump of the tree (``{"repos": {key: {"items": {path: {...}}}}}``)."""
-        body: dict[str, Any] = _check(*_control(self.root_url, "GET", "/_fake/state"), "state")
+        body: dict[str, Any] = _check(*self._call("GET", "/_fake/state"), "state")
         return body
 
     def health(self) -> dict[str, Any]:
-        body: dict[str, Any] = _check(*_control(self.root_url, "GET", "/_fake/health"), "health")
+        body: dict[str, Any] = _check(*self._call("GET", "/_fake/health"), "health")
         return body
 
     def requests(self) -> list[dict[str, Any]]:
         """Journaled requests (needs the journal module)."""
-        body = _check(*_control(self.root_url, "GET", "/_fake/requests"), "requests")
+        body = _check(*self._call("GET", "/_fake/requests"), "requests")
         entries: list[dict[str, Any]] = body.get("requests", []) if isinstance(body, dict) else []
         return entries
 
     def clear_requests(self) -> None:
-        _check(*_control(self.root_url, "DELETE", "/_fake/requests"), "clear_requests")
+        _check(*self._call("DELETE", "/_fake/requests"), "clear_requests")
 
     @contextlib.contextmanager
     def faults(self, *rules: Mapping[str, Any], seed: int | None = None) -> Iterator[list[str]]:
         """Install fault rules for the duration of the block; yields their ids. ``seed``
         first re-seeds the RNG behind the rules' ``probability``."""
         path = "/_fake/faults" if seed is None else f"/_fake/faults?seed={int(seed)}"
-        body = _check(*_control(self.root_url, "POST", path, [dict(r) for r in rules]), "faults")
+        body = _check(*self._call("POST", path, [dict(r) for r in rules]), "faults")
         ids: list[str] = list(body.get("ids", [])) if isinstance(body, dict) else []
         try:
             yield ids
         finally:
             for rule_id in ids:
-                _control(self.root_url, "DELETE", f"/_fake/faults/{rule_id}")
+                self._call("DELETE", f"/_fake/faults/{rule_id}")

@@ -1,9 +1,11 @@
 """The one emulator launcher: ``python -m fake_artifactory serve`` as a real subprocess.
 
 :func:`start_process` starts it and waits for its ``READY <url>`` line;
-:class:`EmulatorProcess` stops (SIGTERM), kills (SIGKILL) and inspects it.  Standard
-library only, so tests, the demo and the benchmark can use it without the emulator's
-server stack being imported in their own process.
+:class:`EmulatorProcess` stops (SIGTERM), kills (SIGKILL) and inspects it, and knows the
+control token the emulator enforces (generated: from the READY line; given: from the
+arguments or the environment).  Standard library only, so tests, the demo and the
+benchmark can use it without the emulator's server stack being imported in their own
+process.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from fake_artifactory.testing.handle import FakeArtifactoryHandle
+from fake_artifactory.config import env_control_token
+from fake_artifactory.testing.handle import FakeArtifactoryHandle, control_headers
 
 __all__ = ["EmulatorProcess", "EmulatorStartError", "start_process"]
 
@@ -31,10 +34,19 @@ class EmulatorStartError(RuntimeError):
 class EmulatorProcess:
     """A ``fake_artifactory serve`` subprocess; stop with SIGTERM or kill with SIGKILL."""
 
-    def __init__(self, proc: subprocess.Popen[str], url: str) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[str], url: str, control_token: str | None = None
+    ) -> None:
         self.proc = proc
         self.url = url
         self.root_url = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        #: The control token the emulator enforces; None when its control plane is open.
+        self.control_token = control_token
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """Headers for control-plane requests (``{}`` when it is open)."""
+        return control_headers(self.control_token)
 
     @property
     def pid(self) -> int:
@@ -46,6 +58,7 @@ class EmulatorProcess:
         return int(self.root_url.rsplit(":", 1)[1])
 
     def handle(self, **kwargs: Any) -> FakeArtifactoryHandle:
+        kwargs.setdefault("control_token", self.control_token)
         return FakeArtifactoryHandle(url=self.url, root_url=self.root_url, **kwargs)
 
     def stop(self, timeout: float = 30) -> int:
@@ -84,6 +97,25 @@ class EmulatorProcess:
             self.stop()
 
 
+def parse_ready(line: str) -> tuple[str, str | None]:
+    """``(url, generated control token or None)`` of a ``READY`` line."""
+    words = line.split()
+    token = next((w.partition("=")[2] for w in words[2:] if w.startswith("control-token=")), None)
+    return words[1], token
+
+
+def given_control_token(args: Sequence[str], env: Mapping[str, str] | None) -> str | None:
+    """The control token the arguments (``--control-token``) or the child's environment
+    give an emulator, or None."""
+    token = None
+    for i, arg in enumerate(args):
+        if arg == "--control-token" and i + 1 < len(args):
+            token = args[i + 1]
+        elif arg.startswith("--control-token="):
+            token = arg.partition("=")[2]
+    return token if token is not None else env_control_token(env)
+
+
 def start_process(
     *args: str,
     data_dir: str | os.PathLike[str] | None = None,
@@ -119,7 +151,9 @@ def start_process(
             if not line:
                 break
             if line.startswith("READY "):
-                return EmulatorProcess(proc, line.split(" ", 1)[1].strip())
+                url, generated = parse_ready(line)
+                token = generated or given_control_token(args, env)
+                return EmulatorProcess(proc, url, token)
     proc.kill()
     proc.wait()
     where = f"; see {log_file}" if log_file is not None else ""

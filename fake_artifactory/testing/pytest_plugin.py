@@ -56,6 +56,7 @@ def fake_artifactory(
         user=admin.name,
         password=admin.password,
         token=cfg.tokens[0] if cfg.tokens else "",
+        control_token=fake_artifactory_server.config.control_token,
     )
     handle.reset()
     return handle

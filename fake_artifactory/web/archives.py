@@ -22,22 +22,35 @@ from collections.abc import Callable, Iterable, Iterator
 from flask import Response, request
 
 from fake_artifactory.core import archive
-from fake_artifactory.core.auth import require
-from fake_artifactory.core.checksums import CHECKSUM_ALGS, sent_checksums, verify_client_checksums
+from fake_artifactory.core.auth import refusal, refuse_anonymous, require_overwrite
+from fake_artifactory.core.checksums import (
+    CHECKSUM_ALGS,
+    policy_checksum,
+    sent_checksums,
+    verify_client_checksums,
+)
 from fake_artifactory.core.download import content_disposition
-from fake_artifactory.core.errors import HttpError, InvalidRawPath, NoSuchRepo
+from fake_artifactory.core.errors import HttpError, InvalidRawPath
 from fake_artifactory.core.records import ItemRecord
 from fake_artifactory.core.uri import RepoRequest, parse_repo_request, validate_path
 from fake_artifactory.store import Store
 from fake_artifactory.store.blobs import StagedBlob
-from fake_artifactory.web.context import principal, require_pro
+from fake_artifactory.web.context import (
+    PRO_ONLY,
+    PRO_ONLY_SHORT,
+    not_implemented,
+    principal,
+    require_pro,
+)
 from fake_artifactory.web.emulator import current_emulator
+from fake_artifactory.web.reads import RepoView
 from fake_artifactory.web.uploads import receive_body
 
 log = logging.getLogger(__name__)
 
 EXPLODE_HEADERS = ("X-Explode-Archive", "X-Explode-Archive-Atomic")
 DISABLED_MESSAGE = "Download Folder functionality is disabled."
+TOO_MANY_MESSAGE = "There are too many folder download requests currently running. Try again later."
 #: Small members of one exploded archive kept in memory until their commit (inline
 #: blobs, no file each); past this total the rest are staged to files.
 INLINE_ARCHIVE_BUDGET = 64 * 1024 * 1024
@@ -47,12 +60,8 @@ INLINE_ARCHIVE_BUDGET = 64 * 1024 * 1024
 
 
 def wants_explode() -> bool:
-    """True when the request asks to explode an archive and the edition supports it.
-
-    The OSS edition ignores the headers (the archive is deployed as a plain file).
-    """
-    if current_emulator().config.edition != "pro":
-        return False
+    """True when the request asks to explode an archive (``X-Explode-Archive[-Atomic]``
+    is ``true`` in any case)."""
     return any(request.headers.get(h, "").strip().lower() == "true" for h in EXPLODE_HEADERS)
 
 
@@ -91,16 +100,22 @@ def _stage_entries(
 
 
 def deploy_archive(req: RepoRequest) -> Response:
-    """Explode the uploaded archive under the target's parent folder (200, empty body)."""
+    """Explode the uploaded archive under the target's parent folder (200, empty body).
+
+    The OSS edition refuses before reading the body and stores nothing; its message is
+    the deploy servlet's short one unless ``--oss-explode-message long``.
+    """
+    config = current_emulator().config
+    if config.edition != "pro":
+        raise HttpError(400, PRO_ONLY if config.oss_explode_message == "long" else PRO_ONLY_SHORT)
     who = principal()
     store = current_emulator().store
+    extension = archive.extension_of(req.name)
+    if extension in archive.NOT_EMULATED_EXTENSIONS:
+        raise not_implemented(f"exploding .{extension} archives ({req.path})")
     kind = archive.kind_of_name(req.name)
     if kind is None:
-        raise HttpError(
-            400,
-            f"Unsupported archive type for '{req.repo}:{req.path}': "
-            "expected .tar, .zip, .tar.gz or .tgz",
-        )
+        raise HttpError(400, f"Unsupported archive extension: '{extension}'")
     sent = sent_checksums(request.headers.get)
     # Read back from its file entry by entry: never received into memory.
     staged = receive_body(
@@ -113,16 +128,11 @@ def deploy_archive(req: RepoRequest) -> Response:
     finally:
         staged.discard()
     try:
-        if not who.can("delete"):
+        if not who.admin:
             for path, _ in files:
                 existing = store.get_item(req.repo, path)
                 if existing is not None and not existing.is_folder:
-                    require(
-                        who,
-                        "delete",
-                        f"Not enough permissions to delete/overwrite artifact "
-                        f"'{req.repo}:{path}' (user: '{who.name}' needs DELETE permission).",
-                    )
+                    require_overwrite(who, req.repo, path)
     except BaseException:
         for _, blob in files:
             blob.discard()
@@ -152,55 +162,58 @@ def _file_entries(
         yield archive.OutEntry(name, item.size, mtime, chunks)
         if with_checksums:
             for alg in CHECKSUM_ALGS:
-                value = getattr(item, alg) or ""
-                yield archive.bytes_entry(f"{name}.{alg}", value.encode(), mtime)
+                value = policy_checksum(item, alg)
+                if value:
+                    yield archive.bytes_entry(f"{name}.{alg}", value.encode(), mtime)
 
 
 def download_folder(tail: str) -> Response:
-    """``GET /api/archive/download/{repo}/{path}?archiveType=...`` (streamed)."""
+    """``GET /api/archive/download/{repo}/{path}?archiveType=...`` (streamed).
+
+    Checks in the real server's order, with its wording: anonymous caller, archive type,
+    edition, the feature switch, repository, path, permission, size, file count, then a
+    free download slot.
+    """
+    who = principal()
+    refuse_anonymous(who)  # folder download is off for anonymous users by default
+    try:
+        kind = archive.archive_type(request.args.get("archiveType") or "zip")
+    except archive.ArchiveError as exc:
+        raise HttpError(400, str(exc)) from None
     require_pro()
     state = current_emulator().folder_download
     settings = state.settings
     if not settings.enabled:
         raise HttpError(403, DISABLED_MESSAGE)
     req = parse_repo_request("/" + tail)
-    who = principal()
-    require(
-        who, "read", f"Request for '{req.repo}:{req.path}' is forbidden for user: '{who.name}'."
-    )
-    try:
-        kind = archive.archive_type(request.args.get("archiveType") or "zip")
-    except archive.ArchiveError as exc:
-        raise HttpError(400, str(exc)) from None
     store = current_emulator().store
-    try:
-        folder = store.get_item(req.repo, req.path)
-    except NoSuchRepo:
-        folder = None
+    if not store.has_repo(req.repo):
+        raise HttpError(404, f"{req.repo} is not a repository.")
+    where = f"{req.repo}/{req.path}"
+    view = RepoView(req.repo, who, store)
+    folder = view.get(req.path)
     if folder is None:
-        raise HttpError(404, f"Could not find folder '{req.repo}:{req.path}'.")
+        raise HttpError(404, f"Path '{where}' does not exist, aborting folder download")
     if not folder.is_folder:
-        raise HttpError(400, f"Expected a folder but found a file, at: {req.repo}:{req.path}")
-    items = [i for i in store.iter_descendants(req.repo, req.path) if not i.is_folder]
-    if len(items) > settings.max_files:
-        raise HttpError(
-            400,
-            f"Folder download failed: {len(items)} files exceed the maximum number of "
-            f"files ({settings.max_files}) allowed for folder download.",
-        )
+        raise HttpError(400, f"Path '{where}' is not a folder, aborting folder download")
+    if not view.may_read(req.path):
+        raise refusal(who, f"You don't have the required permissions to download {where}.")
+    items = [i for i in view.descendants(req.path) if not i.is_folder]
     total = sum(i.size for i in items)
     if total > settings.max_size_mb * 1024 * 1024:
         raise HttpError(
             400,
-            f"Folder download failed: the folder size ({total} bytes) exceeds the maximum "
-            f"size ({settings.max_size_mb} MB) allowed for folder download.",
+            f"Size of path '{where}' ({total / (1024 * 1024):.2f}MB) exceeds the max allowed "
+            f"folder download size ({settings.max_size_mb}MB).",
+        )
+    if len(items) > settings.max_files:
+        raise HttpError(
+            400,
+            f"Number of files under the path '{where}' ({len(items)}) exceeds the max allowed "
+            f"file count for folder download ({settings.max_files}).",
         )
     if not state.try_acquire():
-        raise HttpError(
-            429,
-            f"Folder download failed: the maximum number of parallel folder downloads "
-            f"({settings.max_parallel}) is in progress, try again later.",
-        )
+        raise HttpError(400, TOO_MANY_MESSAGE)
     release = _once(state.release)
     with_checksums = request.args.get("includeChecksumFiles", "").lower() == "true"
     entries = _file_entries(store, items, req.path, with_checksums)

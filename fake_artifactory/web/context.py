@@ -12,13 +12,21 @@ from fake_artifactory.core.auth import ANONYMOUS, Principal
 from fake_artifactory.core.errors import HttpError
 from fake_artifactory.web.emulator import current_emulator
 
-PRO_ONLY = "This REST API is available only in Artifactory Pro."
+#: What Artifactory's REST resources answer on OSS for a Pro-only feature (the newline is
+#: part of the message).
+PRO_ONLY = (
+    "This REST API is available only in Artifactory Pro (see: jfrog.com/artifactory/features). "
+    "If you are already running Artifactory Pro please make sure your server is activated "
+    "with a valid license key.\n"
+)
+#: What the deploy servlet answers on OSS for a Pro-only deploy (explode an archive).
+PRO_ONLY_SHORT = "This REST API is available only in Artifactory Pro."
 
 
 def principal() -> Principal:
     """The authenticated caller (anonymous without permissions when none was resolved)."""
     found: Principal | None = g.get("principal")
-    return found if found is not None else Principal(ANONYMOUS, frozenset())
+    return found if found is not None else Principal(ANONYMOUS)
 
 
 def base_url() -> str:

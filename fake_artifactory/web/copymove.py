@@ -23,9 +23,11 @@ def _result(level: str, message: str, status: int) -> Response:
     return json_response(body, copymove.CONTENT_TYPE, status)
 
 
-def _permission_refused(who: Principal, perm: str, message: str) -> Response | None:
+def _permission_refused(
+    who: Principal, perm: str, message: str, repo: str, path: str
+) -> Response | None:
     try:
-        require(who, perm, message)
+        require(who, perm, message, repo, path)
     except HttpError as exc:
         if exc.status == 403:
             return _result("ERROR", message, 403)
@@ -51,14 +53,20 @@ def copy_or_move(op: str, tail: str | None) -> Response:
         return _result("ERROR", f"Repository {src.repo} does not exist", 404)
     if not store.has_repo(dst_repo):
         return _result("ERROR", f"Target repository {dst_repo} does not exist", 404)
+    target = store.get_repo(dst_repo)
+    if target is not None and target.rclass != "local":
+        return _result("ERROR", f"Target repository {dst_repo} is not a local repository", 400)
+    source, destination = (src.repo, src.path), (dst_repo, dst_path)
     checks = [
-        ("read", f"User {who.name} is not permitted to read '{src_name}'."),
-        ("deploy", f"User {who.name} is not permitted to deploy into '{dst_name}'."),
+        ("read", f"User {who.name} is not permitted to read '{src_name}'.", source),
+        ("deploy", f"User {who.name} is not permitted to deploy into '{dst_name}'.", destination),
     ]
     if op == "move":
-        checks.append(("delete", f"User {who.name} is not permitted to delete '{src_name}'."))
-    for perm, message in checks:
-        refused = _permission_refused(who, perm, message)
+        checks.append(
+            ("delete", f"User {who.name} is not permitted to delete '{src_name}'.", source)
+        )
+    for perm, message, (repo, path) in checks:
+        refused = _permission_refused(who, perm, message, repo, path)
         if refused is not None:
             return refused
 
@@ -82,6 +90,8 @@ def copy_or_move(op: str, tail: str | None) -> Response:
                 "delete",
                 f"User {who.name} needs DELETE permission to overwrite items under "
                 f"'{dst_repo}:{plan.target_path}'.",
+                dst_repo,
+                plan.target_path,
             )
             if refused is not None:
                 return refused

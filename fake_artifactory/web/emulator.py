@@ -8,12 +8,12 @@ from typing import cast
 from flask import current_app
 
 from fake_artifactory.config import ConfigurationError, EmulatorConfig
-from fake_artifactory.core.auth import TokenLookup
+from fake_artifactory.core.directory import Directory
 from fake_artifactory.core.faults import FaultRegistry
 from fake_artifactory.core.journal import Journal
 from fake_artifactory.core.records import TokenRecord, now_ms
+from fake_artifactory.core.security import SecurityState
 from fake_artifactory.core.settings import FolderDownloadState
-from fake_artifactory.core.tokens import make_lookup
 from fake_artifactory.store import Store
 from fake_artifactory.store.snapshot import SnapshotError, import_snapshot
 
@@ -31,7 +31,7 @@ class Emulator:
     store: Store
     faults: FaultRegistry
     journal: Journal | None
-    token_lookup: TokenLookup
+    directory: Directory
     folder_download: FolderDownloadState
     started_ms: int
 
@@ -40,7 +40,14 @@ class Emulator:
         self.store = (
             store
             if store is not None
-            else Store(config.data_dir, config.repos, fsync=config.fsync, shared=config.workers > 1)
+            else Store(
+                config.data_dir,
+                config.repos,
+                fsync=config.fsync,
+                shared=config.workers > 1,
+                users=config.users,
+                anonymous=config.anonymous,
+            )
         )
         try:
             if config.seed is not None:
@@ -52,9 +59,12 @@ class Emulator:
             self.store.close()
             raise
         self.journal = Journal() if config.workers == 1 else None
-        self.token_lookup = make_lookup(self._find_token, config)
+        self.directory = Directory(config, self._security_state, self._find_token)
         self.folder_download = FolderDownloadState(config)
         self.started_ms = now_ms()
+
+    def _security_state(self) -> SecurityState:
+        return self.store.security_state()
 
     def _find_token(self, digest: str) -> TokenRecord | None:
         return self.store.find_token(digest=digest)

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.core.serializers import ErrorReply, describe_error, error_reply
+from fake_artifactory.core.versions import response_headers
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,8 @@ STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HT
 
 
 def server_headers(config: EmulatorConfig) -> list[tuple[str, str]]:
-    """The headers Artifactory adds to every response."""
-    return [("X-Artifactory-Id", config.server_id), ("Server", f"Artifactory/{config.version}")]
+    """The headers Artifactory adds to every response (they depend on its version)."""
+    return response_headers(config)
 
 
 def render_error(exc: BaseException) -> ErrorReply:

@@ -14,17 +14,23 @@ from typing import Any
 from flask import Response, request
 
 from fake_artifactory.core import download, serializers, uri
-from fake_artifactory.core.auth import require
-from fake_artifactory.core.checksums import CHECKSUM_SUFFIXES, sent_checksums, side_file_suffix
+from fake_artifactory.core.auth import require, require_overwrite
+from fake_artifactory.core.checksums import (
+    CHECKSUM_SUFFIXES,
+    policy_checksum,
+    sent_checksums,
+    side_file_suffix,
+)
 from fake_artifactory.core.errors import HttpError, NoSuchItem, NoSuchRepo
 from fake_artifactory.core.properties import matrix_properties
-from fake_artifactory.core.records import ItemRecord
+from fake_artifactory.core.records import ItemRecord, now_ms
 from fake_artifactory.core.uri import RepoRequest, parse_repo_request
 from fake_artifactory.store import Store
 from fake_artifactory.store.blobs import CHUNK_SIZE
 from fake_artifactory.web import archives
 from fake_artifactory.web.context import base_url, not_implemented, principal
 from fake_artifactory.web.emulator import current_emulator
+from fake_artifactory.web.reads import RepoView, deploy_target, is_virtual
 from fake_artifactory.web.uploads import commit_upload, created, receive_body
 
 
@@ -53,8 +59,9 @@ def _created(item: ItemRecord) -> Response:
 
 
 def deploy(rest: str) -> Response:
-    """``PUT /{repo}/{path}``: deploy, checksum deploy, checksum side-file or create folder."""
-    req = repo_target(rest)
+    """``PUT /{repo}/{path}``: deploy, checksum deploy, checksum side-file or create folder
+    (through a virtual repository: into its default deployment repository)."""
+    req = deploy_target(repo_target(rest))
     who = principal()
     store = current_emulator().store
     target = f"{req.repo}:{req.path}"
@@ -62,6 +69,8 @@ def deploy(rest: str) -> Response:
         who,
         "deploy",
         f"The user: '{who.name}' is not permitted to deploy '{req.path}' into '{target}'.",
+        req.repo,
+        req.path,
     )
     if req.folder or req.path == "":
         return create_folder(req)
@@ -72,13 +81,8 @@ def deploy(rest: str) -> Response:
         return deploy_checksum_file(req, suffix)
     existing = store.get_item(req.repo, req.path)
     if existing is not None and not existing.is_folder:
-        require(
-            who,
-            "delete",
-            f"Not enough permissions to delete/overwrite artifact '{target}' "
-            f"(user: '{who.name}' needs DELETE permission).",
-        )
-    props = matrix_properties(req.matrix, may_annotate=who.can("annotate"))
+        require_overwrite(who, req.repo, req.path)
+    props = matrix_properties(req.matrix, may_annotate=who.can("annotate", req.repo, req.path))
     sent = sent_checksums(request.headers.get)
     if request.headers.get("X-Checksum-Deploy", "").lower() == "true":
         item = store.deploy_by_checksum(
@@ -102,8 +106,12 @@ def deploy_checksum_file(req: RepoRequest, suffix: str) -> Response:
     value = request.stream.read(1024).decode("utf-8", "replace").strip().split()
     received = value[0].lower() if value else ""
     item = store.get_item(req.repo, sibling)
-    if item is None or item.is_folder:
+    if item is None:
         raise HttpError(404, f"Target file to set checksum on doesn't exist: {req.repo}:{sibling}")
+    if item.is_folder:
+        raise HttpError(
+            409, f"Checksum only supported for files (but found folder): {req.repo}:{sibling}"
+        )
     actual = getattr(item, alg)
     if received != actual:
         raise HttpError(
@@ -118,7 +126,7 @@ def deploy_checksum_file(req: RepoRequest, suffix: str) -> Response:
 def create_folder(req: RepoRequest) -> Response:
     """``PUT /{repo}/{path}/``: create folder and ancestors, idempotent, 201."""
     who = principal()
-    props = matrix_properties(req.matrix, may_annotate=who.can("annotate"))
+    props = matrix_properties(req.matrix, may_annotate=who.can("annotate", req.repo, req.path))
     item = current_emulator().store.create_folder(
         req.repo, req.path, user=who.name, properties=props
     )
@@ -132,11 +140,13 @@ def retrieve(rest: str) -> Response:
     """``GET|HEAD /{repo}/{path}``: file bytes with ranges, folder redirect or index page."""
     req = repo_target(rest)
     who = principal()
-    target = f"{req.repo}:{req.path}"
-    require(who, "read", f"Request for '{target}' is forbidden for user: '{who.name}'.")
-    store = current_emulator().store
-    item = store.get_item(req.repo, req.path)
+    view = RepoView(req.repo, who)
+    view.require_readable(req.path)
+    item = view.get(req.path)
     if item is None:
+        suffix = side_file_suffix(req.path)
+        if suffix:
+            return checksum_file(req, suffix, view)
         raise HttpError(404, "File not found.")
     if item.is_folder:
         if not req.folder:
@@ -145,9 +155,26 @@ def retrieve(rest: str) -> Response:
                 uri.download_url(base_url(), req.repo, uri.quote_path(req.path)) + "/"
             )
             return resp
-        page = serializers.index_html(req.repo, req.path, store.list_children(req.repo, req.path))
+        page = serializers.index_html(req.repo, req.path, view.children(req.path))
         return Response(page, content_type="text/html;charset=utf-8")
     return _file_response(item)
+
+
+def checksum_file(req: RepoRequest, suffix: str, view: RepoView) -> Response:
+    """``GET|HEAD x.sha1`` (``.md5``, ``.sha256``) without such a file: the checksum of
+    ``x`` under the repository's checksum policy, as text; 404 when it has none."""
+    sibling = req.path[: -len(suffix)]
+    item = view.get(sibling)
+    if item is None:
+        raise HttpError(404, "File not found.")
+    value = None if item.is_folder else policy_checksum(item, CHECKSUM_SUFFIXES[suffix])
+    if not value:
+        raise HttpError(404, f"Checksum not found for {sibling}")
+    body = value.encode("ascii")
+    resp = Response(b"" if request.method == "HEAD" else body, content_type=download.CHECKSUM_MIME)
+    resp.headers["Content-Length"] = str(len(body))
+    resp.headers["Last-Modified"] = serializers.http_date(now_ms())
+    return resp
 
 
 def stream_blob(store: Store, item: ItemRecord, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
@@ -220,18 +247,18 @@ def _file_response(item: ItemRecord) -> Response:
 
 
 def delete(rest: str) -> Response:
-    """``DELETE /{repo}/{path}``: file or folder (recursive), 204; root needs admin."""
+    """``DELETE /{repo}/{path}``: file or folder (recursive), 204; root needs admin.
+
+    A virtual repository holds nothing of its own, so a delete through one finds nothing
+    (Artifactory deletes only in the repository named: see docs/fidelity.md).
+    """
     req = repo_target(rest)
     who = principal()
     target = f"{req.repo}:{req.path}"
     if req.path == "":
         require(who, "admin", f"Not enough permissions to delete content of repository {req.repo}.")
-    require(
-        who,
-        "delete",
-        f"Not enough permissions to delete/overwrite artifact '{target}' "
-        f"(user: '{who.name}' needs DELETE permission).",
-    )
+    if not is_virtual(req.repo):
+        require_overwrite(who, req.repo, req.path)
     try:
         current_emulator().store.delete(req.repo, req.path)
     except (NoSuchItem, NoSuchRepo):

@@ -107,13 +107,16 @@ class FastPath:
             return None
         try:
             req = parse_repo_request(rest)
-            who = authenticate(_EnvironHeaders(environ), self.config, self.emulator.token_lookup)
+            who = authenticate(_EnvironHeaders(environ), self.emulator.directory)
             require_authenticated(who, self.config)
         except (InvalidRawPath, HttpError):
             return None
-        if req.folder or req.matrix or req.path == "" or not all(who.can(p) for p in perms):
+        if req.folder or req.matrix or req.path == "":
             return None
-        if not self.emulator.store.has_repo(req.repo):
+        if not all(who.can(p, req.repo, req.path) for p in perms):
+            return None
+        repo = self.emulator.store.get_repo(req.repo)
+        if repo is None or repo.rclass != "local":
             return None
         return req, who
 

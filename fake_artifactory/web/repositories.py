@@ -1,14 +1,16 @@
-"""``/api/repositories``: list, get, create (local generic), update and delete."""
+"""``/api/repositories``: list, get, create (local and virtual), update and delete.
+
+The configuration rules and wire format are in :mod:`fake_artifactory.core.repoconfig`.
+"""
 
 from __future__ import annotations
 
-import re
 from urllib.parse import unquote
 
 from flask import Response, request
 
-from fake_artifactory.core import serializers
-from fake_artifactory.core.auth import require
+from fake_artifactory.core import repoconfig, serializers
+from fake_artifactory.core.auth import Principal, require
 from fake_artifactory.core.errors import HttpError
 from fake_artifactory.core.records import RepoRecord
 from fake_artifactory.web.context import (
@@ -21,22 +23,28 @@ from fake_artifactory.web.context import (
 )
 from fake_artifactory.web.emulator import current_emulator
 
-_REPO_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_RCLASSES = frozenset({"local", "remote", "virtual", "federated"})
-
 
 def _key(raw: str) -> str:
     return unquote(raw.strip("/"))
 
 
+def _visible(repo: RepoRecord, who: Principal) -> bool:
+    """Whether ``who`` sees ``repo`` (a virtual one through any member)."""
+    if who.admin:
+        return True
+    members = repoconfig.resolution_order(repo.key, current_emulator().store.repos.all())
+    return any(who.can("read", m, "") for m in members)
+
+
 def list_all() -> Response:
-    """``GET /api/repositories[?type=]``."""
+    """``GET /api/repositories[?type=]``: the repositories the caller may read."""
     kind = (request.args.get("type") or "").lower()
     base = base_url()
+    who = principal()
     repos = [
         serializers.repo_details(r, base)
         for r in current_emulator().store.list_repos()
-        if not kind or r.rclass == kind
+        if (not kind or r.rclass == kind) and _visible(r, who)
     ]
     resp = json_response(repos)
     resp.headers["Cache-Control"] = "no-store"
@@ -44,65 +52,51 @@ def list_all() -> Response:
 
 
 def get(key: str) -> Response:
-    """``GET /api/repositories/{key}``: config with ``rclass``."""
-    repo = current_emulator().store.get_repo(_key(key))
-    if repo is None:
-        raise HttpError(400, f"Repository {_key(key)} does not exist")
-    return json_response(serializers.repo_config(repo), serializers.REPOSITORY_CONFIG)
+    """``GET /api/repositories/{key}``: an admin gets the whole configuration, another
+    user who may read the repository its public part, anyone else a missing repo's 400."""
+    key = _key(key)
+    repo = current_emulator().store.get_repo(key)
+    who = principal()
+    if repo is None or not _visible(repo, who):
+        raise HttpError(400, f"Repository {key} does not exist")
+    body = repoconfig.config_json(repo) if who.admin else repoconfig.partial_json(repo)
+    return json_response(body, repoconfig.content_type(repo))
 
 
 def create(key: str) -> Response:
-    """``PUT /api/repositories/{key}``: create a local generic repo (admin, Pro) -> 200 text."""
+    """``PUT /api/repositories/{key}``: create a local or virtual repository (admin, Pro)."""
     key = _key(key)
     require_pro()
-    who = principal()
-    require(who, "admin", "Only an admin user can create repositories.")
-    body = json_body() or {}
-    if not isinstance(body, dict):
-        raise HttpError(400, "Repository configuration must be a JSON object", plain=True)
-    raw_rclass = body.get("rclass", "local")
-    if not isinstance(raw_rclass, str) or raw_rclass.lower() not in _RCLASSES:
-        raise HttpError(
-            400,
-            "Invalid repository configuration: 'rclass' must be one of "
-            + ", ".join(sorted(_RCLASSES)),
-            plain=True,
-        )
-    rclass = raw_rclass.lower()
-    raw_type = body.get("packageType", "generic")
-    if not isinstance(raw_type, str) or not raw_type:
-        raise HttpError(
-            400, "Invalid repository configuration: 'packageType' must be a string", plain=True
-        )
-    package_type = raw_type.lower()
-    if rclass != "local":
-        raise not_implemented(f"repositories of rclass {rclass!r}")
-    if not _REPO_KEY.match(key):
-        raise HttpError(400, f"Invalid repository key: {key}", plain=True)
+    require(principal(), "admin", "Only an admin user can create repositories.")
+    repo = repoconfig.parse_create(key, json_body() or {})
+    if repo.rclass not in repoconfig.CREATABLE:
+        raise not_implemented(f"repositories of rclass {repo.rclass!r}")
     store = current_emulator().store
     if store.has_repo(key):
         raise HttpError(400, f"Case insensitive repository key already exists: {key}", plain=True)
-    store.create_repo(RepoRecord(key, rclass, package_type, str(body.get("description", ""))))
+    if repo.rclass == "virtual":
+        repoconfig.check_virtual(repo, store.repos.all())
+    store.create_repo(repo)
     return Response(f"Successfully created repository '{key}'", content_type="text/plain")
 
 
-def _repo_admin(key: str) -> None:
+def _repo_admin(key: str) -> RepoRecord:
     who = principal()
     require(who, "admin", "Only an admin user can manage repositories.")
-    if not current_emulator().store.has_repo(key):
+    repo = current_emulator().store.get_repo(key)
+    if repo is None:
         raise HttpError(400, f"Repository {key} does not exist", plain=True)
+    return repo
 
 
 def update(key: str) -> Response:
-    """``POST /api/repositories/{key}``: only ``description`` is applied -> 200 text."""
+    """``POST /api/repositories/{key}``: merge the fields sent into the configuration."""
     key = _key(key)
-    _repo_admin(key)
-    body = json_body()
-    if not isinstance(body, dict):
-        raise HttpError(400, "Repository configuration must be a JSON object", plain=True)
-    description = body.get("description")
-    if description is not None:
-        current_emulator().store.update_repo(key, str(description))
+    repo = repoconfig.parse_update(_repo_admin(key), json_body())
+    store = current_emulator().store
+    if repo.rclass == "virtual":
+        repoconfig.check_virtual(repo, store.repos.all())
+    store.update_repo(repo)
     return Response(f"Repository {key} update successfully.", content_type="text/plain")
 
 

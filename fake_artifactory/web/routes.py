@@ -28,8 +28,11 @@ from fake_artifactory.web import (
     archives,
     copymove,
     files,
+    permissions,
+    projects,
     repositories,
     search,
+    security,
     storage,
     system,
     tokens,
@@ -66,6 +69,8 @@ def route(methods: str, pattern: str, view: View) -> Route:
 
 #: A non-empty remainder (something other than slashes) after ``/api/<resource>/``.
 _ITEM = r"(?P<tail>.*[^/].*)"
+#: One name (a user, group or permission target) after ``/api/security/<kind>/``.
+_NAME = r"(?P<name>[^/]+)/*"
 
 ROUTES: tuple[Route, ...] = (
     # the context root
@@ -74,6 +79,7 @@ ROUTES: tuple[Route, ...] = (
     # system
     route("GET HEAD", r"/api/+system/+ping/*", system.ping),
     route("GET HEAD", r"/api/+system/+version/*", system.version),
+    route("POST", r"/api/+system/+usage/*", system.usage),
     route("GET", r"/api/+v1/+uploads/config/*", system.uploads_config),
     # storage: item info, ?list, properties; metadata
     route("GET HEAD", rf"/api/+storage/{_ITEM}", storage.get),
@@ -94,6 +100,27 @@ ROUTES: tuple[Route, ...] = (
     route("PUT", r"/api/+repositories/(?P<key>.*[^/].*)", repositories.create),
     route("POST", r"/api/+repositories/(?P<key>.*[^/].*)", repositories.update),
     route("DELETE", r"/api/+repositories/(?P<key>.*[^/].*)", repositories.delete),
+    # security: users, groups, permission targets (v1 and v2)
+    route("GET HEAD", r"/api/+security/+users/*", security.list_users),
+    route("GET HEAD", rf"/api/+security/+users/{_NAME}", security.get_user),
+    route("PUT", rf"/api/+security/+users/{_NAME}", security.put_user),
+    route("POST", rf"/api/+security/+users/{_NAME}", security.post_user),
+    route("DELETE", rf"/api/+security/+users/{_NAME}", security.delete_user),
+    route("GET HEAD", r"/api/+security/+encryptedPassword/*", security.encrypted_password),
+    route("GET HEAD", r"/api/+security/+groups/*", security.list_groups),
+    route("GET HEAD", rf"/api/+security/+groups/{_NAME}", security.get_group),
+    route("PUT", rf"/api/+security/+groups/{_NAME}", security.put_group),
+    route("POST", rf"/api/+security/+groups/{_NAME}", security.post_group),
+    route("DELETE", rf"/api/+security/+groups/{_NAME}", security.delete_group),
+    route("GET HEAD", r"/api/+security/+permissions/*", permissions.list_v1),
+    route("GET HEAD", rf"/api/+security/+permissions/{_NAME}", permissions.get_v1),
+    route("PUT", rf"/api/+security/+permissions/{_NAME}", permissions.put_v1),
+    route("DELETE", rf"/api/+security/+permissions/{_NAME}", permissions.delete_v1),
+    route("GET HEAD", r"/api/+v2/+security/+permissions/*", permissions.list_v2),
+    route("GET HEAD", rf"/api/+v2/+security/+permissions/{_NAME}", permissions.get_v2),
+    route("POST", rf"/api/+v2/+security/+permissions/{_NAME}", permissions.post_v2),
+    route("PUT", rf"/api/+v2/+security/+permissions/{_NAME}", permissions.put_v2),
+    route("DELETE", rf"/api/+v2/+security/+permissions/{_NAME}", permissions.delete_v2),
     # any other /api/... endpoint or method
     route(ANY, r"(?P<rest>/api(?:/.*)?)", system.api_not_implemented),
     # everything else is a repository path: files and folders
@@ -109,6 +136,11 @@ ACCESS_ROUTES: tuple[Route, ...] = (
     route("GET HEAD", r"/access/api/v1/tokens", tokens.list_all),
     route("POST", r"/access/api/v1/tokens/revoke", tokens.revoke_by_token),
     route("DELETE", r"/access/api/v1/tokens/(?P<token_id>[^/]+)", tokens.revoke_by_id),
+    route("GET HEAD", r"/access/api/v1/projects/*", projects.list_all),
+    route("POST", r"/access/api/v1/projects/*", projects.create),
+    route("GET HEAD", r"/access/api/v1/projects/(?P<key>[^/]+)/*", projects.get),
+    route("PUT", r"/access/api/v1/projects/(?P<key>[^/]+)/*", projects.update),
+    route("DELETE", r"/access/api/v1/projects/(?P<key>[^/]+)/*", projects.delete),
 )
 
 
@@ -134,7 +166,7 @@ def _authenticate() -> None:
     g.fake_rest = rest
     if rest is None or rest.rstrip("/") == "/api/system/ping":
         return
-    principal = authenticate(request.headers, config, emulator.token_lookup)
+    principal = authenticate(request.headers, emulator.directory)
     require_authenticated(principal, config)
     g.principal = principal
 

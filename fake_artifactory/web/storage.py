@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Response, request
 
 from fake_artifactory.core import serializers
-from fake_artifactory.core.auth import require, require_non_anonymous
+from fake_artifactory.core.auth import refuse_anonymous, require
 from fake_artifactory.core.errors import HttpError, NoSuchItem, NoSuchRepo
 from fake_artifactory.core.properties import (
     parse_metadata_patch,
@@ -28,20 +28,54 @@ from fake_artifactory.web.context import (
     require_pro,
 )
 from fake_artifactory.web.emulator import current_emulator
+from fake_artifactory.web.reads import RepoView
 
 #: Query keys of the storage API the emulator does not implement (501, never a 200).
 UNSUPPORTED_KEYS = ("storageinfo", "stats", "lastModified", "propertiesXml", "permissions")
+#: What the storage resource can produce: a request accepting none of these is refused
+#: with 406 before anything else is looked at (Jersey matches ``Accept`` first).
+PRODUCES = (
+    "application/json",
+    "application/xml",
+    serializers.FOLDER_INFO,
+    serializers.FILE_INFO,
+    serializers.ITEM_PROPERTIES,
+    serializers.FILE_LIST,
+    "application/vnd.org.jfrog.artifactory.storage.ItemLastModified+json",
+    "application/vnd.org.jfrog.artifactory.storage.ItemPermissions+json",
+    "application/vnd.org.jfrog.artifactory.storage.StatsInfo+json",
+)
 
 
-def _read_item(req: RepoRequest) -> ItemRecord:
-    who = principal()
-    require(
-        who,
-        "read",
-        f"Request for '{req.repo}:{req.path}' is forbidden for user: '{who.name}'.",
+def _accepts(*types: str) -> bool:
+    """True when the request has no ``Accept`` header or accepts one of ``types``."""
+    if "Accept" not in request.headers:
+        return True
+    return request.accept_mimetypes.best_match(types) is not None
+
+
+def _require_acceptable(produced: str) -> None:
+    """406 when the client accepts neither ``produced`` nor plain ``application/json``
+    (which Artifactory always allows, for older clients), naming what it accepts."""
+    if _accepts(produced, "application/json"):
+        return
+    accepted = [t.split(";", 1)[0].strip() for t in request.headers["Accept"].split(",")]
+    raise HttpError(
+        406,
+        f"Resource produces {produced} but client only accepts [{', '.join(accepted)}]",
     )
+
+
+def _view(req: RepoRequest) -> RepoView:
+    """The repository as the caller may read it (403 when they may read none of it)."""
+    view = RepoView(req.repo, principal())
+    view.require_readable(req.path)
+    return view
+
+
+def _read_item(req: RepoRequest, view: RepoView | None = None) -> ItemRecord:
     try:
-        item = current_emulator().store.get_item(req.repo, req.path)
+        item = (view or _view(req)).get(req.path)
     except NoSuchRepo:
         item = None
     if item is None:
@@ -51,6 +85,8 @@ def _read_item(req: RepoRequest) -> ItemRecord:
 
 def get(tail: str) -> Response:
     """``GET /api/storage/{repo}/{path}`` with the query-key precedence of Artifactory."""
+    if not _accepts(*PRODUCES):
+        raise HttpError(406, "Not Acceptable")
     req = parse_repo_request("/" + tail)
     args = request.args
     if "list" in args:
@@ -64,11 +100,20 @@ def get(tail: str) -> Response:
 
 
 def get_storage_info(req: RepoRequest) -> Response:
-    """File info or folder info (root ``path`` is ``/``)."""
-    item = _read_item(req)
+    """File info or folder info (root ``path`` is ``/``); through a virtual repository, a
+    missing item is a 404 with no body (as Artifactory answers it there)."""
+    view = _view(req)
+    if view.virtual:
+        found = view.get(req.path)
+        if found is None:
+            return Response(status=404)
+        item = found
+    else:
+        item = _read_item(req, view)
+    _require_acceptable(serializers.FOLDER_INFO if item.is_folder else serializers.FILE_INFO)
     base = base_url()
     if item.is_folder:
-        children = current_emulator().store.list_children(req.repo, req.path)
+        children = view.children(req.path)
         resp = json_response(serializers.folder_info(item, children, base), serializers.FOLDER_INFO)
         resp.headers["Cache-Control"] = "no-store"
         return resp
@@ -78,8 +123,9 @@ def get_storage_info(req: RepoRequest) -> Response:
 def get_file_list(req: RepoRequest) -> Response:
     """``?list`` (Pro): deep/depth/listFolders/includeRootPath/mdTimestamps."""
     require_pro()
-    require_non_anonymous(principal(), "This resource is available to authenticated users only.")
-    item = _read_item(req)
+    refuse_anonymous(principal())
+    view = _view(req)
+    item = _read_item(req, view)
     if not item.is_folder:
         raise HttpError(400, f"Expected a folder but found a file, at: {req.repo}:{req.path}")
     deep = flag("deep")
@@ -92,7 +138,7 @@ def get_file_list(req: RepoRequest) -> Response:
             raise HttpError(400, f"Invalid depth value: {raw_depth}") from None
         if depth is not None and depth < 1:
             depth = None
-    entries = current_emulator().store.iter_descendants(req.repo, req.path, depth)
+    entries = view.descendants(req.path, depth)
     if not flag("listFolders"):
         entries = (e for e in entries if not e.is_folder)
     body = serializers.file_list(
@@ -106,13 +152,22 @@ def get_file_list(req: RepoRequest) -> Response:
 
 
 def get_properties(req: RepoRequest) -> Response:
-    """``?properties[=k1,k2]``: arrays per key, 404 ``No properties could be found.``"""
-    item = _read_item(req)
+    """``?properties[=k1,k2]``: arrays per key.  No such property, no such item or
+    repository, or no read permission: all the same 404 ``No properties could be found.``"""
+    none_found = HttpError(404, "No properties could be found.")
+    if not principal().can("read"):
+        raise none_found
+    try:
+        item = current_emulator().store.get_item(req.repo, req.path)
+    except NoSuchRepo:
+        item = None
+    if item is None:
+        raise none_found
     wanted = request.args.get("properties") or ""
     keys = [k for k in wanted.split(",") if k] or None
     body = serializers.item_properties(item, base_url(), keys)
     if body is None:
-        raise HttpError(404, "No properties could be found.")
+        raise none_found
     resp = json_response(body, serializers.ITEM_PROPERTIES)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -123,7 +178,13 @@ def _annotating(req: RepoRequest) -> None:
     if "properties" not in request.args:
         raise not_implemented("/api/storage without ?properties")
     who = principal()
-    require(who, "annotate", f"User {who.name} needs annotate permission on {req.repo}:{req.path}.")
+    require(
+        who,
+        "annotate",
+        f"User {who.name} needs annotate permission on {req.repo}:{req.path}.",
+        req.repo,
+        req.path,
+    )
 
 
 def set_properties(tail: str) -> Response:
@@ -171,6 +232,8 @@ def update_metadata(tail: str) -> Response:
         "annotate",
         f"User {who.name} is not permitted to annotate '{req.repo}:{req.path}'. "
         "You must have annotate permission on this path",
+        req.repo,
+        req.path,
     )
     patch = parse_metadata_patch(json_body())
     _read_item(req)

@@ -1,13 +1,14 @@
-"""System endpoints: the context root, ``/api/system/ping|version`` and the uploads config."""
+"""System endpoints: the context root, ``/api/system/ping|version|usage`` and the uploads
+config."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Response, request
 
 from fake_artifactory.core import serializers
+from fake_artifactory.core.versions import revision
 from fake_artifactory.web.context import json_response, not_implemented
 from fake_artifactory.web.emulator import current_emulator
 
@@ -30,10 +31,9 @@ def ping() -> Response:
 def version() -> Response:
     """``GET /api/system/version``."""
     cfg = current_emulator().config
-    digits = re.sub(r"\D", "", cfg.version)
     body: dict[str, Any] = {
         "version": cfg.version,
-        "revision": (digits + "900")[:8],
+        "revision": revision(cfg.version),
         "addons": ["build", "docker", "rest", "properties", "search"]
         if cfg.edition == "pro"
         else [],
@@ -41,6 +41,15 @@ def version() -> Response:
     if cfg.edition == "pro":
         body["license"] = "fake0000000000000000000000000000000000000"
     return json_response(body, serializers.VERSION)
+
+
+def usage() -> Response:
+    """``POST /api/system/usage``: the usage report JFrog's clients send after their
+    commands.  Accepted with 202 and no body, as real servers answer it; the request
+    journal keeps what was sent, nothing else does."""
+    resp = Response(status=202)
+    del resp.headers["Content-Type"]
+    return resp
 
 
 def uploads_config() -> Response:

@@ -15,30 +15,12 @@ from urllib.parse import unquote
 from flask import Response, request
 
 from fake_artifactory.core import tokens
-from fake_artifactory.core.auth import CHALLENGE, Principal, authenticate
+from fake_artifactory.core.auth import Principal
 from fake_artifactory.core.records import TokenRecord
+from fake_artifactory.web import access
 from fake_artifactory.web.emulator import current_emulator
 
 log = logging.getLogger(__name__)
-
-
-def _error(status: int, code: str, message: str, **headers: str) -> Response:
-    body = json.dumps({"errors": [{"code": code, "message": message}]}, indent=2)
-    resp = Response(body, status=status, content_type="application/json")
-    resp.headers.update(headers)
-    return resp
-
-
-def _json(body: Any) -> Response:
-    return Response(json.dumps(body, indent=2), content_type="application/json")
-
-
-def _caller() -> Principal | Response:
-    emu = current_emulator()
-    principal = authenticate(request.headers, emu.config, emu.token_lookup)
-    if principal.anonymous:
-        return _error(401, "UNAUTHORIZED", "Authentication is required", **CHALLENGE)
-    return principal
 
 
 class _BadRequest(ValueError):
@@ -63,28 +45,32 @@ def _params() -> dict[str, Any]:
 
 def create() -> Response:
     """Create a token: ``username``, ``scope``, ``expires_in`` (seconds, 0 = never)."""
-    who = _caller()
+    who = access.caller()
     if isinstance(who, Response):
         return who
     try:
         params = _params()
     except _BadRequest as exc:
-        return _error(400, "BAD_REQUEST", str(exc))
+        return access.error(400, "BAD_REQUEST", str(exc))
     username = str(params.get("username") or who.name)
     scope = str(params.get("scope") or tokens.USER_SCOPE)
     raw_expiry = params.get("expires_in", tokens.DEFAULT_EXPIRES_IN)
     try:
         expires_in = int(raw_expiry)
     except (TypeError, ValueError, OverflowError):
-        return _error(400, "BAD_REQUEST", "expires_in must be a whole number of seconds")
+        return access.error(400, "BAD_REQUEST", "expires_in must be a whole number of seconds")
     if not 0 <= expires_in <= tokens.MAX_EXPIRES_IN:
-        return _error(
+        return access.error(
             400, "BAD_REQUEST", f"expires_in must be between 0 and {tokens.MAX_EXPIRES_IN}"
         )
     if not who.can("admin") and (username != who.name or tokens.ADMIN_SCOPE in scope.split()):
-        return _error(403, "FORBIDDEN", "Only an admin may create tokens for others or admin ones")
+        return access.error(
+            403, "FORBIDDEN", "Only an admin may create tokens for others or admin ones"
+        )
+    # A token never grants more than its creator holds, even when its user is an admin.
+    stored_scope = scope if who.can("admin") else tokens.without_admin(scope)
     token, record = tokens.new_token(
-        username, scope, expires_in, str(params.get("description") or "")
+        username, stored_scope, expires_in, str(params.get("description") or "")
     )
     current_emulator().store.add_token(record)
     log.info("created access token %s for %s", record.token_id, username)
@@ -92,12 +78,12 @@ def create() -> Response:
     if expires_in:
         body["expires_in"] = expires_in
     body.update(scope=scope, token_type="Bearer")
-    return _json(body)
+    return access.json_answer(body)
 
 
 def list_all() -> Response:
     """Token metadata (never the tokens themselves); an admin sees all, others their own."""
-    who = _caller()
+    who = access.caller()
     if isinstance(who, Response):
         return who
     entries = [
@@ -105,14 +91,14 @@ def list_all() -> Response:
         for t in current_emulator().store.list_tokens()
         if who.can("admin") or t.username == who.name
     ]
-    return _json({"tokens": entries})
+    return access.json_answer({"tokens": entries})
 
 
 def _revoke(record: TokenRecord | None, who: Principal) -> Response:
     if record is None:
-        return _error(404, "NOT_FOUND", "Token not found")
+        return access.error(404, "NOT_FOUND", "Token not found")
     if not who.can("admin") and record.username != who.name:
-        return _error(403, "FORBIDDEN", "Only an admin may revoke the tokens of others")
+        return access.error(403, "FORBIDDEN", "Only an admin may revoke the tokens of others")
     current_emulator().store.revoke_token(record.token_id)
     log.info("revoked access token %s", record.token_id)
     return Response("Token revoked", content_type="text/plain")
@@ -120,7 +106,7 @@ def _revoke(record: TokenRecord | None, who: Principal) -> Response:
 
 def revoke_by_id(token_id: str) -> Response:
     """``DELETE /access/api/v1/tokens/{id}`` (``revoke`` as the id: revoke by token)."""
-    who = _caller()
+    who = access.caller()
     if isinstance(who, Response):
         return who
     token_id = unquote(token_id)
@@ -131,12 +117,12 @@ def revoke_by_id(token_id: str) -> Response:
 
 def revoke_by_token() -> Response:
     """Revoke by the token itself (form or JSON field ``token``)."""
-    who = _caller()
+    who = access.caller()
     if isinstance(who, Response):
         return who
     try:
         token = str(_params().get("token") or "")
     except _BadRequest as exc:
-        return _error(400, "BAD_REQUEST", str(exc))
+        return access.error(400, "BAD_REQUEST", str(exc))
     record = current_emulator().store.find_token(digest=tokens.digest(token)) if token else None
     return _revoke(record, who)

@@ -36,6 +36,17 @@ def suite_checks() -> set[str]:
     return names
 
 
+def test_a_reference_leads_with_the_jfrog_page_and_names_no_outside_document() -> None:
+    assert describe(["3.3"]) == 'JFrog REST API "File Info" (Storage API: errors)'
+    assert describe(["10.2"]) == "Artifactory behaviour (401 vs 403)"
+    assert describe(["mlflow:list"]) == (
+        "MLflow artifact-repository contract (What list_artifacts must return)"
+    )
+    for keys in CHECKS.values():
+        text = describe(keys)
+        assert "§" not in text and REST_DOC not in text and MLFLOW_DOC not in text
+
+
 def test_every_check_of_the_suite_names_known_sections() -> None:
     checks = suite_checks()
     assert len(checks) > 50
@@ -103,17 +114,20 @@ def test_a_failing_check_names_its_reference_in_the_failure_junit_and_json(
         "--conformance-json", str(out), "--junitxml", str(junit),
     )  # fmt: skip
     assert p.returncode == 1, p.stdout + p.stderr
-    section_3_3 = 'artifactory-rest-api.md §3.3 "Storage API: errors"'
+    file_info = 'JFrog REST API "File Info" (Storage API: errors)'
     assert "conformance: documented behaviour" in p.stdout
-    assert f"this check verifies the documented behaviour of {section_3_3}" in p.stdout
-    assert 'JFrog REST API: "File Info"' in p.stdout and "§11" in p.stdout
-    assert section_3_3 in junit.read_text()
+    assert f"this check verifies the documented behaviour of {file_info}" in p.stdout
+    assert 'JFrog REST API "Error Responses" (Error body format)' in p.stdout
+    assert file_info in junit.read_text()
+    # Reports never point at documents outside the repository.
+    assert "§" not in p.stdout and ".md" not in p.stdout
     rows = {r["test"].rsplit("::", 1)[1]: r for r in json.loads(out.read_text())}
     failed = rows["test_missing_item_info_is_404_unable_to_find_item"]
     assert failed["status"] == "failed"
     assert failed["reference"] == describe(("3.3", "11"))
     passed = rows["test_ping_answers_ok_without_credentials"]
-    assert passed["status"] == "passed" and "§10.3" in passed["reference"]
+    assert passed["status"] == "passed"
+    assert passed["reference"] == 'JFrog REST API "System Health Ping" (GET /api/system/ping)'
     assert "documented behaviour" not in junit.read_text().split("ping_answers", 1)[1][:400]
 
 
@@ -134,7 +148,7 @@ def test_own_checks_name_sections_with_the_reference_marker(tmp_path: Path) -> N
     assert p.returncode == 1, p.stdout + p.stderr
     rows = {r["test"].rsplit("::", 1)[1]: r for r in json.loads(out.read_text())}
     assert rows["test_marked"]["reference"] == describe(["2.2"])
-    assert '§2.2 "Range requests"' in p.stdout
+    assert 'JFrog REST API "Retrieve Artifact" (Range requests)' in p.stdout
     assert rows["test_unmarked"]["reference"] == ""
     assert p.stdout.count("conformance: documented behaviour") == 1
 

@@ -1,5 +1,5 @@
-"""Fixtures of the end-to-end tests (the machinery lives in ``_support``)."""
+"""Fixtures of the end-to-end tests (the machinery lives in ``e2e_support``)."""
 
-from ._support import emulator, tracking
+from .e2e_support import emulator, tracking
 
 __all__ = ["emulator", "tracking"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ._support import (
+from .e2e_support import (
     REPO,
     TOKEN,
     Artifactory,

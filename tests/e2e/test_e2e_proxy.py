@@ -17,7 +17,7 @@ import pytest
 import requests
 from support.sockets import Listener
 
-from ._support import (
+from .e2e_support import (
     REPO,
     TOKEN,
     Artifactory,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ._support import Artifactory, MlflowServer, clean_env, plugin_env, tree_bytes
+from .e2e_support import Artifactory, MlflowServer, clean_env, plugin_env, tree_bytes
 from .models import EXPECTED, FRAME, AddN
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-server-root")]

@@ -15,6 +15,12 @@ from typing import Any
 import requests
 
 REPO = "example-repo-local"
+#: What Artifactory's REST resources answer on OSS (the newline belongs to the message).
+PRO_ONLY = (
+    "This REST API is available only in Artifactory Pro (see: jfrog.com/artifactory/features). "
+    "If you are already running Artifactory Pro please make sure your server is activated "
+    "with a valid license key.\n"
+)
 
 
 def errors_of(resp: requests.Response) -> tuple[int, str]:

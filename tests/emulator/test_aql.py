@@ -385,5 +385,4 @@ def test_aql_over_http(fake_artifactory):
     assert {"path": ".", "name": "."} in [{"path": r["path"], "name": r["name"]} for r in folders]
     bad = requests.post(f"{base}/api/search/aql", data='items.find({"x":1})', auth=auth, timeout=10)
     assert bad.status_code == 400
-    assert bad.headers["Content-Type"].startswith("text/plain")
-    assert "unknown field 'x'" in bad.text
+    assert bad.text.startswith('Failed to parse query: items.find({"x":1}), it looks like')

@@ -252,13 +252,43 @@ def test_explode_by_a_deployer_into_existing_folders_and_new_files(fake_artifact
     assert info["createdBy"] == "deployer"
 
 
-def test_oss_ignores_explode_header_and_refuses_folder_download(make_server):
+def test_oss_refuses_explode_and_folder_download(make_server):
     server = make_server(edition="oss", folder_download=True)
     auth = ("admin", "password")
     body = make_tar({"a.txt": b"1"})
     resp = requests.put(f"{server.url}/{REPO}/p.tar", data=body, headers=EXPLODE, auth=auth)
-    assert resp.status_code == 201
-    assert requests.get(f"{server.url}/{REPO}/p.tar", auth=auth).content == body
+    assert errors_of(resp) == (400, "This REST API is available only in Artifactory Pro.")
+    assert requests.get(f"{server.url}/{REPO}/p.tar", auth=auth).status_code == 404
     assert requests.get(f"{server.url}/{REPO}/a.txt", auth=auth).status_code == 404
     resp = requests.get(f"{server.url}/api/archive/download/{REPO}/?archiveType=tar", auth=auth)
-    assert errors_of(resp) == (400, "This REST API is available only in Artifactory Pro.")
+    assert errors_of(resp)[1].startswith("This REST API is available only in Artifactory Pro (")
+
+
+def test_explode_of_a_tar_bz2(fake_artifactory, session):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:bz2", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in TREE.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    resp = session.put(
+        f"{fake_artifactory.url}/{REPO}/b/bundle.tar.bz2", data=buf.getvalue(), headers=EXPLODE
+    )
+    assert resp.status_code == 200, resp.text
+    assert_tree(session, fake_artifactory.url, TREE, prefix="b/")
+    assert "b/bundle.tar.bz2" not in tree_paths(fake_artifactory)
+
+
+def test_explode_of_a_7z_is_refused_as_not_emulated(fake_artifactory, session):
+    """Artifactory explodes 7z archives; the emulator cannot and says so (never 200)."""
+    resp = session.put(f"{fake_artifactory.url}/{REPO}/s/p.7z", data=b"7z\xbc\xaf", headers=EXPLODE)
+    status, message = errors_of(resp)
+    assert status == 501 and "7z" in message
+    assert tree_paths(fake_artifactory) == set()
+
+
+@pytest.mark.parametrize(("name", "extension"), [("p.rar", "rar"), ("p.jar", "jar"), ("p", "")])
+def test_explode_of_an_unsupported_extension_names_it(fake_artifactory, session, name, extension):
+    resp = session.put(f"{fake_artifactory.url}/{REPO}/u/{name}", data=b"x", headers=EXPLODE)
+    assert errors_of(resp) == (400, f"Unsupported archive extension: '{extension}'")
+    assert tree_paths(fake_artifactory) == set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from emulator_support import REPO, errors_of
+from emulator_support import PRO_ONLY, REPO, errors_of
 
 CHALLENGE = 'Basic realm="Artifactory Realm"'
 
@@ -128,7 +128,7 @@ def test_oss_edition_refuses_pro_endpoints(make_server):
     server = make_server(edition="oss")
     auth = ("admin", "password")
     requests.put(f"{server.url}/{REPO}/f.txt", data=b"1", auth=auth)
-    expected = (400, "This REST API is available only in Artifactory Pro.")
+    expected = (400, PRO_ONLY)
     assert errors_of(requests.get(f"{server.url}/api/storage/{REPO}?list", auth=auth)) == expected
     assert (
         errors_of(requests.put(f"{server.url}/api/storage/{REPO}/f.txt?properties=a=1", auth=auth))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import requests
-from emulator_support import REPO, errors_of, raw_request
+from emulator_support import PRO_ONLY, REPO, errors_of, raw_request
 
 RESULT_TYPE = "application/vnd.org.jfrog.artifactory.storage.CopyOrMoveResult+json"
 OTHER = "Other-Repo"
@@ -106,4 +106,4 @@ def test_permissions(fake_artifactory, base, repo_url, session):
 def test_oss_edition_answers_pro_only(make_server):
     server = make_server(edition="oss")
     resp = requests.post(f"{server.url}/api/move/{REPO}/a?to=/{REPO}/b", auth=("admin", "password"))
-    assert errors_of(resp) == (400, "This REST API is available only in Artifactory Pro.")
+    assert errors_of(resp) == (400, PRO_ONLY)

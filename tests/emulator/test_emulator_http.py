@@ -38,7 +38,7 @@ def test_deploy_returns_item_created(session, repo_url, base):
     assert body["created"].endswith("Z") and len(body["created"]) == 24
     assert "lastModified" not in body
     assert resp.text.startswith('{\n  "repo" : ')
-    assert resp.headers["Server"].startswith("Artifactory/")
+    assert resp.headers["X-JFrog-Version"].startswith("Artifactory/")
     assert resp.headers["X-Artifactory-Id"]
 
 
@@ -149,7 +149,8 @@ def test_checksum_side_files(session, repo_url, base):
     assert ok.status_code == 201 and ok.headers["Location"].endswith("/lib.jar.sha1")
     info = session.get(f"{base}/api/storage/{REPO}/lib.jar").json()
     assert info["originalChecksums"]["sha1"] == sha(b"jar", "sha1")
-    assert session.get(f"{repo_url}/lib.jar.sha1").status_code == 404  # not stored as a file
+    # not stored as a file: answered from the checksum the upload recorded
+    assert session.get(f"{repo_url}/lib.jar.sha1").text == sha(b"jar", "sha1")
     bad = session.put(f"{repo_url}/lib.jar.md5", data=b"0" * 32)
     assert errors_of(bad) == (
         409,
@@ -165,7 +166,7 @@ def test_checksum_side_files(session, repo_url, base):
 def test_parent_is_a_file_is_400(session, repo_url):
     session.put(f"{repo_url}/a.txt", data=b"1")
     resp = session.put(f"{repo_url}/a.txt/b.txt", data=b"2")
-    assert errors_of(resp) == (400, f"Parent {REPO}:a.txt must be a folder")
+    assert errors_of(resp) == (400, "Parent a.txt must be a folder")
 
 
 def test_create_folder_is_201_and_idempotent(session, repo_url):
@@ -279,8 +280,8 @@ def test_missing_file_is_404_file_not_found(session, repo_url):
     resp = session.get(f"{repo_url}/nope.txt")
     assert errors_of(resp) == (404, "File not found.")
     assert (
-        resp.text == '{\n  "errors" : [\n    {\n      "status" : 404,\n'
-        '      "message" : "File not found."\n    }\n  ]\n}'
+        resp.text == '{\n  "errors" : [ {\n    "status" : 404,\n'
+        '    "message" : "File not found."\n  } ]\n}'
     )
 
 

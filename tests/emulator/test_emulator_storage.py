@@ -83,7 +83,7 @@ def test_recursive_delete_and_prefix_siblings_survive(store):
 
 def test_parent_is_a_file(store):
     put(store, "a.txt", b"1")
-    with pytest.raises(ParentNotFolder, match="Parent repo:a.txt must be a folder"):
+    with pytest.raises(ParentNotFolder, match="^Parent a.txt must be a folder$"):
         put(store, "a.txt/b.txt", b"2")
     with pytest.raises(ParentNotFolder):
         store.create_folder(R, "a.txt/sub", user="admin")

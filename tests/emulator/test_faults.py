@@ -136,6 +136,8 @@ def assert_still_serving(base_url: str) -> None:
         ("GET", "/artifactory/api/system/version", "", (None, "version")),
         ("GET", "/artifactory/api/repositories", "", (None, "repositories")),
         ("PUT", "/artifactory/api/repositories/new-repo", "", ("new-repo", "repositories")),
+        ("PUT", "/artifactory/api/security/users/u", "", (None, "security")),
+        ("GET", "/artifactory/api/v2/security/permissions/p", "", (None, "security")),
         ("GET", "/artifactory/api/unknown/x", "", (None, "other")),
         ("GET", "/elsewhere/repo/a", "", (None, "other")),
         ("GET", "/artifactory", "", (None, "other")),

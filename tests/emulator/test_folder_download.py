@@ -82,20 +82,38 @@ def test_folder_download_round_trip(fake_artifactory, session, kind, ctype):
 
 def test_folder_download_checksum_files_and_mtime(fake_artifactory, session):
     seed(session, fake_artifactory.url)
-    info = session.get(f"{fake_artifactory.url}/api/storage/{REPO}/top/dir/b.bin").json()
     with fake_artifactory.folder_download():
         extra = "&includeChecksumFiles=true"
         resp = session.get(download_url(fake_artifactory, "top/dir", "tar", extra))
     entries = read_archive(resp.content, "tar")
     data = TREE["dir/b.bin"]
-    for alg, value in checksums(data).items():
-        assert entries[f"b.bin.{alg}"] == value.encode()
+    assert entries["b.bin.sha256"] == checksums(data)["sha256"].encode()
     assert entries["b.bin"] == data and "sub/deeper/c.txt" in entries
     with tarfile.open(fileobj=io.BytesIO(resp.content)) as tar:
         member = tar.getmember("b.bin")
-    del info
     modified = session.head(f"{fake_artifactory.url}/{REPO}/top/dir/b.bin").headers
     assert int(parsedate_to_datetime(modified["Last-Modified"]).timestamp()) == member.mtime
+
+
+def test_folder_download_checksum_entries_follow_the_checksum_policy(fake_artifactory, session):
+    """Under the client-checksum policy a ``.sha1``/``.md5`` entry exists only when the
+    client sent that checksum; ``.sha256`` always does."""
+    base = f"{fake_artifactory.url}/{REPO}/cs"
+    sums = checksums(b"sent")
+    session.put(f"{base}/plain.bin", data=b"plain")
+    session.put(f"{base}/sent.bin", data=b"sent", headers={"X-Checksum-Sha1": sums["sha1"]})
+    with fake_artifactory.folder_download():
+        extra = "&includeChecksumFiles=true"
+        resp = session.get(download_url(fake_artifactory, "cs", "zip", extra))
+    entries = read_archive(resp.content, "zip")
+    assert sorted(entries) == [
+        "plain.bin",
+        "plain.bin.sha256",
+        "sent.bin",
+        "sent.bin.sha1",
+        "sent.bin.sha256",
+    ]
+    assert entries["sent.bin.sha1"] == sums["sha1"].encode()
 
 
 def test_folder_download_special_names_and_prefix_siblings(fake_artifactory, session):
@@ -155,8 +173,18 @@ def test_folder_download_disabled_by_default(fake_artifactory, session):
 def test_folder_download_errors(fake_artifactory, session):
     seed(session, fake_artifactory.url)
     with fake_artifactory.folder_download():
-        assert errors_of(session.get(download_url(fake_artifactory, "nope", "zip")))[0] == 404
-        assert errors_of(session.get(download_url(fake_artifactory, "top/a.txt", "zip")))[0] == 400
+        missing = session.get(download_url(fake_artifactory, "nope", "zip"))
+        assert errors_of(missing) == (
+            404,
+            f"Path '{REPO}/nope' does not exist, aborting folder download",
+        )
+        a_file = session.get(download_url(fake_artifactory, "top/a.txt", "zip"))
+        assert errors_of(a_file) == (
+            400,
+            f"Path '{REPO}/top/a.txt' is not a folder, aborting folder download",
+        )
+        no_repo = session.get(f"{fake_artifactory.url}/api/archive/download/nope-local/x")
+        assert errors_of(no_repo) == (404, "nope-local is not a repository.")
         status, message = errors_of(session.get(download_url(fake_artifactory, "top", "rar")))
         assert status == 400 and "rar" in message
         reader = requests.get(download_url(fake_artifactory, "top", "zip"), auth=("nobody", "x"))
@@ -175,20 +203,40 @@ def test_folder_download_read_permission(make_server):
     url = f"{server.url}/api/archive/download/{REPO}/d?archiveType=tar"
     requests.put(f"{server.url}/{REPO}/d/a.txt", data=b"1", auth=("admin", "password"))
     resp = requests.get(url, auth=("blind", "pw"))
-    assert resp.status_code == 403
-    assert "forbidden" in errors_of(resp)[1]
+    assert errors_of(resp) == (
+        403,
+        f"You don't have the required permissions to download {REPO}/d.",
+    )
     assert requests.get(url, auth=("admin", "password")).status_code == 200
+
+
+def test_folder_download_by_an_anonymous_caller_is_401_unauthorized(make_server):
+    """Folder download is not enabled for anonymous users (the default), even when they
+    may read the folder."""
+    server = make_server(folder_download=True, anonymous="read")
+    requests.put(f"{server.url}/{REPO}/d/a.txt", data=b"1", auth=("admin", "password"))
+    resp = requests.get(f"{server.url}/api/archive/download/{REPO}/d?archiveType=tar")
+    assert errors_of(resp) == (401, "Unauthorized")
+    assert resp.headers["WWW-Authenticate"] == 'Basic realm="Artifactory Realm"'
 
 
 def test_folder_download_limits(fake_artifactory, session):
     seed(session, fake_artifactory.url)
     with fake_artifactory.folder_download(max_files=len(TREE) - 1):
-        status, message = errors_of(session.get(download_url(fake_artifactory, "top", "tar")))
-        assert status == 400 and f"({len(TREE) - 1})" in message
-    session.put(f"{fake_artifactory.url}/{REPO}/big/x.bin", data=b"x" * (1024 * 1024 + 1))
+        resp = session.get(download_url(fake_artifactory, "top", "tar"))
+        assert errors_of(resp) == (
+            400,
+            f"Number of files under the path '{REPO}/top' ({len(TREE)}) exceeds the max "
+            f"allowed file count for folder download ({len(TREE) - 1}).",
+        )
+    session.put(f"{fake_artifactory.url}/{REPO}/big/x.bin", data=b"x" * (3 * 1024 * 1024 // 2))
     with fake_artifactory.folder_download(max_size_mb=1):
-        status, message = errors_of(session.get(download_url(fake_artifactory, "big", "tar")))
-        assert status == 400 and "(1 MB)" in message
+        resp = session.get(download_url(fake_artifactory, "big", "tar"))
+        assert errors_of(resp) == (
+            400,
+            f"Size of path '{REPO}/big' (1.50MB) exceeds the max allowed folder download "
+            "size (1MB).",
+        )
         assert session.get(download_url(fake_artifactory, "top", "tar")).status_code == 200
 
 
@@ -200,7 +248,10 @@ def test_folder_download_max_parallel(fake_artifactory, session):
         with requests.Session() as other:
             other.auth = fake_artifactory.auth
             second = other.get(download_url(fake_artifactory, "p", "tar"))
-            assert errors_of(second)[0] == 429
+            assert errors_of(second) == (
+                400,
+                "There are too many folder download requests currently running. Try again later.",
+            )
             assert len(first.content) > 4 * 1024 * 1024  # done: the slot is freed
             first.close()
             done = threading.Event()

@@ -21,6 +21,7 @@ from emulator_support import EXPLODE, REPO, make_tar
 from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.server import ThreadedServer
 from fake_artifactory.store.blobs import INLINE_BLOB_MAX
+from fake_artifactory.store.schema import SCHEMA_VERSION
 from fake_artifactory.web import archives
 
 
@@ -355,4 +356,5 @@ def test_a_schema_1_data_dir_opens_and_mixes_with_inline(tmp_path: Path) -> None
     finally:
         second.stop()
     with sqlite3.connect(data_dir / "meta.sqlite3") as db:
-        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+        version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        assert version == (str(SCHEMA_VERSION),)

@@ -1,18 +1,13 @@
-"""The store writes on one connection and reads on one per thread; MIME types are cached
-per extension pair and equal to :mod:`mimetypes`' answer for any name."""
+"""The store writes on one connection and reads on one per thread."""
 
 from __future__ import annotations
 
-import mimetypes
 import sqlite3
 import threading
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from fake_artifactory.core.mime import guess_mime_type
 from fake_artifactory.core.records import RepoRecord
 from fake_artifactory.store import Store
 
@@ -135,21 +130,3 @@ def test_a_repository_made_through_one_shared_store_reaches_the_other_at_its_syn
     finally:
         first.close()
         second.close()
-
-
-_PARTS = st.sampled_from(
-    [*mimetypes.types_map, *mimetypes.suffix_map, *mimetypes.encodings_map, ".TXT", ".", "", "a"]
-)
-
-
-@settings(max_examples=500, deadline=None)
-@given(
-    st.sampled_from(["a", "", "b c", ".", "x.y", "..", ".tar", "data:"]),
-    st.lists(_PARTS, max_size=4),
-)
-def test_mime_type_cache_answers_like_mimetypes(stem: str, suffixes: list[str]) -> None:
-    name = stem + "".join(suffixes)
-    if not name:
-        return
-    expected = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
-    assert guess_mime_type(name) == expected

@@ -329,3 +329,20 @@ def test_workers_share_inline_content_and_reset_under_writes(tmp_path: Path) -> 
                 assert s.get(f"{url}/{name}", headers=AUTH).content == data
     finally:
         proc.stop()
+
+
+def test_users_and_permission_targets_reach_every_process(pair) -> None:
+    """A user created through one process logs in through the other, and a permission
+    target set through the other applies in the first."""
+    first, second = pair
+    body = {"email": "w@example.com", "password": "w0rker-Pa55"}
+    r = requests.put(f"{first.url}/api/security/users/w", json=body, headers=AUTH, timeout=30)
+    assert r.status_code == 201
+    worker = ("w", "w0rker-Pa55")
+    assert requests.get(f"{second.url}/{REPO}/", auth=worker, timeout=30).status_code == 403
+    target = {"repositories": [REPO], "principals": {"users": {"w": ["r", "w"]}}}
+    url = f"{second.url}/api/security/permissions/w"
+    assert requests.put(url, json=target, headers=AUTH, timeout=30).status_code == 201
+    r = requests.put(f"{first.url}/{REPO}/w.txt", data=b"w", auth=worker, timeout=30)
+    assert r.status_code == 201
+    assert requests.get(f"{second.url}/{REPO}/w.txt", auth=worker, timeout=30).content == b"w"

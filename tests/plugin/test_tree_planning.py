@@ -211,6 +211,7 @@ def test_a_folder_is_fetched_as_an_archive_only_when_it_is_worth_it():
             st.booleans(),
         ),
         max_size=12,
+        unique_by=lambda e: e.path,  # a listing names each path once
     ),
     available=st.booleans(),
 )

@@ -7,7 +7,7 @@ through its CLI (``python -m fake_artifactory serve``, by
 ``/proc``.  Nothing here asserts on wall-clock time.
 
 Sizes scale with ``RELIABILITY_SCALE`` (default 1).  The default run keeps every
-test to a few seconds; ``RELIABILITY_SCALE=10`` gives the issue's full figures
+test to a few seconds; ``RELIABILITY_SCALE=10`` gives the full-size figures
 (2,000-file trees, 16 x 600 load operations).  Figures are appended as JSON lines
 to the file named by ``RELIABILITY_FIGURES`` when it is set, so
 ``docs/reliability.md`` can be regenerated from a real run.

@@ -8,7 +8,13 @@ from fake_artifactory.core.aql.evaluate import (
     format_timestamp,
     search,
 )
-from fake_artifactory.core.aql.parser import DEFAULT_FIELDS, AqlError, AqlQuery, parse
+from fake_artifactory.core.aql.parser import (
+    DEFAULT_FIELDS,
+    AqlError,
+    AqlQuery,
+    failure_message,
+    parse,
+)
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -18,6 +24,7 @@ __all__ = [
     "ItemLike",
     "aql_item",
     "execute",
+    "failure_message",
     "format_timestamp",
     "parse",
     "search",

@@ -66,14 +66,26 @@ class AqlError(ValueError):
     Attributes:
         detail: what is wrong.
         line, column: 1-based position of the problem in the query text (0 when unknown).
+        offset: 0-based index of the problem in the query text (-1 when unknown).
     """
 
-    def __init__(self, detail: str, line: int = 0, column: int = 0) -> None:
+    def __init__(self, detail: str, line: int = 0, column: int = 0, offset: int = -1) -> None:
         self.detail = detail
         self.line = line
         self.column = column
+        self.offset = offset
         where = f" at line {line}, column {column}" if line else ""
         super().__init__(f"AQL error{where}: {detail}")
+
+
+def failure_message(query: str, error: AqlError) -> str:
+    """Artifactory's answer to a query it cannot parse: the whole query, then the rest of
+    it from where parsing stopped (here: the start of the offending token), trimmed."""
+    rest = query[error.offset :] if error.offset >= 0 else query
+    return (
+        f"Failed to parse query: {query}, it looks like there is syntax error near the "
+        f"following sub-query: {rest.strip()}"
+    )
 
 
 # --- tokenizer ---------------------------------------------------------------------------
@@ -103,7 +115,7 @@ class _Lexer:
         return line, column
 
     def error(self, detail: str, offset: int) -> AqlError:
-        return AqlError(detail, *self.position(offset))
+        return AqlError(detail, *self.position(offset), offset=offset)
 
     def tokens(self) -> list[_Token]:
         text, pos, out = self.text, 0, []
