@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit demo conformance bench clean test-mlflow-min
+.PHONY: install test lint typecheck unit demo conformance bench clean test-mlflow-min test-faults
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: lint typecheck unit
 
 demo: $(STAMP)
 	$(BIN)/python -m demo
+
+# Every transfer combination under the fault mix with 20 fault sequences each (make test
+# runs one sequence per combination); about half an hour on two cores.
+test-faults: $(STAMP)
+	$(BIN)/pytest tests/reliability/test_fault_sweep.py -m 'fault_sweep or not fault_sweep' -n 2 $(PYTEST_ARGS)
 
 # Conformance against whatever target the environment names (ARTIFACTORY_CONFORMANCE_URL, ...);
 # with no URL it starts the bundled emulator.

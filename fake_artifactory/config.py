@@ -71,6 +71,8 @@ class EmulatorConfig:
     context_path: str = "/artifactory"
     latency_ms: int = 0
     faults_file: Path | None = None
+    #: Seed of the RNG behind fault rules' ``probability`` (``--fault-seed``).
+    fault_seed: int = 0
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_self_signed_ca: Path | None = None
@@ -160,6 +162,7 @@ class EmulatorConfig:
             version=ns.version,
             latency_ms=ns.latency_ms,
             faults_file=Path(ns.faults) if ns.faults else None,
+            fault_seed=getattr(ns, "fault_seed", 0),
             tls_cert=Path(ns.tls_cert) if ns.tls_cert else None,
             tls_key=Path(ns.tls_key) if ns.tls_key else None,
             tls_self_signed_ca=Path(ns.tls_self_signed) if ns.tls_self_signed else None,
@@ -282,6 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", default="7.90.10", help="Artifactory version to report")
     p.add_argument("--latency-ms", type=non_negative_int_arg, default=0)
     p.add_argument("--faults", metavar="FILE", help="fault rules file")
+    p.add_argument(
+        "--fault-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the RNG behind fault rules' probability (default 0)",
+    )
     p.add_argument("--tls-cert", metavar="FILE")
     p.add_argument("--tls-key", metavar="FILE")
     p.add_argument("--tls-self-signed", metavar="CA_OUT", help="generate a CA + cert, write CA")

@@ -17,8 +17,14 @@ Resilience:
   unknown bytes are never retried.
 * urllib3 stops at the headers. A body that breaks off afterwards (connection reset,
   truncation, a JSON document cut short) raises :class:`~jfrog_mlflow.errors.ResponseBroken`,
-  which :meth:`ArtifactoryClient.with_retries` retries with the same backoff and jitter
-  for every idempotent operation; downloads also retry checksum and length mismatches.
+  which :meth:`ArtifactoryClient.with_retries` retries through the same urllib3 policy
+  (budget, backoff, jitter, the WARNING line per retry) for every idempotent operation;
+  downloads also retry checksum and length mismatches.
+* A request that got no response fails with its cause named (:mod:`jfrog_mlflow.causes`);
+  a refused credential names the variable it came from (and, on a tracking server, says
+  that it is the server's own credential). A token read from
+  ``MLFLOW_ARTIFACTORY_TOKEN_FILE`` is read again after a 401 and the request repeated
+  once when the file now holds another token.
 * Redirects are followed by hand: credentials go only to the origin the client was built
   for; a hop to another host or scheme is made without our credentials.
 * Every response status is checked in :meth:`ArtifactoryClient.check`, the one place that
@@ -28,7 +34,6 @@ Resilience:
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -37,19 +42,30 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.auth import AuthBase
+from urllib3.util.retry import Retry
 
-from jfrog_mlflow.auth import auth_from_config
+from jfrog_mlflow.auth import FileTokenAuth, auth_from_config, refused_credential_hint
+from jfrog_mlflow.causes import body_error, transport_error
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.errors import (
     ArtifactoryError,
+    AuthenticationFailed,
     ConfigurationError,
     ConnectError,
-    RequestTimeout,
     ResponseBroken,
+    UnexpectedResponse,
     error_for_status,
 )
 from jfrog_mlflow.models import ItemInfo, error_detail, parse_storage_info
-from jfrog_mlflow.session import IDEMPOTENT, NoAuth, environment_key, make_session, origin
+from jfrog_mlflow.session import (
+    IDEMPOTENT,
+    NoAuth,
+    environment_key,
+    make_session,
+    next_retry,
+    origin,
+    retry_policy,
+)
 from jfrog_mlflow.urls import build_item_url, build_storage_url, join_path
 
 __all__ = ["ArtifactoryClient", "shared_client"]
@@ -60,7 +76,7 @@ _T = TypeVar("_T")
 
 _CHUNK = 1024 * 1024
 _MAX_REDIRECTS = 5
-_MAX_BACKOFF = 30.0
+_BAD_CREDENTIALS = "bad credentials"
 
 
 class _Feature:
@@ -120,6 +136,13 @@ class ArtifactoryClient:
         #: Learnt refusals of the archive features (see :mod:`jfrog_mlflow.archives`).
         self._explode = _Feature("archive uploads")
         self._folder_download = _Feature("folder archive downloads")
+        #: Repositories known to exist (see :mod:`jfrog_mlflow.diagnose`).
+        self._known_repos: set[str] = set()
+        #: The policy :meth:`with_retries` drives: the adapter's, for any method (its
+        #: callers vouch that the operation may be repeated).
+        self._call_retry = retry_policy(config, retries=config.max_retries).new(
+            allowed_methods=None
+        )
 
     def __repr__(self) -> str:
         return f"ArtifactoryClient(base_url={self.base_url!r})"
@@ -153,26 +176,26 @@ class ArtifactoryClient:
         *,
         retry_on: tuple[type[BaseException], ...] = (ResponseBroken,),
     ) -> _T:
-        """Run ``call``, retrying ``retry_on`` errors with exponential backoff and jitter.
+        """Run ``call``, retrying ``retry_on`` errors under the urllib3 retry policy.
 
         For idempotent operations only: ``call`` must be safe to repeat from the start.
-        Makes at most ``max_retries + 1`` attempts; the last error propagates unchanged. A
+        Makes at most ``max_retries + 1`` attempts (a timeout is retried once, see
+        :mod:`jfrog_mlflow.session`); the last error propagates unchanged. A
         :class:`~jfrog_mlflow.errors.TransportError` that urllib3 already retried
         (``exhausted``) propagates at once, so the budget is not spent twice.
         """
-        attempts = self.config.max_retries + 1
-        for attempt in range(attempts):
+        retry: Retry = self._call_retry
+        while True:
             try:
                 return call()
             except retry_on as exc:
-                if attempt + 1 >= attempts or getattr(exc, "exhausted", False):
+                if getattr(exc, "exhausted", False):
                     raise
-                delay = self.config.backoff_factor * (2**attempt) + random.uniform(
-                    0, self.config.backoff_factor
-                )
-                _logger.debug("retrying %s in %.2fs: %s", what, delay, exc)
-                time.sleep(min(delay, _MAX_BACKOFF))
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+                following = next_retry(retry, exc, what)
+                if following is None:
+                    raise
+                retry = following
+            retry.sleep()
 
     def request(
         self,
@@ -195,7 +218,9 @@ class ArtifactoryClient:
         # default session already: an error left over means that budget is spent.
         exhausted = sess is self._session and self.config.max_retries > 0 and method in IDEMPOTENT
         current = url
-        for _ in range(_MAX_REDIRECTS + 1):
+        refreshed = False
+        hops = 0
+        while hops <= _MAX_REDIRECTS:
             same_origin = origin(current) == self._origin
             started = time.monotonic()
             try:
@@ -209,16 +234,12 @@ class ArtifactoryClient:
                     allow_redirects=False,
                     auth=self._auth if same_origin else NoAuth(),
                 )
-            except requests.Timeout as exc:
-                raise RequestTimeout(
-                    f"Artifactory {what} timed out ({type(exc).__name__})",
-                    method=method,
-                    url=url,
-                    exhausted=exhausted,
-                ) from exc
             except requests.RequestException as exc:
-                raise ConnectError(
-                    f"Artifactory {what} failed: cannot reach {self.host} ({type(exc).__name__})",
+                raise transport_error(
+                    exc,
+                    what=what,
+                    host=urlsplit(current).netloc or self.host,
+                    config=self.config,
                     method=method,
                     url=url,
                     exhausted=exhausted,
@@ -239,6 +260,15 @@ class ArtifactoryClient:
                 resp.status_code,
                 time.monotonic() - started,
             )
+            if (
+                resp.status_code == 401
+                and same_origin
+                and not refreshed
+                and self._token_rotated(resp, data)
+            ):
+                refreshed = True
+                resp.close()
+                continue
             location = resp.headers.get("Location")
             if (
                 resp.status_code in (301, 302, 303, 307, 308)
@@ -247,22 +277,40 @@ class ArtifactoryClient:
             ):
                 resp.close()
                 current = urljoin(current, location)
+                hops += 1
                 continue
             if not stream:
                 try:
                     resp.content  # noqa: B018 - reads and caches the whole body
                 except requests.RequestException as exc:
                     resp.close()
-                    raise self.broken(resp, what, type(exc).__name__) from exc
+                    raise self.broken(resp, what, exc) from exc
             return resp
         raise ConnectError(f"Artifactory {what} failed: too many redirects", method=method, url=url)
 
-    def broken(self, resp: requests.Response, what: str, why: str) -> ResponseBroken:
-        """The error for a response whose body broke off while being read."""
-        host = urlsplit(resp.url).netloc or self.host
-        return ResponseBroken(
-            f"Artifactory {what} failed: the response from {host} broke off while reading "
-            f"the body ({why})",
+    def _token_rotated(self, resp: requests.Response, data: Any) -> bool:
+        """After a 401: whether the token file now holds another token and the request
+        can be sent again (its body is bytes, absent, or a file that can be rewound)."""
+        if not isinstance(self._auth, FileTokenAuth):
+            return False
+        sent = resp.request.headers.get("Authorization") if resp.request is not None else None
+        if not self._auth.refresh(sent if isinstance(sent, str) else None):
+            return False
+        if data is None or isinstance(data, bytes | bytearray):
+            return True
+        seek = getattr(data, "seek", None)
+        if callable(seek):
+            seek(0)
+            return True
+        return False  # a stream of unknown bytes cannot be sent twice
+
+    def broken(self, resp: requests.Response, what: str, exc: BaseException) -> ResponseBroken:
+        """The error for a response whose body broke off (or stalled) while being read."""
+        return body_error(
+            exc,
+            what=what,
+            host=urlsplit(resp.url).netloc or self.host,
+            config=self.config,
             method=resp.request.method if resp.request is not None else None,
             url=resp.url,
         )
@@ -272,13 +320,17 @@ class ArtifactoryClient:
         try:
             yield from resp.iter_content(_CHUNK)
         except requests.RequestException as exc:
-            raise self.broken(resp, what, type(exc).__name__) from exc
+            raise self.broken(resp, what, exc) from exc
 
-    @staticmethod
     def check(
-        resp: requests.Response, *, what: str, ok: Iterable[int] = (200,)
+        self, resp: requests.Response, *, what: str, ok: Iterable[int] = (200,)
     ) -> requests.Response:
-        """Raise the matching ArtifactoryError unless the status is in ``ok``."""
+        """Raise the matching ArtifactoryError unless the status is in ``ok``.
+
+        A 401, or a 403 whose message is ``Bad credentials`` (an API key refused through
+        ``X-JFrog-Art-Api``), is an :class:`AuthenticationFailed` naming the credential
+        variable in use (see :func:`~jfrog_mlflow.auth.refused_credential_hint`).
+        """
         if resp.status_code in tuple(ok):
             return resp
         try:
@@ -287,13 +339,24 @@ class ArtifactoryClient:
             detail = ""
         finally:
             resp.close()
-        raise error_for_status(
+        error = error_for_status(
             resp.status_code,
             detail or (resp.reason or ""),
             what=what,
             method=resp.request.method or "",
             url=resp.url,
         )
+        if resp.status_code == 401 or (
+            resp.status_code == 403 and _BAD_CREDENTIALS in detail.lower()
+        ):
+            error = AuthenticationFailed(
+                f"{error.message}; {refused_credential_hint(self.config)}",
+                status_code=error.status_code,
+                detail=error.detail,
+                method=error.method,
+                url=error.url,
+            )
+        raise error
 
     def read_json(self, resp: requests.Response, what: str, parse: Callable[[Any], _T]) -> _T:
         """Parse the JSON body of a (non-streamed) response with ``parse``.
@@ -306,8 +369,13 @@ class ArtifactoryClient:
             data = resp.json()
         except ValueError as exc:
             if resp.content.lstrip()[:1] in (b"", b"{", b"["):
-                raise self.broken(resp, what, "incomplete JSON") from exc
-            raise ArtifactoryError(f"Artifactory {what}: response is not JSON") from exc
+                raise self.broken(resp, what, exc) from exc
+            kind = "an HTML page" if b"<html" in resp.content[:2048].lower() else "not JSON"
+            raise UnexpectedResponse(
+                f"Artifactory {what}: the response from {self.host} is {kind}",
+                method=resp.request.method if resp.request is not None else None,
+                url=resp.url,
+            ) from exc
         try:
             return parse(data)
         except ValueError as exc:
@@ -331,6 +399,14 @@ class ArtifactoryClient:
         return self.with_retries(what, once)
 
     # ------------------------------------------------------------------ learnt about the server
+
+    def repository_known(self, repo: str) -> bool:
+        """Whether ``repo`` is known to exist on this server."""
+        return repo in self._known_repos
+
+    def learn_repository(self, repo: str) -> None:
+        """Record that ``repo`` exists (learnt from an answer about it)."""
+        self._known_repos.add(repo)
 
     @property
     def is_pro(self) -> bool | None:

@@ -18,11 +18,13 @@ naming the variable. Numbers must parse and be positive.
 Credential precedence (the first that is set wins; the others are ignored):
 
 1. ``MLFLOW_ARTIFACTORY_TOKEN`` (Bearer)
-2. ``MLFLOW_ARTIFACTORY_KEY`` (``X-JFrog-Art-Api``, or Bearer when it is a JWT)
-3. ``MLFLOW_ARTIFACTORY_USER`` + ``MLFLOW_ARTIFACTORY_PASSWORD`` (Basic)
-4. ``ARTIFACTORY_AUTH_TOKEN`` (Bearer; JFrog plugin compatibility)
-5. ``~/.netrc`` entry for the host (via requests)
-6. anonymous
+2. ``MLFLOW_ARTIFACTORY_TOKEN_FILE`` (Bearer; the file is read when first needed, again
+   when it changes and after a 401, so a rotated token is picked up without a restart)
+3. ``MLFLOW_ARTIFACTORY_KEY`` (``X-JFrog-Art-Api``, or Bearer when it is a JWT)
+4. ``MLFLOW_ARTIFACTORY_USER`` + ``MLFLOW_ARTIFACTORY_PASSWORD`` (Basic)
+5. ``ARTIFACTORY_AUTH_TOKEN`` (Bearer; JFrog plugin compatibility)
+6. ``~/.netrc`` entry for the host (via requests)
+7. anonymous
 
 Trusted hosts (where credentials may be sent): the host of
 ``MLFLOW_ARTIFACTORY_ENDPOINT_URL``, every entry of ``MLFLOW_ARTIFACTORY_ALLOWED_HOSTS`` and,
@@ -43,6 +45,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jfrog_mlflow.errors import ConfigurationError
+from jfrog_mlflow.properties import Properties, parse_static
 
 __all__ = ["SETTINGS", "PluginConfig", "Setting", "parse_bool", "parse_mode"]
 
@@ -213,6 +216,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Repository key for short-form URIs (else the first path segment)."),
     Setting(f"{_M}TOKEN", "token", _parse_text, None,
             "Access token, sent as Bearer."),
+    Setting(f"{_M}TOKEN_FILE", "token_file", _parse_text, None,
+            "File holding an access token (Bearer); re-read when it changes and after a 401."),
     Setting(f"{_M}KEY", "api_key", _parse_text, None,
             "API key or reference token (X-JFrog-Art-Api); a JWT is sent as Bearer."),
     Setting(f"{_M}USER", "user", _parse_text, None,
@@ -241,12 +246,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Parallel uploads, downloads and range chunks; the HTTP pool holds as many."),
     Setting(f"{_M}CONNECT_TIMEOUT", "connect_timeout", _parse_number, 10.0,
             "Seconds to open a connection."),
-    Setting(f"{_M}TIMEOUT", "read_timeout", _parse_number, 120.0,
-            "Seconds to wait for response bytes."),
+    Setting(f"{_M}TIMEOUT", "read_timeout", _parse_number, 45.0,
+            "Seconds to wait for response bytes (a timeout is retried once)."),
     Setting(f"{_M}MAX_RETRIES", "max_retries", _parse_count, 5,
             "Retries of idempotent requests (0: none)."),
     Setting(f"{_M}BACKOFF_FACTOR", "backoff_factor", _parse_number, 0.5,
             "Base of the exponential backoff, in seconds."),
+    Setting(f"{_M}TRANSFER_PASSES", "transfer_passes", _parse_int, 3,
+            "Passes over the files of a tree transfer that still fail after the retries."),
     Setting(f"{_M}CHECKSUM_DEPLOY_THRESHOLD", "checksum_deploy_threshold", _parse_int, _MiB,
             "Files at least this big try a checksum deploy first."),
     Setting(f"{_M}RANGE_DOWNLOAD_THRESHOLD", "range_download_threshold", _parse_int, 2048 * _MiB,
@@ -263,6 +270,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Fewest files for which an archive is used (both ways)."),
     Setting(f"{_M}FOLDER_DOWNLOAD_MAX_SIZE", "folder_download_max_size", _parse_int, 256 * _MiB,
             "Largest folder (total bytes) fetched as one archive."),
+    Setting(f"{_M}SET_PROPERTIES", "set_properties", parse_bool, True,
+            "Deployed files carry properties: MLflow ids from the path, and the static ones."),
+    Setting(f"{_M}PROPERTIES", "properties", parse_static, (),
+            "Static properties for every deployed file: key=value;key2=v1,v2."),
 )
 # fmt: on
 
@@ -282,6 +293,7 @@ class PluginConfig:
     endpoint_url: str | None = _default("endpoint_url")
     repo: str | None = _default("repo")
     token: str | None = field(default=_default("token"), repr=False)
+    token_file: str | None = _default("token_file")
     api_key: str | None = field(default=_default("api_key"), repr=False)
     user: str | None = _default("user")
     password: str | None = field(default=_default("password"), repr=False)
@@ -297,6 +309,7 @@ class PluginConfig:
     read_timeout: float = _default("read_timeout")
     max_retries: int = _default("max_retries")
     backoff_factor: float = _default("backoff_factor")
+    transfer_passes: int = _default("transfer_passes")
     checksum_deploy_threshold: int = _default("checksum_deploy_threshold")
     range_download_threshold: int = _default("range_download_threshold")
     range_chunk_size: int = _default("range_chunk_size")
@@ -305,6 +318,8 @@ class PluginConfig:
     batch_file_threshold: int = _default("batch_file_threshold")
     batch_min_files: int = _default("batch_min_files")
     folder_download_max_size: int = _default("folder_download_max_size")
+    set_properties: bool = _default("set_properties")
+    properties: Properties = _default("properties")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> PluginConfig:
@@ -333,6 +348,12 @@ class PluginConfig:
         return tuple(u for u in (self.server_artifact_destination, self.server_artifact_root) if u)
 
     @property
+    def in_tracking_server(self) -> bool:
+        """Whether this process is an ``mlflow server`` storing in Artifactory (its own
+        credentials, not its users', reach Artifactory)."""
+        return bool(self.server_artifact_uris)
+
+    @property
     def has_credentials(self) -> bool:
         """Whether any explicit credential variable is set (``.netrc`` not counted)."""
-        return any((self.token, self.api_key, self.user, self.compat_token))
+        return any((self.token, self.token_file, self.api_key, self.user, self.compat_token))

@@ -70,6 +70,7 @@ def _members(client: ArtifactoryClient, repo: str) -> tuple[str, ...]:
         if resp.status_code != 200:
             resp.close()
             return ()
+        client.learn_repository(repo)  # it exists: nothing for diagnose to ask
         try:
             return parse_virtual_members(resp.json())
         except ValueError:

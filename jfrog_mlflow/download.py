@@ -15,6 +15,8 @@
   uses the checksum and size from the listing that produced the download, and otherwise
   asks for the file's storage info (one extra request, only on that path). The byte count
   is always checked against ``Content-Length`` and any known size.
+* ``progress(done, total)``, when given, hears how many bytes of the file arrived (hashed,
+  in order), once the size is known.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from jfrog_mlflow.errors import ArtifactNotFound, IntegrityError, TransportError
 from jfrog_mlflow.integrity import Digest, Expected, Stage, header_checksums
 from jfrog_mlflow.localfiles import pwrite_all, replacing, write_all
 from jfrog_mlflow.models import Checksums
+from jfrog_mlflow.upload import ByteProgress
 from jfrog_mlflow.urls import build_item_url, join_path
 
 __all__ = ["download_file"]
@@ -60,6 +63,7 @@ def download_file(
     *,
     size_hint: int | None = None,
     checksums: Checksums | None = None,
+    progress: ByteProgress | None = None,
 ) -> None:
     """Download ``path`` to ``local_path`` atomically and verified; see the module docs.
 
@@ -95,7 +99,11 @@ def download_file(
         nonlocal attempt
         hint = Expected(checksums or Checksums(), size_hint) if attempt == 0 else Expected()
         attempt += 1
-        _download_once(client, url, what, local_path, hint, stat)
+        try:
+            _download_once(client, url, what, local_path, hint, stat, progress)
+        except IntegrityError as exc:
+            exc.method, exc.url = exc.method or "GET", exc.url or url  # for the retry log
+            raise
 
     client.with_retries(what, once, retry_on=(IntegrityError, TransportError))
 
@@ -107,13 +115,14 @@ def _download_once(
     local_path: str,
     hint: Expected,
     stat: Callable[[], Expected],
+    progress: ByteProgress | None,
 ) -> None:
     with replacing(local_path) as fd:
         threshold = client.config.range_download_threshold
         if hint.size is not None and hint.size >= threshold:
-            reported, digest = _ranged(client, url, what, fd, hint.size, Checksums())
+            reported, digest = _ranged(client, url, what, fd, hint.size, Checksums(), progress)
         else:
-            reported, digest = _streamed(client, url, what, fd, threshold, hint.checksums)
+            reported, digest = _streamed(client, url, what, fd, threshold, hint.checksums, progress)
         if reported.sha256 or reported.sha1:
             expected = Expected(reported)
         elif hint.has_checksum:
@@ -131,6 +140,7 @@ def _streamed(
     fd: int,
     threshold: int,
     hinted: Checksums,
+    progress: ByteProgress | None,
 ) -> tuple[Checksums, Digest]:
     """One GET, written and hashed as it arrives; switches to ranges for big files."""
     resp = client.request("GET", url, what=what, stream=True)
@@ -146,27 +156,35 @@ def _streamed(
             and headers.get("Accept-Ranges", "").lower() == "bytes"
         ):
             resp.close()
-            return _ranged(client, url, what, fd, total, reported)
+            return _ranged(client, url, what, fd, total, reported, progress)
         digest = Digest(reported if reported.sha256 or reported.sha1 else hinted)
         if total is not None and total >= _PIPELINE_MIN:
             # Hash on a helper thread (hashlib releases the GIL) while this one receives
             # and writes; round robin over depth + 2 buffers (see Stage).
+            written = 0
             with Stage(digest.update, _HASH_DEPTH) as hash_:
                 for view in _body(client, resp, what, headers, _HASH_DEPTH + 2):
                     hash_.put(view)
                     write_all(fd, view)
+                    written += len(view)
+                    if progress is not None:
+                        progress(written, total)
         elif total is not None and total < _SMALL_BODY:
             # A small body: one read, one hash update and one write on this thread.
             try:
                 data = resp.content
             except requests.RequestException as exc:
-                raise client.broken(resp, what, type(exc).__name__) from exc
+                raise client.broken(resp, what, exc) from exc
             write_all(fd, data)
             digest.update(data)
+            if progress is not None:
+                progress(len(data), total)
         else:
             for view in _body(client, resp, what, headers, 1):
                 digest.update(view)
                 write_all(fd, view)
+                if progress is not None and total is not None:
+                    progress(digest.size, total)
         if total is not None and digest.size != total:
             raise IntegrityError(
                 f"Artifactory {what} failed: received {digest.size} of {total} bytes"
@@ -200,7 +218,7 @@ def _body(
         try:
             n = readinto(buf)
         except (OSError, ValueError, http.client.HTTPException) as exc:
-            raise client.broken(resp, what, type(exc).__name__) from exc
+            raise client.broken(resp, what, exc) from exc
         if not n:
             return
         yield buf[:n]
@@ -236,6 +254,7 @@ def _ranged(
     fd: int,
     size: int,
     known: Checksums,
+    progress: ByteProgress | None = None,
 ) -> tuple[Checksums, Digest]:
     """Parallel byte ranges written with ``pwrite``; hashed in order while later ranges
     are still arriving (each finished range is read back from the page cache once)."""
@@ -293,6 +312,8 @@ def _ranged(
                         break
                     digest.update(view[:n])
                     offset += n
+                if progress is not None:
+                    progress(offset, size)
         except BaseException:
             for future in futures:
                 future.cancel()

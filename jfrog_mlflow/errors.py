@@ -6,19 +6,26 @@ builtin so callers may catch either type::
 
     ArtifactoryError(Exception)                  base; attrs: method, url (never a secret)
     ├── ConfigurationError(…, ValueError)        bad or missing environment configuration
+    │   ├── TLSVerifyFailed                      the server's certificate is not trusted
+    │   └── NotArtifactory                       the endpoint does not answer like Artifactory
     ├── InvalidArtifactUri(…, ValueError)        an artifactory:// URI that does not parse
     ├── InvalidArtifactPath(…, ValueError)       a name Artifactory cannot store, '..', ...
     ├── HostNotAllowed(…, PermissionError)       URI names a host outside the allow-list
     ├── IntegrityError                           checksum or length mismatch after transfer
-    ├── UploadIncomplete                         some files of a directory upload failed
+    ├── UnexpectedResponse                       a success status with a body that is not JSON
+    ├── TransferIncomplete                       some files of a tree transfer failed
+    │   ├── UploadIncomplete
+    │   └── DownloadIncomplete
     ├── TransportError                           no usable HTTP response at all
-    │   ├── ConnectError(…, ConnectionError)
-    │   │   └── ResponseBroken                   the body broke off while being read
+    │   ├── ConnectError(…, ConnectionError)     refused, DNS failure, reset, ...
+    │   │   ├── ResponseBroken                   the body broke off while being read
+    │   │   └── NotAttempted                     skipped: the server stopped answering
     │   └── RequestTimeout(…, TimeoutError)
     └── HTTPStatusError                          a response with an error status
         ├── AuthenticationFailed                 401
         ├── PermissionDenied(…, PermissionError) 403
         ├── ArtifactNotFound(…, FileNotFoundError) 404
+        │   └── RepositoryNotFound               the repository key names no repository
         ├── Conflict(…, FileExistsError)         409
         └── ServerError                          5xx (after retries are exhausted)
 """
@@ -34,16 +41,23 @@ __all__ = [
     "ConfigurationError",
     "Conflict",
     "ConnectError",
+    "DownloadIncomplete",
     "HTTPStatusError",
     "HostNotAllowed",
     "IntegrityError",
     "InvalidArtifactPath",
     "InvalidArtifactUri",
+    "NotArtifactory",
+    "NotAttempted",
     "PermissionDenied",
+    "RepositoryNotFound",
     "RequestTimeout",
     "ResponseBroken",
     "ServerError",
+    "TLSVerifyFailed",
+    "TransferIncomplete",
     "TransportError",
+    "UnexpectedResponse",
     "UploadIncomplete",
     "error_for_status",
 ]
@@ -75,6 +89,14 @@ class ConfigurationError(ArtifactoryError, ValueError):
     """Bad or missing configuration; the message names the variable to set."""
 
 
+class TLSVerifyFailed(ConfigurationError):
+    """The server's TLS certificate did not verify (a private CA needs REQUESTS_CA_BUNDLE)."""
+
+
+class NotArtifactory(ConfigurationError):
+    """The endpoint answers, but not like Artifactory (often: no context path in the URL)."""
+
+
 class InvalidArtifactUri(ArtifactoryError, ValueError):
     """An ``artifactory://`` URI that cannot be parsed."""
 
@@ -91,26 +113,57 @@ class IntegrityError(ArtifactoryError):
     """The bytes transferred do not match the checksum or length the server reported."""
 
 
-class UploadIncomplete(ArtifactoryError):
-    """Some files of a directory upload failed; the others were uploaded.
+class UnexpectedResponse(ArtifactoryError):
+    """A success status whose body is not the JSON Artifactory sends (e.g. an HTML page)."""
+
+
+class TransferIncomplete(ArtifactoryError):
+    """Some files of a tree transfer failed, after every pass; the others were transferred.
 
     The message names up to ten of them with their errors.
 
     Attributes:
-        failures: ``(local path, error)`` of every file that failed, in order.
-        total: Files the upload tried to send.
+        failures: ``(path, error)`` of every file that failed, in order (local paths for
+            uploads, artifact paths for downloads).
+        total: Files the transfer tried to move.
+        passes: Passes made over the failing files (see :mod:`jfrog_mlflow.passes`).
     """
 
-    def __init__(self, failures: Sequence[tuple[str, BaseException]], total: int) -> None:
+    verb = "transfer"
+
+    def __init__(
+        self, failures: Sequence[tuple[str, BaseException]], total: int, passes: int = 1
+    ) -> None:
+        # Files that were tried come first: their errors say what went wrong.
+        failures = sorted(failures, key=lambda failure: isinstance(failure[1], NotAttempted))
         detail = "; ".join(f"{path}: {exc}" for path, exc in failures[:_MAX_LISTED_FAILURES])
-        super().__init__(f"Failed to upload {len(failures)} of {total} file(s): {detail}")
+        more = len(failures) - _MAX_LISTED_FAILURES
+        if more > 0:
+            detail += f"; and {more} more"
+        tries = f" after {passes} passes" if passes > 1 else ""
+        count = f"{len(failures)} of {total} file(s)"
+        super().__init__(f"Failed to {self.verb} {count}{tries}: {detail}")
         self.failures = list(failures)
         self.total = total
+        self.passes = passes
 
     @property
     def first(self) -> BaseException:
         """The first error: its kind decides how the whole failure is reported."""
         return self.failures[0][1]
+
+
+class UploadIncomplete(TransferIncomplete):
+    """Some files of a directory upload failed (paths are local paths)."""
+
+    verb = "upload"
+
+
+class DownloadIncomplete(TransferIncomplete):
+    """Some files of a folder download failed (paths are artifact paths); nothing partial
+    of them is on disk."""
+
+    verb = "download"
 
 
 class TransportError(ArtifactoryError):
@@ -119,6 +172,9 @@ class TransportError(ArtifactoryError):
     Args:
         exhausted: The transport layer (urllib3) already spent the retry budget on this
             request, so retrying it again would multiply that budget.
+        unreachable: The server refused the connection, its name did not resolve, or it
+            did not answer in time: the next request to it would most likely fail the
+            same way (a reset or a broken body says nothing of the kind).
     """
 
     def __init__(
@@ -128,9 +184,11 @@ class TransportError(ArtifactoryError):
         method: str | None = None,
         url: str | None = None,
         exhausted: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message, method=method, url=url)
         self.exhausted = exhausted
+        self.unreachable = unreachable
 
 
 class ConnectError(TransportError, ConnectionError):
@@ -139,6 +197,10 @@ class ConnectError(TransportError, ConnectionError):
 
 class ResponseBroken(ConnectError):
     """The status and headers arrived but the body broke off (reset, truncation) mid-read."""
+
+
+class NotAttempted(ConnectError):
+    """A file of a tree transfer that was not tried: the server had stopped answering."""
 
 
 class RequestTimeout(TransportError, TimeoutError):
@@ -178,6 +240,10 @@ class PermissionDenied(HTTPStatusError, PermissionError):
 
 class ArtifactNotFound(HTTPStatusError, FileNotFoundError):
     """404: no such item."""
+
+
+class RepositoryNotFound(ArtifactNotFound):
+    """The repository itself does not exist (Artifactory answers, the key is wrong)."""
 
 
 class Conflict(HTTPStatusError, FileExistsError):

@@ -6,6 +6,12 @@ to an MLflow-free module (:mod:`~jfrog_mlflow.upload`, :mod:`~jfrog_mlflow.tree_
 :mod:`~jfrog_mlflow.download`) and translates :class:`~jfrog_mlflow.errors.ArtifactoryError`
 into ``MlflowException`` with one table (:data:`_ERROR_CODES`). Configuration is described
 in :mod:`jfrog_mlflow.config`; URI forms in :mod:`jfrog_mlflow.uri`.
+
+An answer that could mean a missing path, a missing repository or a wrong endpoint (an
+empty listing, a delete of nothing, a 404, a body that is not JSON) is checked with
+:func:`jfrog_mlflow.diagnose.check_repository` before it is reported, so a typo in the
+configuration is never silent. Single-file transfers show byte progress through MLflow's
+``ArtifactProgressBar``.
 """
 
 from __future__ import annotations
@@ -39,11 +45,12 @@ with warnings.catch_warnings():
     )
     from mlflow.utils.file_utils import ArtifactProgressBar, create_tmp_dir
 
-from jfrog_mlflow import deletion, download, errors, listing, upload
+from jfrog_mlflow import deletion, diagnose, download, errors, listing, upload
 from jfrog_mlflow.client import ArtifactoryClient, shared_client
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.models import ListEntry
-from jfrog_mlflow.tree_download import TreeDownloads, fetch_folder_archive
+from jfrog_mlflow.properties import owner_folder
+from jfrog_mlflow.tree_download import TreeDownloads, fetch_folder_archive, retry_failed
 from jfrog_mlflow.tree_upload import TreeUpload
 from jfrog_mlflow.uri import ArtifactoryLocation, check_host_allowed, parse_artifact_uri
 from jfrog_mlflow.urls import join_path, validate_path
@@ -53,10 +60,14 @@ __all__ = ["ArtifactoryArtifactRepository", "to_mlflow_exception"]
 _logger = logging.getLogger(__name__)
 
 _STREAM_CHUNK = 1024 * 1024
+#: Bytes per step of a byte progress bar.
+_PROGRESS_CHUNK = 1024 * 1024
+_ARTIFACTS = "artifacts"
 
 # Typed aliases for untyped MLflow helpers.
 _verify_artifact_path: Callable[[str | None], None] = verify_artifact_path
 _progress_files: Callable[..., Any] = ArtifactProgressBar.files
+_progress_chunks: Callable[..., Any] = ArtifactProgressBar.chunks
 _create_tmp_dir: Callable[[], str] = create_tmp_dir
 _base_download_artifacts: Callable[..., str] = ArtifactRepository.download_artifacts
 
@@ -81,7 +92,7 @@ _ERROR_CODES: tuple[tuple[type[errors.ArtifactoryError], frozenset[int] | None, 
 
 
 def _error_code(exc: BaseException) -> int:
-    if isinstance(exc, errors.UploadIncomplete):
+    if isinstance(exc, errors.TransferIncomplete):
         exc = exc.first  # the whole failure is reported like its first error
     for cls, statuses, code in _ERROR_CODES:
         if isinstance(exc, cls) and (
@@ -102,6 +113,50 @@ def _translated() -> Iterator[None]:
         yield
     except errors.ArtifactoryError as exc:
         raise to_mlflow_exception(exc) from exc
+
+
+def _ambiguous(exc: errors.ArtifactoryError) -> bool:
+    """Whether ``exc`` could mean a missing repository or a wrong endpoint."""
+    first = exc.first if isinstance(exc, errors.TransferIncomplete) else exc
+    return isinstance(first, errors.UnexpectedResponse) or (
+        isinstance(first, errors.ArtifactNotFound)
+        and not isinstance(first, errors.RepositoryNotFound)
+    )
+
+
+class _ByteBar:
+    """MLflow's ``ArtifactProgressBar.chunks`` fed with byte counts.
+
+    The bar advances one chunk per ``update()``; it appears only for files MLflow deems
+    big enough, and only when ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` allows.
+    """
+
+    def __init__(self, desc: str) -> None:
+        self._desc = desc
+        self._bar: Any = None
+        self._chunks = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = _progress_chunks(total, self._desc, _PROGRESS_CHUNK)
+        # whole chunks so far; the last, partial one once everything is there
+        target = -(-done // _PROGRESS_CHUNK) if done >= total else done // _PROGRESS_CHUNK
+        while self._chunks < target:
+            self._bar.update()
+            self._chunks += 1
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+@contextmanager
+def _byte_progress(desc: str) -> Iterator[Callable[[int, int], None]]:
+    bar = _ByteBar(desc)
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 def _base_init_kwargs(tracking_uri: str | None, registry_uri: str | None) -> dict[str, Any]:
@@ -159,15 +214,42 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     def _repo_path(self, artifact_path: str | None) -> str:
         return join_path(self._location.path, artifact_path)
 
+    @contextmanager
+    def _calls(self) -> Iterator[None]:
+        """Translate errors; an ambiguous one is first checked against a missing repository
+        or a wrong endpoint (see :mod:`jfrog_mlflow.diagnose`)."""
+        try:
+            yield
+        except errors.ArtifactoryError as exc:
+            if _ambiguous(exc):
+                with _translated():
+                    diagnose.check_repository(self._client, self._location)
+            raise to_mlflow_exception(exc) from exc
+
+    def _nothing_there(self) -> None:
+        """An empty or missing answer: fine for a missing path, not for a missing repository."""
+        with self._calls():
+            diagnose.check_repository(self._client, self._location)
+
+    def _uploader(self) -> TreeUpload:
+        return TreeUpload(self._client, self._config, self._location.repo, self._location.path)
+
     # ------------------------------------------------------------------ uploads
 
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
         """Upload ``local_file`` to ``<root>/<artifact_path>/<basename>``."""
         _verify_artifact_path(artifact_path)
         rel = join_path(artifact_path, os.path.basename(local_file))
-        with _translated():
+        with self._calls(), _byte_progress(f"Uploading {local_file}") as progress:
             validate_path(rel, what=local_file)
-            upload.deploy_file(self._client, self._location.repo, self._repo_path(rel), local_file)
+            upload.deploy_file(
+                self._client,
+                self._location.repo,
+                self._repo_path(rel),
+                local_file,
+                properties=self._uploader().properties(rel),
+                progress=progress,
+            )
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         """Upload the contents of ``local_dir`` under ``artifact_path``, in parallel.
@@ -176,8 +258,8 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         archives (see :mod:`jfrog_mlflow.tree_upload`). Empty directories become folders.
         """
         _verify_artifact_path(artifact_path)
-        uploader = TreeUpload(self._client, self._config, self._location.repo, self._location.path)
-        with _translated():
+        uploader = self._uploader()
+        with self._calls():
             uploader.run(
                 local_dir,
                 artifact_path,
@@ -189,9 +271,15 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     ) -> None:
         """Stream ``stream`` to ``<root>/<artifact_path>/<basename(artifact_file_name)>``."""
         rel = self._stream_target(artifact_file_name, artifact_path)
-        with _translated():
+        with self._calls():
             chunks = iter(lambda: stream.read(_STREAM_CHUNK), b"")
-            upload.deploy_stream(self._client, self._location.repo, self._repo_path(rel), chunks)
+            upload.deploy_stream(
+                self._client,
+                self._location.repo,
+                self._repo_path(rel),
+                chunks,
+                properties=self._uploader().properties(rel),
+            )
 
     async def log_artifact_from_async_stream(
         self,
@@ -201,9 +289,13 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     ) -> None:
         """Async variant: the upload runs in a worker thread fed through a bounded queue."""
         rel = self._stream_target(artifact_file_name, artifact_path)
-        with _translated():
+        with self._calls():
             await upload.deploy_async_stream(
-                self._client, self._location.repo, self._repo_path(rel), chunks
+                self._client,
+                self._location.repo,
+                self._repo_path(rel),
+                chunks,
+                properties=self._uploader().properties(rel),
             )
 
     def _stream_target(self, artifact_file_name: str, artifact_path: str | None) -> str:
@@ -215,25 +307,33 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
     # ------------------------------------------------------------------ listing
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
-        """Direct children of ``path``, root-relative, sorted; ``[]`` for a file or missing path."""
+        """Direct children of ``path``, root-relative, sorted; ``[]`` for a file or missing
+        path (a missing repository or a wrong endpoint raises instead)."""
         rel = join_path(path)
-        with _translated():
+        with self._calls():
             entries = listing.list_children(self._client, self._location.repo, self._repo_path(rel))
-            return [FileInfo(*child) for child in listing.direct_children(rel, entries or [])]
+            children = [FileInfo(*child) for child in listing.direct_children(rel, entries or [])]
+        if children:
+            self._client.learn_repository(self._location.repo)
+        else:
+            self._nothing_there()
+        return children
 
     def _is_directory(self, artifact_path: str) -> bool:
-        with _translated():
+        with self._calls():
             info = self._client.stat(self._location.repo, self._repo_path(artifact_path))
         return info is not None and info.is_folder
 
     def _iter_artifacts_recursive(self, path: str) -> Iterator[FileInfo]:
         rel = join_path(path)
-        with _translated():
+        with self._calls():
             tree = listing.list_tree(self._client, self._location.repo, self._repo_path(rel))
             entries = listing.safe_entries(tree or [])
         if not entries:
+            self._nothing_there()
             yield FileInfo(path, True, None)
             return
+        self._client.learn_repository(self._location.repo)
         self._downloads.remember(rel, entries)
         dst = self._downloads.take_destination()
         if dst is not None:
@@ -251,7 +351,7 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             return destination(src_artifact_path=join_path(rel, name), dst_local_dir_path=dst)
 
         folder = self._repo_path(rel)
-        with _translated():
+        with self._calls():
             done = fetch_folder_archive(
                 self._client, self._config, self._location.repo, folder, entries, local_path_of
             )
@@ -261,11 +361,48 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         self, artifact_path: str | None = None, dst_path: str | None = None
     ) -> str:
         """MLflow's own, with the destination recorded (created as MLflow would when not
-        given) so that a folder may first be fetched as one archive."""
+        given) so that a folder may first be fetched as one archive; files that failed
+        get further passes, and what still fails is reported in one error (nothing of
+        it is left on disk)."""
         if not dst_path:
             dst_path = _create_tmp_dir()
-        with self._downloads.download(dst_path):
-            return _base_download_artifacts(self, artifact_path, dst_path)
+        with self._downloads.download(dst_path) as call:
+            local = _base_download_artifacts(self, artifact_path, dst_path)
+            if not call.failed:
+                return local
+            what = f"download of '{join_path(self._location.repo, self._repo_path(artifact_path))}'"
+            failures, passes = retry_failed(
+                call,
+                self._fetch,
+                workers=self._config.max_workers,
+                max_passes=self._config.transfer_passes,
+                what=what,
+            )
+        if not failures:
+            return local
+        with self._calls():
+            if call.attempted == 1 and passes == 1:
+                raise failures[0][1]
+            raise errors.DownloadIncomplete(
+                [(rel, exc) for (rel, _), exc in failures], call.attempted, passes
+            ) from failures[0][1]
+
+    def _fetch(
+        self,
+        rel: str,
+        local_path: str,
+        hint: ListEntry | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        download.download_file(
+            self._client,
+            self._location.repo,
+            self._repo_path(rel),
+            local_path,
+            size_hint=hint.size if hint else None,
+            checksums=hint.checksums if hint else None,
+            progress=progress,
+        )
 
     def _create_download_destination(
         self, src_artifact_path: str, dst_local_dir_path: str | None = None
@@ -279,22 +416,25 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
         hint, written = self._downloads.take(rel, local_path)
         if written:
             return
-        with _translated():
-            download.download_file(
-                self._client,
-                self._location.repo,
-                self._repo_path(rel),
-                local_path,
-                size_hint=hint.size if hint else None,
-                checksums=hint.checksums if hint else None,
-            )
+        call = self._downloads.call_for(local_path)
+        with _byte_progress(f"Downloading {rel}") as progress:
+            if call is not None:
+                call.run(rel, local_path, lambda: self._fetch(rel, local_path, hint, progress))
+                return
+            with self._calls():
+                self._fetch(rel, local_path, hint, progress)
 
     # ------------------------------------------------------------------ delete
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
         """Delete a file or folder recursively (through a virtual repository: in its
-        members); a missing path is a no-op. With ARTIFACTORY_ARTIFACTS_DELETE_SKIP true,
-        only a warning is logged."""
+        members); a missing path is a no-op (a missing repository raises). With
+        ARTIFACTORY_ARTIFACTS_DELETE_SKIP true, only a warning is logged.
+
+        Deleting all of a run's (or logged model's) ``artifacts`` folder, as ``mlflow gc``
+        does (directly, or through a tracking server in proxy mode), removes the run's own
+        folder with it when nothing else is in there, so no empty ``<run_id>/`` is left.
+        """
         target = self._repo_path(artifact_path)
         if self._config.delete_skip:
             _logger.warning(
@@ -303,9 +443,25 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
                 self._location.repo,
             )
             return
-        with _translated():
-            if not deletion.delete_tree(self._client, self._location.repo, target):
-                _logger.debug("nothing to delete at '%s'", target)
+        with self._calls():
+            target = self._whole_folder(target)
+            deleted = deletion.delete_tree(self._client, self._location.repo, target)
+        if not deleted:
+            _logger.debug("nothing to delete at '%s'", target)
+            self._nothing_there()
+
+    def _whole_folder(self, target: str) -> str:
+        """``target``'s run or logged-model folder when ``target`` is its ``artifacts``
+        folder and the only thing in it; else ``target``."""
+        owner = owner_folder(target)
+        if owner is None:
+            return target
+        info = self._client.stat(self._location.repo, owner)
+        if info is None or not info.is_folder:
+            return target
+        if all(child.path == _ARTIFACTS for child in info.children):
+            return owner
+        return target
 
 
 def _register_with_mlflow() -> None:

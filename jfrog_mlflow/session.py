@@ -6,7 +6,14 @@ ones), the urllib3 retry policy, the send block size and the User-Agent. No MLfl
 
 Retries: connection errors, 429 and 5xx are retried by urllib3 with exponential backoff and
 jitter, honouring ``Retry-After`` (capped at :data:`MAX_RETRY_AFTER` seconds), for
-idempotent methods only.
+idempotent methods only. :class:`LoggedRetry` logs every retry at WARNING (attempt, cause,
+wait) and retries a timeout only :data:`TIMEOUT_RETRIES` time(s): a server that let one
+timeout expire seldom answers the identical next request, and every further try would
+cost a whole timeout. So, with the default settings, a stalled server is reported after
+``(1 + TIMEOUT_RETRIES) x MLFLOW_ARTIFACTORY_TIMEOUT`` seconds (the first retry has no
+backoff), an unroutable one after ``2 x MLFLOW_ARTIFACTORY_CONNECT_TIMEOUT``, and one that
+refuses connections after the backoff of ``MLFLOW_ARTIFACTORY_MAX_RETRIES`` retries
+(``BACKOFF_FACTOR x (0 + 2 + 4 + ...)``, plus jitter).
 
 Block size: urllib3 sends a file body in blocks of 16 KiB by default, one ``send`` call
 each; :data:`SEND_BLOCKSIZE` (1 MiB) cuts the number of system calls and Python-level loop
@@ -25,8 +32,10 @@ first request to an origin goes unnoticed.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -35,9 +44,11 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from jfrog_mlflow._version import __version__
+from jfrog_mlflow.causes import describe_cause, is_timeout
 from jfrog_mlflow.config import PluginConfig
 
 if TYPE_CHECKING:  # names that exist only in the type stubs of requests
@@ -49,11 +60,13 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "RETRY_STATUSES",
     "SEND_BLOCKSIZE",
+    "TIMEOUT_RETRIES",
     "CachedEnvSession",
-    "CappedRetry",
+    "LoggedRetry",
     "NoAuth",
     "environment_key",
     "make_session",
+    "next_retry",
     "origin",
     "pool_size",
     "retry_policy",
@@ -63,7 +76,10 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 MAX_RETRY_AFTER = 60.0
 SEND_BLOCKSIZE = 1024 * 1024
+TIMEOUT_RETRIES = 1
 _MIN_POOL = 32
+
+_logger = logging.getLogger("jfrog_mlflow.retry")
 
 
 def origin(url: str) -> tuple[str, str]:
@@ -77,17 +93,56 @@ def pool_size(config: PluginConfig) -> int:
     return max(config.max_workers, _MIN_POOL)
 
 
-class CappedRetry(Retry):
-    """urllib3 ``Retry`` whose ``Retry-After`` wait is capped, so a server cannot park us."""
+class LoggedRetry(Retry):
+    """urllib3 ``Retry`` that logs each retry, caps ``Retry-After`` (a server cannot park
+    us) and retries timeouts at most :data:`TIMEOUT_RETRIES` time(s) per request."""
 
     def get_retry_after(self, response: Any) -> float | None:
         value = super().get_retry_after(response)
         return None if value is None else min(value, MAX_RETRY_AFTER)
 
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        if error is not None and is_timeout(error):
+            timeouts = sum(1 for h in new.history if h.error is not None and is_timeout(h.error))
+            if timeouts > TIMEOUT_RETRIES:
+                raise MaxRetryError(_pool, url or "", error) from error
+        return new
+
+    def sleep(self, response: Any = None) -> None:
+        """Wait as urllib3 would (``Retry-After``, else the backoff), saying so first."""
+        wait: float | None = None
+        if response is not None and self.respect_retry_after_header:
+            wait = self.get_retry_after(response)
+        if not wait:
+            wait = self.get_backoff_time()
+        last = self.history[-1] if self.history else None
+        attempt = len(self.history)
+        remaining = self.total if isinstance(self.total, int) else 0
+        _logger.warning(
+            "Artifactory %s %s: %s; retry %d of %d in %.1f s",
+            last.method if last else "request",
+            urlsplit(last.url or "").path if last else "",
+            describe_cause(last.error if last else None, last.status if last else None),
+            attempt,
+            attempt + remaining,
+            wait,
+        )
+        if wait > 0:
+            time.sleep(wait)
+
 
 def retry_policy(config: PluginConfig, *, retries: int) -> Retry:
     """The adapter-level retry policy (idempotent methods only)."""
-    return CappedRetry(
+    return LoggedRetry(
         total=retries,
         connect=retries,
         read=retries,
@@ -102,6 +157,26 @@ def retry_policy(config: PluginConfig, *, retries: int) -> Retry:
         raise_on_status=False,
         raise_on_redirect=False,
     )
+
+
+def next_retry(retry: Retry, exc: BaseException, what: str) -> Retry | None:
+    """``retry`` advanced past ``exc``, a failure urllib3 did not see (a body that broke
+    off, a checksum mismatch), or ``None`` when the budget is spent.
+
+    ``exc`` is replayed to urllib3 as a read error (a read timeout when it was a timeout,
+    so the timeout limit applies); ``retry`` must allow the method (the caller vouches
+    that the operation may be repeated).
+    """
+    url = getattr(exc, "url", None) or what
+    error: Exception = (
+        ReadTimeoutError(None, url, str(exc))  # type: ignore[arg-type]
+        if getattr(exc, "unreachable", False)
+        else ProtocolError(str(exc))
+    )
+    try:
+        return retry.increment(method=getattr(exc, "method", None) or "GET", url=url, error=error)
+    except (MaxRetryError, ProtocolError, ReadTimeoutError):
+        return None
 
 
 class _PathKinds:

@@ -10,6 +10,11 @@ pool. This module is the MLflow-free half of the adapter for that loop:
 * :class:`TreeDownloads` keeps, between the two phases, each listed file's size and
   checksums (so its download needs no extra request), the files an archive already
   wrote, and the directories MLflow's destination check accepted.
+* Each ``download_artifacts`` call has a :class:`DownloadCall`: the per-file downloads
+  record their failures there instead of raising into MLflow's loop (and fail at once
+  when its :class:`~jfrog_mlflow.passes.Breaker` says the server stopped answering);
+  :func:`retry_failed` then sends the failed files again in further passes
+  (:mod:`jfrog_mlflow.passes`), and the adapter reports what still fails in one error.
 """
 
 from __future__ import annotations
@@ -17,15 +22,21 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from jfrog_mlflow import archives, planning
 from jfrog_mlflow.client import ArtifactoryClient
 from jfrog_mlflow.config import PluginConfig
+from jfrog_mlflow.errors import ArtifactoryError
 from jfrog_mlflow.models import Checksums, ListEntry
+from jfrog_mlflow.passes import Breaker, further_passes
 from jfrog_mlflow.urls import join_path
 
-__all__ = ["TreeDownloads", "fetch_folder_archive"]
+__all__ = ["DownloadCall", "TreeDownloads", "fetch_folder_archive", "retry_failed"]
+
+#: One file of a folder download: (root-relative path, local path).
+FileTask = tuple[str, str]
 
 #: Bound of each remembered set: hints of downloads abandoned half-way are dropped.
 _MAX_HINTS = 100_000
@@ -54,6 +65,66 @@ def fetch_folder_archive(
     )
 
 
+class DownloadCall:
+    """The per-file outcomes of one ``download_artifacts`` call (thread-safe)."""
+
+    def __init__(self, dst: str) -> None:
+        self.dst = dst
+        self.breaker = Breaker()
+        self.attempted = 0
+        #: (root-relative path, local path) -> the error it failed with
+        self.failed: dict[FileTask, BaseException] = {}
+        self._lock = threading.Lock()
+
+    def run(self, rel: str, local_path: str, fetch: Callable[[], None]) -> None:
+        """Download one file with ``fetch``; record a failure instead of raising it."""
+        with self._lock:
+            self.attempted += 1
+        try:
+            self.breaker.check(f"download of '{rel}'")
+            fetch()
+        except ArtifactoryError as exc:
+            self.breaker.observe(exc)
+            with self._lock:
+                self.failed[(rel, local_path)] = exc
+
+
+def retry_failed(
+    call: DownloadCall,
+    fetch: Callable[[str, str], None],
+    *,
+    workers: int,
+    max_passes: int,
+    what: str,
+) -> tuple[list[tuple[FileTask, BaseException]], int]:
+    """Further passes over the files ``call`` recorded as failed; ``fetch(rel, local)``
+    downloads one. Returns what still fails and the passes made (the first included)."""
+
+    def again(tasks: list[FileTask], breaker: Breaker) -> list[tuple[FileTask, BaseException]]:
+        failed: list[tuple[FileTask, BaseException]] = []
+
+        def one(task: FileTask) -> None:
+            try:
+                breaker.check(f"download of '{task[0]}'")
+                fetch(*task)
+            except ArtifactoryError as exc:
+                breaker.observe(exc)
+                failed.append((task, exc))
+
+        with ThreadPoolExecutor(max(1, min(workers, len(tasks))), "jfrog-download") as pool:
+            list(pool.map(one, tasks))
+        return failed
+
+    return further_passes(
+        list(call.failed.items()),
+        call.attempted,
+        call.breaker,
+        again,
+        max_passes=max_passes,
+        what=what,
+    )
+
+
 class TreeDownloads:
     """What one repository's folder downloads carry from the listing to the files.
 
@@ -73,22 +144,43 @@ class TreeDownloads:
         self._written: set[tuple[str, str]] = set()
         #: (destination, directory) pairs MLflow's path checks accepted in this download
         self._checked_dirs: set[tuple[str, str]] = set()
+        #: the download calls in progress, by destination
+        self._active: dict[str, list[DownloadCall]] = {}
         self._call = threading.local()
 
     @contextmanager
-    def download(self, dst_path: str) -> Iterator[None]:
+    def download(self, dst_path: str) -> Iterator[DownloadCall]:
         """Wrap one ``download_artifacts`` call into the existing directory ``dst_path``."""
-        self._call.dst = os.path.abspath(dst_path) if os.path.isdir(dst_path) else None
+        dst = os.path.abspath(dst_path)
+        self._call.dst = dst if os.path.isdir(dst_path) else None
+        call = DownloadCall(dst)
         with self._lock:
             self._checked_dirs.clear()  # the file system may have changed since last time
+            self._active.setdefault(dst, []).append(call)
         self._call.marks = set()
         try:
-            yield
+            yield call
         finally:
             self._call.dst = None
             with self._lock:
                 self._written.difference_update(self._call.marks)
+                calls = self._active[dst]
+                calls.remove(call)
+                if not calls:
+                    del self._active[dst]
             self._call.marks = set()
+
+    def call_for(self, local_path: str) -> DownloadCall | None:
+        """The download call whose destination holds ``local_path`` (the innermost, the
+        latest); ``None`` outside ``download_artifacts``. MLflow runs the per-file
+        downloads on its own threads, so the call is found by its destination."""
+        found: DownloadCall | None = None
+        with self._lock:
+            for dst, calls in self._active.items():
+                inside = local_path.startswith(dst.rstrip(os.sep) + os.sep)
+                if inside and (found is None or len(dst) > len(found.dst)):
+                    found = calls[-1]
+        return found
 
     def take_destination(self) -> str | None:
         """The destination of this thread's download, once: only its first tree listing

@@ -13,8 +13,13 @@ errors. The steps:
    sends its files one by one, or fails them (:func:`~jfrog_mlflow.planning.fallback_for`).
 4. Verify what the archives deployed with one deep listing and send again what is missing
    or different; an archive stored as a plain file (the server ignored the explode header)
-   is deleted and batching is switched off on the client.
-5. Report every failed file in one :class:`~jfrog_mlflow.errors.UploadIncomplete`, then
+   is deleted and batching is switched off on the client. Tag what the archives deployed
+   with one recursive Set Item Properties request (files sent on their own carry their
+   properties as matrix parameters; see :mod:`jfrog_mlflow.properties`); a server that
+   refuses it (no Annotate permission) costs a log line, never the upload.
+5. Send the files that still fail again, in further passes (:mod:`jfrog_mlflow.passes`);
+   within a pass, files not yet started fail at once when the server stopped answering.
+6. Report every failed file in one :class:`~jfrog_mlflow.errors.UploadIncomplete`, then
    create the empty directories as folders.
 """
 
@@ -37,6 +42,8 @@ from jfrog_mlflow.errors import (
     PermissionDenied,
     UploadIncomplete,
 )
+from jfrog_mlflow.passes import Breaker, further_passes
+from jfrog_mlflow.properties import Properties, properties_for
 from jfrog_mlflow.urls import join_path, validate_path
 
 __all__ = ["Progress", "TreeUpload", "walk"]
@@ -94,9 +101,30 @@ class TreeUpload:
     def _repo_path(self, rel: str | None) -> str:
         return join_path(self._root, rel)
 
-    def deploy_one(self, local: str, rel: str) -> None:
-        """Upload one local file to ``<root>/<rel>`` (verified, retried)."""
-        upload.deploy_file(self._client, self._repo, self._repo_path(rel), local)
+    def properties(self, rel: str | None) -> Properties:
+        """What a file (or a folder's files) at ``<root>/<rel>`` is tagged with."""
+        config = self._config
+        return properties_for(
+            self._repo_path(rel), config.properties, enabled=config.set_properties
+        )
+
+    def deploy_one(self, local: str, rel: str, breaker: Breaker | None = None) -> None:
+        """Upload one local file to ``<root>/<rel>`` (verified, retried, tagged), unless
+        ``breaker`` says the server stopped answering."""
+        if breaker is not None:
+            breaker.check(f"upload of '{rel}'")
+        try:
+            upload.deploy_file(
+                self._client,
+                self._repo,
+                self._repo_path(rel),
+                local,
+                properties=self.properties(rel),
+            )
+        except ArtifactoryError as exc:
+            if breaker is not None:
+                breaker.observe(exc)
+            raise
 
     def run(
         self,
@@ -115,25 +143,27 @@ class TreeUpload:
             validate_path(rel, what=local)
         for rel in empty_dirs:
             validate_path(rel, what=os.path.join(local_dir, rel))
-        failures: list[tuple[str, BaseException]] = []
+        failures: list[tuple[tuple[str, str], BaseException]] = []
         small, single = self._split(files, artifact_path)
         batches = planning.plan_batches(small)
         resend: list[tuple[str, str]] = []  # files to send again one by one
         sent: list[tuple[str, archives.BuiltArchive]] = []  # (archive name, archive)
+        breaker = Breaker()
         workers = max(1, min(self._config.max_workers, len(single) + len(batches) or 1))
         with (
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-upload") as pool,
             progress(len(files)) as bar,
         ):
-            tasks: dict[Future[Any], planning.Batch | str] = {
-                pool.submit(self._upload_batch, batch, artifact_path): batch for batch in batches
+            tasks: dict[Future[Any], planning.Batch | tuple[str, str]] = {
+                pool.submit(self._upload_batch, batch, artifact_path, breaker): batch
+                for batch in batches
             }
             for local, rel in single:
-                tasks[pool.submit(self.deploy_one, local, rel)] = local
+                tasks[pool.submit(self.deploy_one, local, rel, breaker)] = (local, rel)
             for future in as_completed(tasks):
                 task = tasks[future]
                 exc = future.exception()
-                if isinstance(task, str):
+                if isinstance(task, tuple):
                     if exc is not None:
                         failures.append((task, exc))
                     bar.update()
@@ -143,17 +173,31 @@ class TreeUpload:
                     sent.append(result)
                     resend.extend(_files_of(result[1].left_out, artifact_path))
                 elif exc is not None and planning.fallback_for(exc) == "fail":
-                    failures.extend((f.local, exc) for f in task.files)
+                    failures.extend((item, exc) for item in _files_of(task.files, artifact_path))
                 else:
                     resend.extend(_files_of(task.files, artifact_path))
                 for _ in task.files:
                     bar.update()
-        if sent:
-            resend.extend(self._verify_batches(sent, artifact_path, small))
+        if sent and not breaker.tripped:
+            resend.extend(self._verify_batches(sent, artifact_path, small, breaker))
+            self._tag_batches(artifact_path, sent)
+        elif sent:  # unverifiable now: these fail as not attempted, never as uploaded
+            packed = {name for _, archive in sent for name in archive.members}
+            resend.extend(_files_of(tuple(f for f in small if f.name in packed), artifact_path))
         if resend:
-            failures.extend(self._upload_each(resend))
+            failures.extend(self._upload_each(resend, breaker))
         if failures:
-            raise UploadIncomplete(failures, len(files)) from failures[0][1]
+            failures, passes = further_passes(
+                failures,
+                len(files),
+                breaker,
+                self._upload_each,
+                max_passes=self._config.transfer_passes,
+                what=f"upload to '{join_path(self._repo, self._repo_path(artifact_path))}'",
+            )
+            if failures:
+                reported = [(local, exc) for (local, _), exc in failures]
+                raise UploadIncomplete(reported, len(files), passes) from failures[0][1]
         for rel in empty_dirs:
             self._client.make_folder(self._repo, self._repo_path(join_path(artifact_path, rel)))
 
@@ -178,15 +222,17 @@ class TreeUpload:
         return small, single
 
     def _upload_batch(
-        self, batch: planning.Batch, artifact_path: str | None
+        self, batch: planning.Batch, artifact_path: str | None, breaker: Breaker
     ) -> tuple[str, archives.BuiltArchive] | None:
         """Deploy one batch as an exploding archive; ``None`` when the server refused it.
 
         A refusal that means "unsupported" (see :func:`planning.explode_refused`) switches
         batching off on the client. 401/403 propagate. Files that cannot be packed (see
         :func:`archives.build_tar`) are returned in ``left_out`` and take the per-file path;
-        ``None`` too when no file could be packed.
+        ``None`` too when no file could be packed, or when ``breaker`` has tripped.
         """
+        if breaker.tripped:
+            return None
         with _BATCH_SLOTS:
             archive = archives.build_tar(batch)
             if not archive.members:
@@ -198,6 +244,7 @@ class TreeUpload:
             except (AuthenticationFailed, PermissionDenied):
                 raise
             except ArtifactoryError as exc:
+                breaker.observe(exc)
                 if planning.explode_refused(exc):
                     self._client.disable_explode(f"archive deploy refused: {exc}")
                 _logger.debug("archive upload failed (%s); uploading its files one by one", exc)
@@ -209,6 +256,7 @@ class TreeUpload:
         sent: list[tuple[str, archives.BuiltArchive]],
         artifact_path: str | None,
         small: list[planning.SmallFile],
+        breaker: Breaker,
     ) -> list[tuple[str, str]]:
         """One deep listing of the destination: what the archives should have deployed.
 
@@ -224,6 +272,7 @@ class TreeUpload:
         try:
             tree = listing.list_tree(self._client, self._repo, folder) or []
         except ArtifactoryError as exc:
+            breaker.observe(exc)
             _logger.debug("cannot verify the archive uploads (%s); uploading one by one", exc)
             tree = []
         bad, strays = planning.check_listing(expected, tree, [name for name, _ in sent])
@@ -237,12 +286,47 @@ class TreeUpload:
             _logger.debug("%d batched file(s) missing or different; uploading again", len(bad))
         return [(local_of[name], join_path(artifact_path, name)) for name in bad]
 
-    def _upload_each(self, files: list[tuple[str, str]]) -> list[tuple[str, BaseException]]:
+    def _tag_batches(
+        self, artifact_path: str | None, sent: list[tuple[str, archives.BuiltArchive]]
+    ) -> None:
+        """Tag what the archives deployed: one recursive request on the destination folder
+        (it also tags what was there before: in MLflow's layout, files of the same run).
+
+        The repository root is never tagged as a whole: there, each top-level entry the
+        archives deployed gets its own request. Refusals (no Annotate permission) and
+        failures are logged, never raised: the files are uploaded.
+        """
+        props = self.properties(artifact_path)
+        if not props:
+            return
+        folder = self._repo_path(artifact_path)
+        if folder:
+            targets = [folder]
+        else:
+            tops = {name.split("/")[0] for _, archive in sent for name in archive.members}
+            targets = sorted(tops)
+        for target in targets:
+            try:
+                upload.set_properties(self._client, self._repo, target, props, recursive=True)
+            except ArtifactoryError as exc:
+                _logger.warning(
+                    "the files uploaded in archives to '%s' carry no properties: %s",
+                    join_path(self._repo, target),
+                    exc,
+                )
+                return
+
+    def _upload_each(
+        self, files: list[tuple[str, str]], breaker: Breaker
+    ) -> list[tuple[tuple[str, str], BaseException]]:
         """Upload ``(local, rel)`` pairs one by one in parallel; returns the failures."""
-        failures: list[tuple[str, BaseException]] = []
+        failures: list[tuple[tuple[str, str], BaseException]] = []
         workers = max(1, min(self._config.max_workers, len(files)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jfrog-upload") as pool:
-            futures = {pool.submit(self.deploy_one, local, rel): local for local, rel in files}
+            futures = {
+                pool.submit(self.deploy_one, local, rel, breaker): (local, rel)
+                for local, rel in files
+            }
             for future in as_completed(futures):
                 exc = future.exception()
                 if exc is not None:

@@ -8,6 +8,9 @@
 * A stream of unknown bytes is sent chunked and never retried (the bytes are gone); it is
   hashed while it is sent and compared with the checksums in the server's answer.
   :func:`deploy_async_stream` feeds an async iterator to that upload on a worker thread.
+* Every deploy carries the item's properties as matrix parameters (no extra request);
+  :func:`set_properties` tags a folder's files at once (for what archives deployed).
+* ``progress(done, total)``, when given, hears how many bytes of a file went out.
 """
 
 from __future__ import annotations
@@ -16,16 +19,20 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterable, Iterable, Iterator
-from typing import Any
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator
+from typing import Any, BinaryIO
 
 from jfrog_mlflow.client import ArtifactoryClient
 from jfrog_mlflow.errors import ArtifactoryError, IntegrityError
 from jfrog_mlflow.integrity import Digest, contradicts, hash_bytes, hash_file
 from jfrog_mlflow.models import Checksums, parse_checksums
-from jfrog_mlflow.urls import build_item_url, join_path
+from jfrog_mlflow.properties import Properties
+from jfrog_mlflow.urls import build_item_url, build_set_properties_url, join_path
 
-__all__ = ["deploy_async_stream", "deploy_file", "deploy_stream"]
+__all__ = ["ByteProgress", "deploy_async_stream", "deploy_file", "deploy_stream", "set_properties"]
+
+#: ``progress(bytes done, bytes in all)``.
+ByteProgress = Callable[[int, int], None]
 
 _logger = logging.getLogger(__name__)
 
@@ -40,7 +47,15 @@ def _created_checksums(data: Any) -> Checksums:
     return parse_checksums(data.get("checksums") if isinstance(data, dict) else None)
 
 
-def deploy_file(client: ArtifactoryClient, repo: str, path: str, local_file: str) -> Checksums:
+def deploy_file(
+    client: ArtifactoryClient,
+    repo: str,
+    path: str,
+    local_file: str,
+    *,
+    properties: Properties = (),
+    progress: ByteProgress | None = None,
+) -> Checksums:
     """Upload a local file to ``path`` with SHA-1/SHA-256 headers.
 
     A file below :data:`_INLINE_LIMIT` is read once and sent from memory. A bigger one is
@@ -48,11 +63,11 @@ def deploy_file(client: ArtifactoryClient, repo: str, path: str, local_file: str
     :mod:`jfrog_mlflow.session`), so memory stays flat. Files of at least
     ``checksum_deploy_threshold`` bytes first try a checksum deploy (no body); on 404 they
     are uploaded normally. A response that breaks off is retried (a PUT of known bytes is
-    idempotent).
+    idempotent). ``properties`` travel as matrix parameters.
     """
     inline = _read_small(local_file)
     size, sha1, sha256 = hash_bytes(inline) if inline is not None else hash_file(local_file)
-    url = build_item_url(client.base_url, repo, path)
+    url = build_item_url(client.base_url, repo, path, properties=properties)
     what = f"upload of '{join_path(repo, path)}'"
     headers = {"X-Checksum-Sha1": sha1, "X-Checksum-Sha256": sha256}
 
@@ -83,10 +98,41 @@ def deploy_file(client: ArtifactoryClient, repo: str, path: str, local_file: str
             put(inline)
             return
         with open(local_file, "rb") as body:
-            put(body)
+            put(body if progress is None else _Counted(body, size, progress))
 
     client.with_retries(what, once)
+    if progress is not None:
+        progress(size, size)
     return Checksums(sha1, sha256)
+
+
+class _Counted:
+    """A file body that reports how far it has been read (the furthest point, so a
+    rewound retry does not count twice). urllib3 reads it in blocks; requests takes its
+    length from ``__len__`` and rewinds it with ``seek``."""
+
+    def __init__(self, body: BinaryIO, size: int, progress: ByteProgress) -> None:
+        self._body = body
+        self._size = size
+        self._progress = progress
+        self._furthest = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._body.read(n)
+        position = self._body.tell()
+        if position > self._furthest:
+            self._furthest = position
+            self._progress(position, self._size)
+        return data
+
+    def __len__(self) -> int:
+        return self._size  # requests subtracts tell() itself
+
+    def tell(self) -> int:
+        return self._body.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._body.seek(offset, whence)
 
 
 def _read_small(local_file: str) -> bytes | None:
@@ -99,7 +145,12 @@ def _read_small(local_file: str) -> bytes | None:
 
 
 def deploy_stream(
-    client: ArtifactoryClient, repo: str, path: str, chunks: Iterable[bytes]
+    client: ArtifactoryClient,
+    repo: str,
+    path: str,
+    chunks: Iterable[bytes],
+    *,
+    properties: Properties = (),
 ) -> Checksums:
     """Upload bytes from an iterator (chunked, never retried), verifying checksums.
 
@@ -115,7 +166,7 @@ def deploy_stream(
                 digest.update(chunk)
                 yield chunk
 
-    url = build_item_url(client.base_url, repo, path)
+    url = build_item_url(client.base_url, repo, path, properties=properties)
     what = f"upload of '{join_path(repo, path)}'"
     resp = client.request(
         "PUT",
@@ -147,7 +198,12 @@ def deploy_stream(
 
 
 async def deploy_async_stream(
-    client: ArtifactoryClient, repo: str, path: str, chunks: AsyncIterable[bytes]
+    client: ArtifactoryClient,
+    repo: str,
+    path: str,
+    chunks: AsyncIterable[bytes],
+    *,
+    properties: Properties = (),
 ) -> Checksums:
     """:func:`deploy_stream` of an async iterator: the upload runs on a worker thread fed
     through a bounded queue, so the event loop never blocks on the network.
@@ -169,7 +225,7 @@ async def deploy_async_stream(
 
     def upload() -> Checksums:
         try:
-            return deploy_stream(client, repo, path, consume())
+            return deploy_stream(client, repo, path, consume(), properties=properties)
         finally:
             stop.set()
 
@@ -201,3 +257,16 @@ class _EndOfStream:
 
     def __init__(self, error: BaseException | None) -> None:
         self.error = error
+
+
+def set_properties(
+    client: ArtifactoryClient, repo: str, path: str, properties: Properties, *, recursive: bool
+) -> None:
+    """Set Item Properties on ``path`` (and, ``recursive``, everything below it; Pro)."""
+    what = f"setting properties on '{join_path(repo, path)}'"
+    url = build_set_properties_url(client.base_url, repo, path, properties, recursive=recursive)
+
+    def once() -> None:
+        client.check(client.request("PUT", url, what=what), what=what, ok=(200, 204)).close()
+
+    client.with_retries(what, once)

@@ -55,6 +55,9 @@ class ArtifactoryLocation:
         path: POSIX path inside the repository, no leading/trailing slash; ``""`` = root.
         netloc: Normalised ``host:port`` of ``base_url`` (used for the host policy).
         full_form: Whether the URI named its host itself.
+        repo_from: Where the repository key came from, for messages (the variable, or
+            the URI).
+        endpoint_from: Where ``base_url`` came from, for messages.
     """
 
     base_url: str
@@ -62,6 +65,8 @@ class ArtifactoryLocation:
     path: str
     netloc: str
     full_form: bool
+    repo_from: str = "the artifact URI"
+    endpoint_from: str = "the artifact URI"
 
 
 def normalize_netloc(scheme: str, netloc: str) -> str:
@@ -147,6 +152,7 @@ def parse_artifact_uri(uri: str, config: PluginConfig) -> ArtifactoryLocation:
         )
     if config.repo:
         repo, inner = config.repo, segments
+        repo_from = "MLFLOW_ARTIFACTORY_REPO"
     else:
         if not segments:
             raise InvalidArtifactUri(
@@ -154,12 +160,15 @@ def parse_artifact_uri(uri: str, config: PluginConfig) -> ArtifactoryLocation:
                 "or start the path with the repository key"
             )
         repo, inner = segments[0], segments[1:]
+        repo_from = f"the first path segment of the artifact URI '{uri}'"
     return ArtifactoryLocation(
         base_url=config.endpoint_url,
         repo=repo,
         path="/".join(inner),
         netloc=normalize_netloc(endpoint.scheme, endpoint.netloc),
         full_form=False,
+        repo_from=repo_from,
+        endpoint_from="MLFLOW_ARTIFACTORY_ENDPOINT_URL",
     )
 
 
@@ -180,7 +189,13 @@ def _full_form(
     netloc = normalize_netloc(scheme, authority)
     base = f"{scheme}://{authority.lower()}" + "".join(f"/{seg}" for seg in context)
     return ArtifactoryLocation(
-        base_url=base, repo=rest[0], path="/".join(rest[1:]), netloc=netloc, full_form=True
+        base_url=base,
+        repo=rest[0],
+        path="/".join(rest[1:]),
+        netloc=netloc,
+        full_form=True,
+        repo_from=f"the artifact URI '{uri}'",
+        endpoint_from=f"the artifact URI '{uri}'",
     )
 
 

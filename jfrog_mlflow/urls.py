@@ -12,6 +12,13 @@ exactly the given name.
 This module also validates names against Artifactory's path rules (forbidden characters
 ``\\ | * ? "``, control characters, segments that start or end with whitespace, dot-only
 segments, a lone ``&``), so an unstorable name fails before anything is uploaded.
+
+Properties travel in two forms built here: matrix parameters after the path of a deploy
+(``;key=value``: a literal ``;`` starts them, since every ``;`` of the path itself is
+``%3B``; Artifactory decodes values, ``+`` included, but not keys, which
+:mod:`jfrog_mlflow.properties` keeps to plain ASCII), and the ``properties=`` query
+parameter of Set Item Properties (Artifactory's ``k=v1,v2;k2=v`` syntax, special
+characters backslash-escaped, then the whole value percent-encoded).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import posixpath
 from urllib.parse import quote, unquote
 
 from jfrog_mlflow.errors import InvalidArtifactPath
+from jfrog_mlflow.properties import Properties, escape_value
 
 __all__ = [
     "PATH_SEGMENT_SAFE",
@@ -28,7 +36,9 @@ __all__ = [
     "build_folder_archive_url",
     "build_item_url",
     "build_list_url",
+    "build_ping_url",
     "build_repo_config_url",
+    "build_set_properties_url",
     "build_storage_url",
     "join_path",
     "quote_path",
@@ -148,14 +158,36 @@ def validate_listed_path(path: str) -> str:
     return path
 
 
-def build_item_url(base_url: str, repo: str, path: str, *, folder: bool = False) -> str:
-    """URL to deploy, download or delete ``path`` in ``repo``."""
+def build_item_url(
+    base_url: str, repo: str, path: str, *, folder: bool = False, properties: Properties = ()
+) -> str:
+    """URL to deploy, download or delete ``path`` in ``repo``; ``properties`` become matrix
+    parameters (one ``;key=value`` per value), which a deploy stores on the item."""
     url = f"{base_url}/{quote_segment(repo)}"
     if path:
         url += "/" + quote_path(path)
     if folder:
         url += "/"
+    for key, values in properties:
+        url += "".join(f";{key}={quote_segment(value)}" for value in values)
     return url
+
+
+def build_set_properties_url(
+    base_url: str, repo: str, path: str, properties: Properties, *, recursive: bool
+) -> str:
+    """``PUT`` URL of Set Item Properties on ``path`` (and, ``recursive``, all below it)."""
+    text = ";".join(
+        f"{escape_value(key)}={','.join(escape_value(v) for v in values)}"
+        for key, values in properties
+    )
+    query = f"properties={quote_segment(text)}&recursive={'1' if recursive else '0'}"
+    return f"{build_storage_url(base_url, repo, path)}?{query}"
+
+
+def build_ping_url(base_url: str) -> str:
+    """``GET`` URL of System Ping (answers ``OK`` without credentials)."""
+    return f"{base_url}/api/system/ping"
 
 
 def build_storage_url(base_url: str, repo: str, path: str) -> str:

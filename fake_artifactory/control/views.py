@@ -209,20 +209,40 @@ def restore_folder_download() -> Response:
 # -- fault rules ---------------------------------------------------------------------------
 
 
+def _seed_arg() -> int | None:
+    """The ``?seed=N`` of a fault request (``None`` when absent); 400 when not an integer."""
+    raw = request.args.get("seed")
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise HttpError(400, f"seed must be an integer, got {raw!r}") from None
+
+
 @bp.get("/_fake/faults")
 def list_faults() -> Response:
-    """List rules with their ``matched``/``fired`` counters."""
-    return jsonify({"faults": current_emulator().faults.to_json()})
+    """List rules with their ``matched``/``fired`` counters, and the RNG's seed."""
+    faults = current_emulator().faults
+    return jsonify({"faults": faults.to_json(), "seed": faults.seed})
 
 
 @bp.post("/_fake/faults")
 def add_faults() -> tuple[Response, int]:
-    """Add one rule (JSON object) or several (JSON list); answer 201 with their ids."""
+    """Add one rule (JSON object) or several (JSON list); answer 201 with their ids.
+
+    ``?seed=N`` first re-seeds the RNG behind ``probability``, so a test picks its fault
+    sequence together with its rules.
+    """
+    seed = _seed_arg()
     data = request.get_json(force=True, silent=True)
     if data is None:
         return _json_error(400, "body must be a JSON fault rule or a list of rules")
+    faults = current_emulator().faults
+    if seed is not None:
+        faults.reseed(seed)
     try:
-        ids = current_emulator().faults.load(data)
+        ids = faults.load(data)
     except FaultError as exc:
         return _json_error(400, str(exc))
     return jsonify({"ids": ids}), 201
@@ -230,8 +250,12 @@ def add_faults() -> tuple[Response, int]:
 
 @bp.delete("/_fake/faults")
 def clear_faults() -> Response:
-    """Remove every rule."""
-    current_emulator().faults.clear()
+    """Remove every rule and re-seed the RNG (with ``?seed=N``: from now on with N)."""
+    seed = _seed_arg()
+    faults = current_emulator().faults
+    if seed is not None:
+        faults.reseed(seed)
+    faults.clear()
     return Response(status=204)
 
 

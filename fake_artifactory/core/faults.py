@@ -289,6 +289,17 @@ class FaultRegistry:
             self._rules = [r for r in self._rules if r.id != rule_id]
             return len(self._rules) != before
 
+    @property
+    def seed(self) -> int:
+        """The seed the RNG was last (re-)seeded with."""
+        return self._seed
+
+    def reseed(self, seed: int) -> None:
+        """Re-seed the RNG with ``seed``; later :meth:`clear` calls re-seed with it too."""
+        with self._lock:
+            self._seed = seed
+            self._rng = random.Random(seed)
+
     def clear(self) -> None:
         """Remove every rule and re-seed the RNG."""
         with self._lock:

@@ -133,9 +133,11 @@ class FakeArtifactoryHandle:
         _check(*self._call("DELETE", "/_fake/requests"), "clear_requests")
 
     @contextlib.contextmanager
-    def faults(self, *rules: Mapping[str, Any]) -> Iterator[list[str]]:
-        """Install fault rules for the duration of the block; yields their ids."""
-        body = _check(*self._call("POST", "/_fake/faults", [dict(r) for r in rules]), "faults")
+    def faults(self, *rules: Mapping[str, Any], seed: int | None = None) -> Iterator[list[str]]:
+        """Install fault rules for the duration of the block; yields their ids. ``seed``
+        first re-seeds the RNG behind the rules' ``probability``."""
+        path = "/_fake/faults" if seed is None else f"/_fake/faults?seed={int(seed)}"
+        body = _check(*self._call("POST", path, [dict(r) for r in rules]), "faults")
         ids: list[str] = list(body.get("ids", [])) if isinstance(body, dict) else []
         try:
             yield ids

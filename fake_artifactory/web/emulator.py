@@ -52,7 +52,7 @@ class Emulator:
         try:
             if config.seed is not None:
                 self._load_seed(config.seed)
-            self.faults = FaultRegistry(seed=0, context_path=config.context_path)
+            self.faults = FaultRegistry(seed=config.fault_seed, context_path=config.context_path)
             if config.faults_file is not None:
                 self.faults.load_file(config.faults_file)
         except BaseException:

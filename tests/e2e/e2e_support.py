@@ -35,6 +35,9 @@ PLUGIN_ENV = (
     "MLFLOW_ARTIFACTORY_ENDPOINT_URL",
     "MLFLOW_ARTIFACTORY_KEY",
     "MLFLOW_ARTIFACTORY_TOKEN",
+    "MLFLOW_ARTIFACTORY_TOKEN_FILE",
+    "MLFLOW_ARTIFACTORY_PROPERTIES",
+    "MLFLOW_ARTIFACTORY_SET_PROPERTIES",
     "MLFLOW_ARTIFACTORY_USER",
     "MLFLOW_ARTIFACTORY_PASSWORD",
     "MLFLOW_ARTIFACTORY_REPO",
@@ -88,6 +91,16 @@ class Artifactory:
         r.raise_for_status()
         return {f["uri"].lstrip("/"): int(f["size"]) for f in r.json()["files"] if not f["folder"]}
 
+    def exists(self, path: str) -> bool:
+        """Whether ``REPO/path`` exists (a file or a folder, empty or not)."""
+        r = self.session.get(
+            f"{self.url}/api/storage/{REPO}/{requests.utils.quote(path)}", timeout=30
+        )
+        if r.status_code == 404:
+            return False
+        r.raise_for_status()
+        return True
+
     def read(self, path: str) -> bytes:
         r = self.session.get(f"{self.url}/{REPO}/{requests.utils.quote(path)}", timeout=30)
         r.raise_for_status()
@@ -101,6 +114,14 @@ class Artifactory:
         entries = body.get("requests", body) if isinstance(body, dict) else body
         assert isinstance(entries, list), body
         return entries
+
+
+def documented_gc_commands() -> list[str]:
+    """The ``mlflow gc`` command lines of docs/plugin.md, continuation lines joined."""
+    text = (ROOT / "docs" / "plugin.md").read_text(encoding="utf-8")
+    block = text.split("## `mlflow gc`", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    return [" ".join(line.split()) for line in lines if not line.lstrip().startswith("#")]
 
 
 def entry_method(entry: Mapping[str, Any]) -> str:

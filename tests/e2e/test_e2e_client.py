@@ -6,6 +6,8 @@ experiments point at ``artifactory://<folder>/`` (the short URI form).
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
 import sys
 import uuid
@@ -13,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from .e2e_support import Artifactory, clean_env, plugin_env, tree_bytes
+from .e2e_support import (
+    REPO,
+    TOKEN,
+    Artifactory,
+    clean_env,
+    documented_gc_commands,
+    plugin_env,
+    tree_bytes,
+)
 from .models import EXPECTED, FRAME, AddN
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e-client")]
@@ -145,25 +155,29 @@ def test_mlflow_gc_deletes_artifacts_of_deleted_runs(
     client.delete_run(run_ids["empty"])  # never logged anything: gc must not abort on it
     assert emulator.files(f"{folder}/{run_ids['logged']}")
 
+    # The command of docs/plugin.md as written, with SQLite in place of PostgreSQL.
+    command = documented_gc_commands()[0]
+    for placeholder, value in (
+        ("MLFLOW_ARTIFACTORY_ENDPOINT_URL=…", emulator.url),
+        ("MLFLOW_ARTIFACTORY_KEY=…", TOKEN),
+        ("MLFLOW_ARTIFACTORY_REPO=…", REPO),
+        ("postgresql://…", client_side),
+    ):
+        assert placeholder in command, command
+        prefix = placeholder.removesuffix("…") if placeholder.endswith("=…") else ""
+        command = command.replace(placeholder, prefix + shlex.quote(value))
+    env = clean_env()
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "gc",
-            "--backend-store-uri",
-            client_side,
-            "--tracking-uri",
-            client_side,
-        ],
-        env=clean_env(plugin_env(emulator.url)),
+        ["bash", "-c", command],
+        env=env,
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert emulator.files(f"{folder}/{run_ids['logged']}") == {}
+    assert not emulator.exists(f"{folder}/{run_ids['logged']}")  # the whole run folder
     assert emulator.files(f"{folder}/{run_ids['kept']}/artifacts") == {
         "model.bin": 1000,
         "sub/readme.md": 5,

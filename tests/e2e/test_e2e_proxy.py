@@ -6,8 +6,8 @@ server's ``/api/2.0/mlflow-artifacts`` endpoints for everything.
 
 from __future__ import annotations
 
+import shlex
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +15,15 @@ from typing import Any
 
 import pytest
 import requests
+from support.sockets import Listener
 
 from .e2e_support import (
+    REPO,
+    TOKEN,
     Artifactory,
     MlflowServer,
     clean_env,
+    documented_gc_commands,
     entry_method,
     entry_path,
     plugin_env,
@@ -44,12 +48,24 @@ PROXY_TREE = {
 
 
 @pytest.fixture(scope="module")
-def proxy_server(emulator: Artifactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    env = clean_env({**plugin_env(emulator.url), "ARTIFACTORY_NO_SSL": "true"})
+def token_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's credential: a file holding the token, like a mounted secret."""
+    path = tmp_path_factory.mktemp("secret") / "token"
+    path.write_text(TOKEN + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def proxy_server(
+    emulator: Artifactory, tmp_path_factory: pytest.TempPathFactory, token_file: Path
+) -> Iterator[Any]:
+    env = {**plugin_env(emulator.url), "ARTIFACTORY_NO_SSL": "true"}
+    del env["MLFLOW_ARTIFACTORY_KEY"]
+    env["MLFLOW_ARTIFACTORY_TOKEN_FILE"] = str(token_file)
     with MlflowServer(
         tmp_path_factory.mktemp("proxy-server"),
         ["--artifacts-destination", f"artifactory://{DEST}"],
-        env,
+        clean_env(env),
     ) as server:
         yield server
 
@@ -148,9 +164,20 @@ def test_log_list_download_through_the_server(
         "metrics file.json": 19,
         **{f"data/{k}": len(v) for k, v in PROXY_TREE.items()},
     }
-    put_paths = {entry_path(e) for e in emulator.journal() if entry_method(e) == "PUT"}
+    # Each file went up in its own PUT (proxy mode streams them), which carries the run's
+    # ids as matrix parameters: the first literal ';' of the raw URI starts them.
+    puts = {}
+    for e in emulator.journal():
+        if entry_method(e) == "PUT":
+            raw_path, _, matrix = str(e["uri"]).partition(";")
+            puts[requests.utils.unquote(raw_path)] = matrix
     for rel in ["metrics file.json", *(f"data/{k}" for k in PROXY_TREE)]:
-        assert any(p.split("?")[0].endswith(f"{root}/{rel}") for p in put_paths), rel
+        found = [m for p, m in puts.items() if p.endswith(f"{root}/{rel}")]
+        assert found == [f"mlflow.experiment_id={exp_id};mlflow.run_id={run_id}"], rel
+    props = emulator.session.get(
+        f"{emulator.url}/api/storage/{REPO}/{root}/metrics%20file.json?properties", timeout=30
+    ).json()["properties"]
+    assert props == {"mlflow.experiment_id": [exp_id], "mlflow.run_id": [run_id]}
 
 
 def test_model_logged_and_loaded_through_the_server(
@@ -229,52 +256,36 @@ def test_mlflow_gc_through_the_server(
     from click.testing import CliRunner
     from mlflow.cli import cli
 
+    # The proxy-mode command of docs/plugin.md as written (SQLite for PostgreSQL).
+    command = documented_gc_commands()[1]
+    command = command.replace("postgresql://…", proxy_server.backend_store_uri)
+    command = command.replace("http://server:5000", proxy_server.url)
+    args = shlex.split(command)
+    assert args[:2] == ["mlflow", "gc"], command
     ids = f"{logged.info.run_id},{empty.info.run_id}"
-    args = ["gc", "--backend-store-uri", proxy_server.backend_store_uri]
-    result = CliRunner().invoke(cli, [*args, "--tracking-uri", proxy_server.url, "--run-ids", ids])
+    result = CliRunner().invoke(cli, [*args[1:], "--run-ids", ids])
     assert result.exit_code == 0, (result.output, result.exception)
-    assert emulator.files(f"{DEST}/{exp_id}/{logged.info.run_id}") == {}
+    assert not emulator.exists(f"{DEST}/{exp_id}/{logged.info.run_id}")  # the whole run folder
+    assert emulator.exists(f"{DEST}/{exp_id}")
 
 
-class Trap:
-    """A listening socket on another port of the same host that records whatever arrives."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = int(self.sock.getsockname()[1])
-        self.received: list[bytes] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                data = b""
-                try:
-                    while b"\r\n\r\n" not in data:
-                        part = conn.recv(65536)
-                        if not part:
-                            break
-                        data += part
-                except OSError:
-                    pass
-                self.received.append(data)
-                try:
-                    conn.sendall(
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    )
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.sock.close()
+def _record_and_refuse(received: list[bytes], conn: socket.socket) -> None:
+    """Keep the request head that arrives, then answer 404."""
+    conn.settimeout(2)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            part = conn.recv(65536)
+            if not part:
+                break
+            data += part
+    except OSError:
+        pass
+    received.append(data)
+    try:
+        conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    except OSError:
+        pass
 
 
 def test_server_credentials_never_go_to_a_host_named_by_an_experiment(
@@ -282,8 +293,8 @@ def test_server_credentials_never_go_to_a_host_named_by_an_experiment(
 ) -> None:
     import mlflow
 
-    trap = Trap()
-    try:
+    received: list[bytes] = []
+    with Listener(lambda conn: _record_and_refuse(received, conn)) as trap:
         exp_id = client.create_experiment(
             f"evil-{uuid.uuid4().hex[:6]}",
             artifact_location=f"artifactory://127.0.0.1:{trap.port}/artifactory/x",
@@ -291,13 +302,47 @@ def test_server_credentials_never_go_to_a_host_named_by_an_experiment(
         run_id = client.create_run(exp_id).info.run_id
         listed = rest_get(proxy_server, "/api/2.0/mlflow/artifacts/list", run_id=run_id)
         fetched = rest_get(proxy_server, "/get-artifact", run_id=run_id, path="model/MLmodel")
-    finally:
-        trap.close()
-    leaked = [d for d in trap.received if b"authorization" in d.lower() or b"x-jfrog" in d.lower()]
+    leaked = [d for d in received if b"authorization" in d.lower() or b"x-jfrog" in d.lower()]
     assert leaked == [], "the server sent its Artifactory credentials to another host"
-    assert trap.received == [], "the server contacted a host it was not configured for"
+    assert received == [], "the server contacted a host it was not configured for"
     for response in (listed, fetched):
         assert response.status_code != 200
         assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
         assert f"127.0.0.1:{trap.port}" in response.text or "ALLOWED_HOSTS" in response.text
     assert mlflow.get_tracking_uri() == proxy_server.url
+
+
+def test_a_rotated_token_file_is_picked_up_and_a_refused_one_is_named_as_the_servers(
+    emulator: Artifactory, proxy_server: MlflowServer, client: Any, token_file: Path, tmp_path: Path
+) -> None:
+    """The server reads MLFLOW_ARTIFACTORY_TOKEN_FILE again after a 401: a token rotated
+    in the file works without a restart. While the file holds a token Artifactory refuses,
+    the MLflow user is told that the server's own Artifactory credential was refused
+    (by its variable, never its value)."""
+    import mlflow
+
+    local = tmp_path / "notes.txt"
+    local.write_text("notes")
+    exp = client.create_experiment(f"rotation-{uuid.uuid4().hex[:8]}")
+    try:
+        token_file.write_text("revoked-or-expired-token\n")
+        with mlflow.start_run(experiment_id=exp):
+            with pytest.raises(Exception) as info:
+                mlflow.log_artifact(str(local))
+        message = str(info.value)
+        assert (
+            "HTTP 401: Bad credentials; this is the MLflow tracking server's own Artifactory "
+            "credential: the credential in MLFLOW_ARTIFACTORY_TOKEN_FILE was refused"
+        ) in message, message
+        assert "revoked-or-expired-token" not in message
+
+        created = emulator.session.post(
+            f"{emulator.root_url}/access/api/v1/tokens", data={"expires_in": "0"}, timeout=30
+        )
+        created.raise_for_status()
+        token_file.write_text(created.json()["access_token"] + "\n")  # rotated
+        with mlflow.start_run(experiment_id=exp) as run:
+            mlflow.log_artifact(str(local))
+        assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes.txt") == "notes"
+    finally:
+        token_file.write_text(TOKEN + "\n")

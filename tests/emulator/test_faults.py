@@ -191,6 +191,30 @@ def test_probability_is_deterministic_under_a_seed():
     assert run(1) != run(2)
 
 
+def test_reseeding_replays_the_sequence_of_that_seed():
+    def draws(reg: FaultRegistry) -> list[bool]:
+        return [reg.match("GET", "/artifactory/r/f") is not None for _ in range(64)]
+
+    reg = FaultRegistry(seed=1)
+    reg.add({"probability": 0.5, "status": 500})
+    draws(reg)
+    reg.reseed(2)
+    assert reg.seed == 2
+    fresh = FaultRegistry(seed=2)
+    fresh.add({"probability": 0.5, "status": 500})
+    assert draws(reg) == draws(fresh)
+    reg.clear()  # clearing re-seeds with the last seed
+    reg.add({"probability": 0.5, "status": 500})
+    fresh.clear()
+    fresh.add({"probability": 0.5, "status": 500})
+    assert draws(reg) == draws(fresh)
+
+
+def test_fault_seed_option_reaches_the_config():
+    assert EmulatorConfig.from_args([]).fault_seed == 0
+    assert EmulatorConfig.from_args(["--fault-seed", "17"]).fault_seed == 17
+
+
 def test_first_firing_rule_wins_but_every_rule_counts():
     reg = FaultRegistry()
     a = reg.add({"times": 1, "status": 500})
@@ -411,6 +435,44 @@ def test_emulator_fixture_injects_and_removes_faults(fake_artifactory):
         assert requests.put(url, data=b"three", auth=auth, timeout=10).status_code == 201
     assert requests.put(url, data=b"four", auth=auth, timeout=10).status_code == 201
     assert requests.get(url, auth=auth, timeout=10).content == b"four"
+
+
+def _fired_pattern(handle, seed: int | None) -> list[int]:
+    """Which of 40 pings a 50% rule failed, with its rule installed under ``seed``."""
+    url = f"{handle.url}/api/system/ping"
+    with handle.faults({"operation": "ping", "probability": 0.5, "status": 503}, seed=seed):
+        return [requests.get(url, timeout=10).status_code for _ in range(40)]
+
+
+def test_the_fault_seed_set_over_the_control_plane_chooses_the_sequence(fake_artifactory):
+    """POST /_fake/faults?seed=N picks the fault sequence; GET shows the seed; another
+    seed gives another sequence, the same seed the same one."""
+    try:
+        first = _fired_pattern(fake_artifactory, 11)
+        assert 0 < first.count(503) < 40
+        listed = requests.get(f"{fake_artifactory.root_url}/_fake/faults", timeout=10).json()
+        assert listed["seed"] == 11
+        assert _fired_pattern(fake_artifactory, 11) == first
+        assert _fired_pattern(fake_artifactory, 12) != first
+        bad = requests.post(
+            f"{fake_artifactory.root_url}/_fake/faults?seed=x", json={"status": 500}, timeout=10
+        )
+        assert bad.status_code == 400 and "seed" in bad.json()["errors"][0]["message"]
+    finally:
+        requests.delete(f"{fake_artifactory.root_url}/_fake/faults?seed=0", timeout=10)
+
+
+def test_fault_seed_on_the_command_line_chooses_the_sequence(tmp_path):
+    from fake_artifactory.testing import start_process
+
+    patterns = []
+    for seed in ("5", "5", "6"):
+        with start_process("--fault-seed", seed, log_file=tmp_path / f"{seed}.log") as proc:
+            handle = proc.handle()
+            shown = requests.get(f"{handle.root_url}/_fake/faults", timeout=10).json()["seed"]
+            assert shown == int(seed)
+            patterns.append(_fired_pattern(handle, None))
+    assert patterns[0] == patterns[1] != patterns[2]
 
 
 def test_emulator_download_truncation_and_reset(fake_artifactory):

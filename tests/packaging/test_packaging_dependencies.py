@@ -76,13 +76,42 @@ def uncovered(modules: set[str], declared: set[str]) -> list[str]:
     return sorted(m for m in modules if not providers(m) & declared)
 
 
+#: Declared for an MLflow feature the plugin uses, though the plugin does not import it:
+#: distribution -> (MLflow module, the import it makes there). MLflow's
+#: ArtifactProgressBar imports tqdm when it draws and silently draws nothing without it.
+FOR_MLFLOW_FEATURES = {"tqdm": ("mlflow.utils.file_utils", "from tqdm")}
+
+
 def test_the_plugin_depends_on_exactly_what_it_imports():
     imports = third_party_imports("jfrog_mlflow")
     declared = requirement_names()
     assert imports == {"mlflow", "requests", "urllib3"}
     assert uncovered(imports, declared) == []
-    unused = sorted(d for d in declared if not any(d in providers(m) for m in imports))
+    unused = sorted(
+        d
+        for d in declared
+        if not any(d in providers(m) for m in imports) and d not in FOR_MLFLOW_FEATURES
+    )
     assert unused == [], f"declared but not imported by jfrog_mlflow: {unused}"
+
+
+@pytest.mark.parametrize("dist", sorted(FOR_MLFLOW_FEATURES))
+def test_a_dependency_for_an_mlflow_feature_is_still_needed(dist):
+    """The MLflow module still imports it, mlflow-skinny does not bring it itself, and the
+    plugin declares it."""
+    import importlib.util
+
+    module, statement = FOR_MLFLOW_FEATURES[dist]
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    assert statement in Path(spec.origin).read_text(encoding="utf-8")
+    skinny = {
+        canonicalize_name(Requirement(r).name)
+        for r in metadata.requires("mlflow-skinny") or []
+        if "extra ==" not in r
+    }
+    assert dist not in skinny
+    assert dist in requirement_names()
 
 
 def test_the_plugin_depends_on_mlflow_skinny_not_the_full_mlflow():

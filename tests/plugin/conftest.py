@@ -15,6 +15,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "MLFLOW_ARTIFACTORY_ENDPOINT_URL",
         "MLFLOW_ARTIFACTORY_REPO",
         "MLFLOW_ARTIFACTORY_TOKEN",
+        "MLFLOW_ARTIFACTORY_TOKEN_FILE",
         "MLFLOW_ARTIFACTORY_KEY",
         "MLFLOW_ARTIFACTORY_USER",
         "MLFLOW_ARTIFACTORY_PASSWORD",
@@ -22,6 +23,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "ARTIFACTORY_NO_SSL",
         "ARTIFACTORY_ARTIFACTS_DELETE_SKIP",
         "MLFLOW_ARTIFACTORY_ALLOWED_HOSTS",
+        "MLFLOW_ARTIFACTORY_PROPERTIES",
+        "MLFLOW_ARTIFACTORY_SET_PROPERTIES",
+        "MLFLOW_ARTIFACTORY_TRANSFER_PASSES",
         "_MLFLOW_SERVER_ARTIFACT_DESTINATION",
         "_MLFLOW_SERVER_ARTIFACT_ROOT",
     ):
@@ -129,3 +133,16 @@ def archive_proxy(fd_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     with serve_proxy(fd_env.root_url, rules) as root:
         monkeypatch.setenv("MLFLOW_ARTIFACTORY_ENDPOINT_URL", root + context)
         yield rules
+
+
+@pytest.fixture(scope="session")
+def no_annotate_server() -> Iterator[Any]:
+    """A Pro emulator whose user ``writer`` (password ``writerpw``) may deploy but not
+    annotate (set properties)."""
+    from fake_artifactory.config import EmulatorConfig, UserSpec
+    from fake_artifactory.server import ThreadedServer
+
+    writer = UserSpec("writer", "writerpw", frozenset({"read", "deploy", "delete"}))
+    config = EmulatorConfig(port=0, users=(UserSpec("admin", "password"), writer))
+    with ThreadedServer(config) as server:
+        yield server

@@ -194,6 +194,8 @@ def test_each_variable_fills_its_own_field(setting):
         raw, value = "https://h.example/artifactory/", "https://h.example/artifactory"
     elif setting.field == "allowed_hosts":
         raw, value = "H:1, g", ("h:1", "g")
+    elif setting.field == "properties":
+        raw, value = " team=ml;stage=a\\,b,c ", (("team", ("ml",)), ("stage", ("a,b", "c")))
     elif setting.name.startswith("_MLFLOW_SERVER_"):
         raw, value = " artifactory://h/artifactory/r ", "artifactory://h/artifactory/r"
     else:

@@ -188,7 +188,10 @@ def test_without_checksum_headers_corrupted_bodies_are_rejected_and_not_kept(
     assert "bad.bin" in str(info.value)
     assert [p for p in dst.rglob("*") if p.is_file()] == []
     gets = [p for p in via_proxy.seen if _is_download(*p)]
-    assert len(gets) == 3  # MLFLOW_ARTIFACTORY_MAX_RETRIES=2 in these tests
+    # MLFLOW_ARTIFACTORY_MAX_RETRIES=2 in these tests: three attempts per pass; the first
+    # pass is always followed by one more (the server answers), which makes no progress,
+    # so there is no third.
+    assert len(gets) == 3 * 2
 
 
 def test_a_stale_listing_checksum_is_rechecked_against_storage_info_on_retry(via_proxy, tmp_path):

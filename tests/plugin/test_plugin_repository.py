@@ -50,13 +50,15 @@ def _infos(infos):
     return [(f.path, f.is_dir, f.file_size) for f in infos]
 
 
-def test_registry_builds_our_class_without_network_io(make_repo, plugin_env):
+def test_registry_builds_our_class_without_network_io(make_repo, plugin_env, fresh_clients):
     plugin_env.clear_requests()
     repo = make_repo("artifactory://mlflow-test/")
     assert isinstance(repo, ArtifactoryArtifactRepository)
     assert isinstance(repo, StreamUploadMixin)
+    assert plugin_env.requests() == []
     assert repo.list_artifacts() == []  # fresh repo, missing folder
-    assert [r["method"] for r in plugin_env.requests()] == ["GET"]
+    # The listing, and once per client the check that the repository itself exists.
+    assert [r["method"] for r in plugin_env.requests()] == ["GET", "GET"]
 
 
 def test_constructor_accepts_mlflow_keywords(plugin_env):
@@ -261,20 +263,27 @@ def test_full_form_uri_with_allowed_host(plugin_env, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("env", "code"),
+    ("env", "status"),
     [
-        ({"MLFLOW_ARTIFACTORY_TOKEN": "wrong-token"}, "UNAUTHENTICATED"),
-        ({"MLFLOW_ARTIFACTORY_KEY": "wrong-api-key"}, "PERMISSION_DENIED"),
+        ({"MLFLOW_ARTIFACTORY_TOKEN": "wrong-token"}, 401),
+        # A key refused through X-JFrog-Art-Api is a 403 "Bad credentials": still a
+        # refused credential, not a missing permission.
+        ({"MLFLOW_ARTIFACTORY_KEY": "wrong-api-key"}, 403),
     ],
 )
-def test_auth_failures_map_to_mlflow_codes(make_repo, monkeypatch, tmp_path, env, code):
+def test_refused_credentials_are_authentication_failures_naming_the_variable(
+    make_repo, monkeypatch, tmp_path, env, status
+):
     monkeypatch.delenv("MLFLOW_ARTIFACTORY_TOKEN")
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     repo = make_repo()
     with pytest.raises(MlflowException) as info:
         repo.log_artifact(str(_write(tmp_path / "f.txt", b"x")))
-    assert info.value.error_code == code
+    assert info.value.error_code == "UNAUTHENTICATED"
+    assert f"HTTP {status}: Bad credentials" in info.value.message
+    (variable,) = env
+    assert f"the credential in {variable} was refused" in info.value.message
     assert "f.txt" in info.value.message
     assert "wrong" not in info.value.message
 

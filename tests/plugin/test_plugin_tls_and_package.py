@@ -37,7 +37,10 @@ def test_full_form_defaults_to_https_and_uses_ca_bundle(tls_server, monkeypatch,
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with pytest.raises(MlflowException) as info:
         get_artifact_repository(uri).log_artifact(str(local))
-    assert info.value.error_code == "TEMPORARILY_UNAVAILABLE"
+    # A certificate that does not verify is configuration, not a passing outage.
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert f"TLS certificate verify failed for 127.0.0.1:{server.port}" in info.value.message
+    assert "REQUESTS_CA_BUNDLE" in info.value.message
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
     repo = get_artifact_repository(uri)

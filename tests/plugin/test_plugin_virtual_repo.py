@@ -169,3 +169,16 @@ def test_a_folder_archive_through_a_virtual_repository_holds_every_member(
         archives = [e for e in journal(virtual_env) if is_archive_get(e["method"], e["uri"])]
     assert read_tree(out) == {**files, "from-b.txt": b"held by b"}
     assert [(e["status"], f"/{VIRTUAL}/" in e["uri"]) for e in archives] == [(200, True)]
+
+
+def test_a_missing_path_through_a_virtual_repository_is_not_a_missing_repository(
+    virtual_env, make_repo, tmp_path
+):
+    """The check that tells a missing repository from a missing path accepts a virtual
+    repository: an empty listing and a delete of nothing keep MLflow's meaning."""
+    repo = make_repo("artifactory://exp/never-logged")
+    assert repo.list_artifacts() == []
+    repo.delete_artifacts()
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    assert list(Path(repo.download_artifacts("", str(dst))).iterdir()) == []

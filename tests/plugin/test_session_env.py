@@ -22,7 +22,7 @@ from support.tls import tls_emulator
 from jfrog_mlflow import session as session_mod
 from jfrog_mlflow.client import ArtifactoryClient
 from jfrog_mlflow.config import PluginConfig
-from jfrog_mlflow.errors import ConnectError
+from jfrog_mlflow.errors import TLSVerifyFailed
 
 _PROXY_VARS = (
     "HTTP_PROXY",
@@ -181,7 +181,7 @@ def test_https_proxy_tunnel_and_ca_bundle_variables(tls_server, clean_env, proxy
 
     # No bundle: the emulator's certificate is not trusted, through the proxy too.
     client = _client(base, MLFLOW_ARTIFACTORY_TOKEN="tls-token")
-    with pytest.raises(ConnectError):
+    with pytest.raises(TLSVerifyFailed):
         client.request("GET", f"{base}/api/repositories", what="list")
     client.close()
     assert proxy.first_lines and proxy.first_lines[0].startswith("CONNECT 127.0.0.1:")
