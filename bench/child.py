@@ -444,7 +444,7 @@ def action_scale(spec: Spec) -> Result:
     sizes and checksums a download needs) and MLflow's list of files.
     """
     from jfrog_mlflow import listing
-    from jfrog_mlflow.planning import folder_archive_targets
+    from jfrog_mlflow.planning import plan_folder_archives
 
     prefix = spec["prefix"]
     repo = make_repo(spec)
@@ -457,10 +457,11 @@ def action_scale(spec: Spec) -> Result:
     result["list_requests"] = journal.take()
     result["listed"] = sum(1 for e in entries if not e.is_folder)
     with _timed(result, "plan_s"):
-        targets = folder_archive_targets(folder, entries, repo._config, available=True)
+        parts = plan_folder_archives(folder, entries, repo._config, available=True)
     result["plan_requests"] = journal.take()
-    result["plan_archived_files"] = len(targets or {})
-    del entries, targets
+    result["plan_archives"] = len(parts)
+    result["plan_archived_files"] = sum(len(p.targets) for p in parts)
+    del entries, parts
     with _timed(result, "walk_s"):
         walked = [fi for fi in repo._iter_artifacts_recursive(prefix) if not fi.is_dir]
     result["walk_requests"] = journal.take()
