@@ -11,7 +11,8 @@ spent in them (``cpu_<key>``): on a real deployment the server is another machin
 is what a client costs per file.
 
 Contenders: ``ours`` (``jfrog_mlflow``; ``ours-fd`` the same against an emulator with Folder
-Download on; ``ours-perfile`` and ``ours-perfile-fd`` with its archive transfers off),
+Download on; ``ours-perfile`` and ``ours-perfile-fd`` with its archive transfers off,
+``ours-perfile-nobar`` also with MLflow's progress bars off),
 ``jfrog`` (``mlflow-jfrog-plugin``), ``s3`` (MLflow's S3 store on moto), ``requests`` (a
 plain pooled ``requests`` loop, no listing) and ``copy`` (local file copy). Each repository
 class is instantiated directly, never through MLflow's scheme registry, because both
@@ -56,6 +57,10 @@ from bench.trees import TreeSpec, tree_files
 __all__ = ["main", "run_spec"]
 
 RAW_THREADS = 8
+#: The contenders that are our plugin (in its variants).
+OURS = frozenset(
+    {"ours", "ours-fd", "ours-perfile", "ours-perfile-fd", "ours-perfile-nobar", "ours-skinny"}
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -141,10 +146,12 @@ def make_repo(spec: Spec) -> Any:
     """Construct the contender's MLflow artifact repository rooted at ``bench/``."""
     contender = spec["contender"]
     art = spec.get("art") or {}
-    if contender in ("ours", "ours-fd", "ours-perfile", "ours-perfile-fd", "ours-skinny"):
+    if contender in OURS:
         if contender.startswith("ours-perfile"):  # the same plugin, archive transfers off
             os.environ["MLFLOW_ARTIFACTORY_BATCH_UPLOAD"] = "off"
             os.environ["MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD"] = "off"
+        if contender == "ours-perfile-nobar":  # and MLflow's progress bars off
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
         os.environ["MLFLOW_ARTIFACTORY_ENDPOINT_URL"] = art["url"]
         os.environ["MLFLOW_ARTIFACTORY_TOKEN"] = art["token"]
         os.environ["MLFLOW_ARTIFACTORY_REPO"] = art["repo"]

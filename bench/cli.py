@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--contenders",
         default=None,
         help="comma list to restrict contenders (ours, ours-fd, ours-perfile, ours-perfile-fd, "
-        "ours-skinny, jfrog, s3, requests, curl, copy, emulator, emulator-2w, moto)",
+        "ours-perfile-nobar, ours-skinny, jfrog, s3, requests, curl, copy, emulator, "
+        "emulator-2w, moto)",
     )
     parser.add_argument(
         "--no-venv",

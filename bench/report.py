@@ -24,6 +24,7 @@ _PATHS = {
     "ours": "archives up; per file down (Folder Download off)",
     "ours-fd": "archives both ways",
     "ours-perfile": "per file",
+    "ours-perfile-nobar": "per file, no progress bars",
     "jfrog": "per file",
     "s3": "per file (boto3)",
     "requests": "per file",
@@ -122,8 +123,9 @@ def _cpu_section(res: Results, n_files: int) -> list[str]:
     note = (
         "User + system CPU time of the client process during the transfer, all its threads "
         "(`getrusage`), divided by the files; MLflow's own per-file loop is included for "
-        "the MLflow plugins. The server's CPU is not counted: on a real deployment it is "
-        "another machine."
+        "the MLflow plugins, and so are MLflow's progress bars where `tqdm` is installed "
+        "(MLflow redraws them after every file; the row without them shows what they "
+        "cost). The server's CPU is not counted: on a real deployment it is another machine."
     )
     return ["### Client CPU per file (W1 upload, W2 download)", "", *_table(head, rows), note, ""]
 

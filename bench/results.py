@@ -21,6 +21,7 @@ LABELS = {
     "ours-fd": "jfrog-mlflow, Folder Download on",
     "ours-perfile": "jfrog-mlflow, archive transfers off",
     "ours-perfile-fd": "jfrog-mlflow per file, Folder Download on",
+    "ours-perfile-nobar": "jfrog-mlflow, archive transfers and MLflow's progress bars off",
     "ours-skinny": "jfrog-mlflow on mlflow-skinny",
     "jfrog": "mlflow-jfrog-plugin",
     "s3": "MLflow S3 store on moto",

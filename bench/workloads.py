@@ -50,6 +50,7 @@ ARTIFACTORY_CLIENTS = frozenset(
         "ours-fd",
         "ours-perfile",
         "ours-perfile-fd",
+        "ours-perfile-nobar",
         "ours-skinny",
         "jfrog",
         "requests",
@@ -376,7 +377,16 @@ class Runner:
         contenders = (
             ["ours", "ours-fd", "ours-perfile", "jfrog", "requests"]
             if latency
-            else ["ours", "ours-fd", "ours-perfile", "jfrog", "s3", "requests", "copy"]
+            else [
+                "ours",
+                "ours-fd",
+                "ours-perfile",
+                "ours-perfile-nobar",
+                "jfrog",
+                "s3",
+                "requests",
+                "copy",
+            ]
         )
         phases = ["up", "down"] if latency or "W2" in workloads else ["up"]
         runs = list(self._runs(contenders))
