@@ -6,24 +6,36 @@ the spec's ``result_file`` (never stdout: JFrog's plugin prints on every constru
 Timings exclude interpreter start-up and imports; request counts come from the emulator's
 journal, read and cleared around each timed phase.
 
-Contenders: ``ours`` (``jfrog_mlflow``), ``jfrog`` (``mlflow-jfrog-plugin``), ``s3``
-(MLflow's S3 store on moto), ``requests`` (a plain threaded ``requests`` loop, no listing)
-and ``copy`` (local file copy). Each repository class is instantiated directly, never
-through MLflow's scheme registry, because both plugins claim ``artifactory://``.
+Timed phases also report the CPU time (user + system, all threads) the child process
+spent in them (``cpu_<key>``): on a real deployment the server is another machine, so this
+is what a client costs per file.
+
+Contenders: ``ours`` (``jfrog_mlflow``; ``ours-fd`` the same against an emulator with Folder
+Download on; ``ours-perfile`` and ``ours-perfile-fd`` with its archive transfers off,
+``ours-perfile-nobar`` also with MLflow's progress bars off),
+``jfrog`` (``mlflow-jfrog-plugin``), ``s3`` (MLflow's S3 store on moto), ``requests`` (a
+plain pooled ``requests`` loop, no listing) and ``copy`` (local file copy). Each repository
+class is instantiated directly, never through MLflow's scheme registry, because both
+plugins claim ``artifactory://``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import resource
 import shutil
+import statistics
 import sys
+import tarfile
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +52,15 @@ from bench.clients import (
     s3_env,
 )
 from bench.rps import action_rps
+from bench.trees import TreeSpec, tree_files
 
 __all__ = ["main", "run_spec"]
 
 RAW_THREADS = 8
+#: The contenders that are our plugin (in its variants).
+OURS = frozenset(
+    {"ours", "ours-fd", "ours-perfile", "ours-perfile-fd", "ours-perfile-nobar", "ours-skinny"}
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -96,11 +113,20 @@ class Journal:
         return counts
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 @contextmanager
 def _timed(result: Result, key: str) -> Iterator[None]:
+    """Record the block's wall time as ``key`` and this process's CPU time as ``cpu_<key>``."""
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     yield
     result[key] = time.perf_counter() - start
+    result[f"cpu_{key}"] = _cpu_seconds() - cpu
 
 
 def _count_files(root: Path) -> tuple[int, int]:
@@ -120,10 +146,12 @@ def make_repo(spec: Spec) -> Any:
     """Construct the contender's MLflow artifact repository rooted at ``bench/``."""
     contender = spec["contender"]
     art = spec.get("art") or {}
-    if contender in ("ours", "ours-perfile", "ours-skinny"):
-        if contender == "ours-perfile":  # the same plugin with its archive transfers off
+    if contender in OURS:
+        if contender.startswith("ours-perfile"):  # the same plugin, archive transfers off
             os.environ["MLFLOW_ARTIFACTORY_BATCH_UPLOAD"] = "off"
             os.environ["MLFLOW_ARTIFACTORY_FOLDER_DOWNLOAD"] = "off"
+        if contender == "ours-perfile-nobar":  # and MLflow's progress bars off
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
         os.environ["MLFLOW_ARTIFACTORY_ENDPOINT_URL"] = art["url"]
         os.environ["MLFLOW_ARTIFACTORY_TOKEN"] = art["token"]
         os.environ["MLFLOW_ARTIFACTORY_REPO"] = art["repo"]
@@ -345,25 +373,144 @@ def action_listing(spec: Spec) -> Result:
     return result
 
 
+#: Files per archive when seeding the emulator (the plugin's own bound per archive).
+SEED_ARCHIVE_FILES = 1000
+
+
+def _tar_of(files: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, content in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def _seed_artifactory(art: Spec, prefix: str, files: Iterator[tuple[str, bytes]]) -> int:
+    """PUT the files as tar archives that the emulator explodes under ``bench/prefix``."""
+    base = f"{art['url']}/{art['repo']}/bench/{prefix}"
+    local = threading.local()
+
+    def put(index: int, data: bytes) -> None:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = raw_session(art["token"])
+        resp = session.put(
+            f"{base}/.bench-seed-{index}.tar",
+            data=data,
+            headers={"X-Explode-Archive-Atomic": "true"},
+            timeout=600,
+        )
+        resp.raise_for_status()
+
+    archives = 0
+    with ThreadPoolExecutor(4) as pool:
+        pending: list[Future[None]] = []
+        while chunk := list(islice(files, SEED_ARCHIVE_FILES)):
+            pending.append(pool.submit(put, archives, _tar_of(chunk)))
+            archives += 1
+            while len(pending) >= 8:  # bounded memory: a few archives in flight
+                pending.pop(0).result()
+        for future in pending:
+            future.result()
+    return archives
+
+
 def action_seed(spec: Spec) -> Result:
-    """Store a tree quickly with threaded raw clients (setup for W4; not measured)."""
-    src, prefix = Path(spec["src"]), spec["prefix"]
+    """Store a generated tree (:func:`bench.trees.tree_files`) quickly; setup, not measured.
+
+    On the emulator: tar archives it explodes (deploy from archive); on moto: one
+    ``put_object`` per file on a few threads.
+    """
+    prefix = spec["prefix"]
+    files = tree_files(TreeSpec(**spec["tree"]), seed=int(spec.get("seed", 0)))
     result: Result = {}
     with _timed(result, "seconds"):
         if spec["contender"] == "s3":
             client = boto_client(spec["s3"]["endpoint"])
             ensure_bucket(spec["s3"]["endpoint"])
-            rels = sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
 
-            def put(rel: str) -> None:
-                client.put_object(
-                    Bucket=S3_BUCKET, Key=f"bench/{prefix}/{rel}", Body=(src / rel).read_bytes()
-                )
+            def put(item: tuple[str, bytes]) -> None:
+                rel, content = item
+                client.put_object(Bucket=S3_BUCKET, Key=f"bench/{prefix}/{rel}", Body=content)
 
             with ThreadPoolExecutor(RAW_THREADS) as pool:
-                list(pool.map(put, rels))
+                list(pool.map(put, files))
         else:
-            _raw_upload(spec["art"], src, prefix)
+            result["archives"] = _seed_artifactory(spec["art"], prefix, files)
+    return result
+
+
+def action_scale(spec: Spec) -> Result:
+    """W7: deep listing, download planning and walk of a big tree (nothing downloaded).
+
+    Reports each step's time and requests, and the process's resident memory after the
+    imports and at its peak. Planning works on the deep listing (as a download does,
+    inside the walk); the listing is dropped before the walk, which keeps its own (the
+    sizes and checksums a download needs) and MLflow's list of files.
+    """
+    from jfrog_mlflow import listing
+    from jfrog_mlflow.planning import plan_folder_archives
+
+    prefix = spec["prefix"]
+    repo = make_repo(spec)
+    journal = Journal(spec.get("art"))
+    result: Result = {"rss_before_kib": _proc_status_kib("VmRSS")}
+    folder = f"bench/{prefix}"
+    journal.clear()
+    with _timed(result, "list_s"):
+        entries = listing.list_tree(repo.client, spec["art"]["repo"], folder) or []
+    result["list_requests"] = journal.take()
+    result["listed"] = sum(1 for e in entries if not e.is_folder)
+    with _timed(result, "plan_s"):
+        parts = plan_folder_archives(folder, entries, repo._config, available=True)
+    result["plan_requests"] = journal.take()
+    result["plan_archives"] = len(parts)
+    result["plan_archived_files"] = sum(len(p.targets) for p in parts)
+    del entries, parts
+    with _timed(result, "walk_s"):
+        walked = [fi for fi in repo._iter_artifacts_recursive(prefix) if not fi.is_dir]
+    result["walk_requests"] = journal.take()
+    result["walk_files"] = len(walked)
+    result["hwm_kib"] = _proc_status_kib("VmHWM")
+    return result
+
+
+def action_reset(spec: Spec) -> Result:
+    """CI: what the ``fake_artifactory`` pytest fixture's reset costs a test.
+
+    Runs the emulator as the fixture does (a :class:`ThreadedServer` in this process, the
+    fixture's default settings) and times the fixture's per-test work (its handle and
+    ``reset()``): on an empty store, and after writing ``files`` files of each size in
+    ``sizes`` (4 KiB is stored inside SQLite, larger files get a blob file each).
+    """
+    from fake_artifactory.server import ThreadedServer
+    from fake_artifactory.testing.pytest_plugin import default_config, fixture_handle
+
+    files, rounds = int(spec["files"]), int(spec.get("rounds", 3))
+    config = default_config()
+    result: Result = {"files": files}
+    with ThreadedServer(config) as server:
+
+        def fixture_reset_ms() -> float:
+            start = time.perf_counter()
+            fixture_handle(server, config).reset()
+            return (time.perf_counter() - start) * 1000
+
+        handle = fixture_handle(server, config)
+        session = raw_session(handle.token)
+        fixture_reset_ms()  # warm-up: first connection, first statements
+        result["empty_ms"] = statistics.median([fixture_reset_ms() for _ in range(rounds * 10)])
+        for size in spec["sizes"]:
+            taken = []
+            for r in range(rounds):
+                for i in range(files):
+                    body = os.urandom(size)
+                    url = f"{handle.url}/{handle.repo}/ci/r{r}/d{i % 20:02d}/f{i:05d}.bin"
+                    session.put(url, data=body, timeout=60).raise_for_status()
+                taken.append(fixture_reset_ms())
+            result[f"after_{size}_ms"] = statistics.median(taken)
     return result
 
 
@@ -373,6 +520,8 @@ ACTIONS: dict[str, Callable[[Spec], Result]] = {
     "big_down": action_big_down,
     "listing": action_listing,
     "seed": action_seed,
+    "scale": action_scale,
+    "reset": action_reset,
     "rps": action_rps,
 }
 

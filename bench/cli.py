@@ -17,7 +17,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.report import Results, render_markdown, write_chart, write_report
+from bench.chart import write_chart
+from bench.report import render_markdown, write_report
+from bench.results import Results
 from bench.venv import REPO_ROOT, ensure_competitor_venv, ensure_skinny_venv
 from bench.workloads import ALL_WORKLOADS, FULL, QUICK, Record, Runner, Sizes
 
@@ -63,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--contenders",
         default=None,
-        help="comma list to restrict contenders (ours, ours-perfile, jfrog, s3, requests, "
-        "curl, copy, emulator, emulator-2w, moto)",
+        help="comma list to restrict contenders (ours, ours-fd, ours-perfile, ours-perfile-fd, "
+        "ours-perfile-nobar, ours-skinny, jfrog, s3, requests, curl, copy, emulator, "
+        "emulator-2w, moto)",
     )
     parser.add_argument(
         "--no-venv",

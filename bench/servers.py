@@ -54,6 +54,8 @@ class Emulator:
     journal: bool = True
     #: The emulator's control token (None: its control plane is open, as on loopback).
     control_token: str | None = field(default=None, repr=False)
+    #: The ``serve`` options it was started with beyond the port and token (its settings).
+    args: tuple[str, ...] = ()
 
     def as_spec(self) -> dict[str, str]:
         """The part of a child spec that tells a contender where Artifactory is."""
@@ -128,6 +130,7 @@ def start_emulator(
             pid=proc.pid,
             journal=journal,
             control_token=proc.control_token,
+            args=tuple(extra_args),
         )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TreeSpec", "folder_names", "make_big_file", "make_tree"]
+__all__ = ["TreeSpec", "folder_names", "make_big_file", "make_tree", "tree_files"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,19 +35,25 @@ def folder_names(folders: int) -> list[str]:
     return names
 
 
-def make_tree(root: Path, spec: TreeSpec, seed: int = 0) -> list[str]:
-    """Write the tree under ``root`` and return the relative file paths (POSIX style).
+def tree_files(spec: TreeSpec, seed: int = 0) -> Iterator[tuple[str, bytes]]:
+    """The tree's files in order: ``(relative POSIX path, content)``, generated lazily.
 
-    Contents are pseudo-random so no store can deduplicate them.
+    Contents are pseudo-random so no store can deduplicate them; the same ``spec`` and
+    ``seed`` give the same files (so a store can be seeded without a local copy).
     """
     rng = random.Random(seed)
     folders = folder_names(spec.folders)
-    paths: list[str] = []
     for i in range(spec.files):
-        rel = f"{folders[i % len(folders)]}/f{i:05d}.bin"
+        yield f"{folders[i % len(folders)]}/f{i:06d}.bin", rng.randbytes(spec.size)
+
+
+def make_tree(root: Path, spec: TreeSpec, seed: int = 0) -> list[str]:
+    """Write the tree under ``root`` and return the relative file paths (POSIX style)."""
+    paths: list[str] = []
+    for rel, content in tree_files(spec, seed):
         target = root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(rng.randbytes(spec.size))
+        target.write_bytes(content)
         paths.append(rel)
     return paths
 

@@ -1,4 +1,4 @@
-"""The workloads W1..W6, scheduled in the parent process.
+"""The workloads W1..W7 and CI, scheduled in the parent process.
 
 Every measurement runs in a fresh child process (:mod:`bench.child`) of the interpreter that
 has the contender installed. Runs are alternated (the contender order rotates every run) so
@@ -17,9 +17,11 @@ noise of the W2, W5 and W6 PUT figures of earlier reports.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import selectors
 import shutil
 import subprocess
 import sys
@@ -38,20 +40,40 @@ __all__ = ["ALL_WORKLOADS", "FULL", "QUICK", "Record", "Runner", "Sizes", "rotat
 
 log = logging.getLogger(__name__)
 
-ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6")
+ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "CI")
 #: Contenders that run in the competitors' environment.
 COMPETITORS = frozenset({"jfrog", "s3", "moto"})
 #: Contenders that talk to the emulator.
 ARTIFACTORY_CLIENTS = frozenset(
-    {"ours", "ours-perfile", "ours-skinny", "jfrog", "requests", "curl", "emulator", "emulator-2w"}
+    {
+        "ours",
+        "ours-fd",
+        "ours-perfile",
+        "ours-perfile-fd",
+        "ours-perfile-nobar",
+        "ours-skinny",
+        "jfrog",
+        "requests",
+        "curl",
+        "emulator",
+        "emulator-2w",
+    }
 )
 _CHILD_TIMEOUT_S = 1800.0
-#: Emulator settings for every run: folder download is an admin setting of a real
-#: Artifactory (off by default there and in the emulator); the benchmark turns it on and
-#: measures the plugin with its archive transfers off too (contender ``ours-perfile``).
-_EMULATOR_ARGS = ("--folder-download",)
-#: W6 also measures the emulator's throughput mode (contender ``emulator-2w``).
-_WORKERS_ARGS = ("--workers", "2")
+#: The emulator's settings, by profile; each profile is its own process, started on first
+#: use. ``stock`` is a fresh Artifactory: Folder Download is an admin setting, off there and
+#: in the emulator, and most administrators never turn it on, so every headline row uses
+#: it. ``folder-download`` is the same server with that setting on (Artifactory's default
+#: limits), for the rows labelled so. ``workers`` is W6's throughput mode.
+PROFILES: dict[str, tuple[str, ...]] = {
+    "stock": (),
+    "folder-download": ("--folder-download",),
+    "workers": ("--workers", "2"),
+}
+#: CI: sizes of the files a test writes before the timed reset (inline in SQLite; a file).
+RESET_SIZES = (4096, 128 * 1024)
+#: Contenders that run against the ``folder-download`` profile; all others use ``stock``.
+_FOLDER_DOWNLOAD_CONTENDERS = frozenset({"ours-fd", "ours-perfile-fd"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +86,13 @@ class Sizes:
     rps_clients: int
     rps_count: int
     rps_size: int
+    #: W7's two scales (the second ten times the first): listing, walk and planning only.
+    scale_trees: tuple[TreeSpec, TreeSpec]
+    #: CI: files a test writes before the reset that is timed (two sizes: inline, blob file).
+    reset_files: int
     latency_ms: int = 20
+    #: CI: the whole ``make test`` is timed only in a full run (it takes minutes).
+    time_make_test: bool = False
 
 
 FULL = Sizes(
@@ -74,6 +102,12 @@ FULL = Sizes(
     rps_clients=8,
     rps_count=400,
     rps_size=1024,
+    scale_trees=(
+        TreeSpec(files=10_000, folders=500, size=64),
+        TreeSpec(files=100_000, folders=5_000, size=64),
+    ),
+    reset_files=1000,
+    time_make_test=True,
 )
 QUICK = Sizes(
     tree=TreeSpec(files=30, folders=6, size=4096),
@@ -82,6 +116,11 @@ QUICK = Sizes(
     rps_clients=8,
     rps_count=10,
     rps_size=1024,
+    scale_trees=(
+        TreeSpec(files=200, folders=10, size=64),
+        TreeSpec(files=2000, folders=100, size=64),
+    ),
+    reset_files=100,
 )
 
 
@@ -162,9 +201,7 @@ class Runner:
         self.records: list[Record] = []
         self.notes: list[str] = []
         self._stack = ExitStack()
-        self._emulator: Emulator | None = None
-        self._slow_emulator: Emulator | None = None
-        self._workers_emulator: Emulator | None = None
+        self._emulators: dict[tuple[str, int], Emulator] = {}
         self._moto: MotoServer | None = None
         self._moto_failed = False
         self._seq = 0
@@ -179,30 +216,24 @@ class Runner:
     def wants(self, contender: str) -> bool:
         return self.only_contenders is None or contender in self.only_contenders
 
+    def emulator_for(self, profile: str, latency_ms: int = 0) -> Emulator:
+        """The emulator of ``profile`` (see :data:`PROFILES`), with ``latency_ms`` added to
+        every request; started on first use and kept for the whole run."""
+        key = (profile, latency_ms)
+        if key not in self._emulators:
+            args = list(PROFILES[profile])
+            if latency_ms:
+                args += ["--latency-ms", str(latency_ms)]
+            name = f"emulator-{profile}" + (f"-{latency_ms}ms" if latency_ms else "")
+            self._emulators[key] = self._stack.enter_context(
+                start_emulator(args, log_file=self.logs / f"{name}.log")
+            )
+        return self._emulators[key]
+
     @property
     def emulator(self) -> Emulator:
-        if self._emulator is None:
-            self._emulator = self._stack.enter_context(
-                start_emulator(_EMULATOR_ARGS, log_file=self.logs / "emulator.log")
-            )
-        return self._emulator
-
-    @property
-    def slow_emulator(self) -> Emulator:
-        if self._slow_emulator is None:
-            args = [*_EMULATOR_ARGS, "--latency-ms", str(self.sizes.latency_ms)]
-            self._slow_emulator = self._stack.enter_context(
-                start_emulator(args, log_file=self.logs / "emulator-latency.log")
-            )
-        return self._slow_emulator
-
-    @property
-    def workers_emulator(self) -> Emulator:
-        if self._workers_emulator is None:
-            self._workers_emulator = self._stack.enter_context(
-                start_emulator(_WORKERS_ARGS, log_file=self.logs / "emulator-workers.log")
-            )
-        return self._workers_emulator
+        """The stock emulator (Folder Download off), as a fresh Artifactory."""
+        return self.emulator_for("stock")
 
     @property
     def moto(self) -> MotoServer | None:
@@ -252,7 +283,23 @@ class Runner:
         result["peak_rss_kib"] = result.get("hwm_kib") or peak
         return result
 
-    def record(self, workload: str, contender: str, run: int, data: dict[str, Any]) -> None:
+    def record(
+        self,
+        workload: str,
+        contender: str,
+        run: int,
+        data: dict[str, Any],
+        emulator: Emulator | None = None,
+        *,
+        settings: Sequence[str] | None = None,
+    ) -> None:
+        """Keep one run's result; ``emulator``: the one it ran against, or ``settings``: the
+        ``serve`` options of the emulator it started (recorded with the result, so the
+        report states every workload's emulator settings from the records)."""
+        if emulator is not None:
+            settings = emulator.args
+        if settings is not None:
+            data["emulator_args"] = list(settings)
         self.records.append(Record(workload, contender, run, data))
         shown = {k: v for k, v in data.items() if not k.endswith("_requests") and k != "python"}
         log.info("%s %-8s run %d: %s", workload, contender, run, shown)
@@ -277,13 +324,20 @@ class Runner:
             make_tree(path, spec, seed=hash_seed(run, contender))
         return path
 
+    @staticmethod
+    def profile_of(contender: str) -> str:
+        """The emulator profile a contender runs against."""
+        if contender == "emulator-2w":
+            return "workers"
+        return "folder-download" if contender in _FOLDER_DOWNLOAD_CONTENDERS else "stock"
+
     def _emu(self, contender: str, latency: bool = False) -> Emulator | None:
         """The emulator a contender talks to (started on first use), or None."""
         if contender not in ARTIFACTORY_CLIENTS:
             return None
-        if contender == "emulator-2w":
-            return self.workers_emulator
-        return self.slow_emulator if latency else self.emulator
+        return self.emulator_for(
+            self.profile_of(contender), self.sizes.latency_ms if latency else 0
+        )
 
     def _reset(self, contender: str, emulator: Emulator | None) -> bool:
         """Start a run on a contender's store; False when that store is unavailable.
@@ -321,9 +375,18 @@ class Runner:
         """W1 + W2 (or W5 with the latency emulator): upload then download a tree."""
         name = "W5" if latency else "W1/W2"
         contenders = (
-            ["ours", "ours-perfile", "jfrog", "requests"]
+            ["ours", "ours-fd", "ours-perfile", "jfrog", "requests"]
             if latency
-            else ["ours", "ours-perfile", "jfrog", "s3", "requests", "copy"]
+            else [
+                "ours",
+                "ours-fd",
+                "ours-perfile",
+                "ours-perfile-nobar",
+                "jfrog",
+                "s3",
+                "requests",
+                "copy",
+            ]
         )
         phases = ["up", "down"] if latency or "W2" in workloads else ["up"]
         runs = list(self._runs(contenders))
@@ -343,7 +406,7 @@ class Runner:
                 prefix=f"tree/r{run}-{contender}",
                 phases=phases,
             )
-            self.record(name, contender, run, self.child(contender, spec))
+            self.record(name, contender, run, self.child(contender, spec), emulator)
 
     def run_big(self) -> None:
         """W3: one large file up and down; MiB/s and the client's peak RSS."""
@@ -355,7 +418,7 @@ class Runner:
                 self.record("W3", contender, run, {"skipped": "moto server unavailable"})
                 continue
             if contender == "curl":
-                self.record("W3", contender, run, self._curl(src, run))
+                self.record("W3", contender, run, self._curl(src, run), self.emulator)
                 continue
             store = self.scratch("big-store", reuse=True)
             base = dict(
@@ -383,7 +446,7 @@ class Runner:
                 # Every contender uploads the same bytes: while an item holds them, our
                 # plugin's next upload would be a checksum deploy (no body), not a transfer.
                 emulator.delete(base["prefix"])
-            self.record("W3", contender, run, data)
+            self.record("W3", contender, run, data, self._emu(contender))
 
     def _curl(self, src: Path, run: int) -> dict[str, Any]:
         curl = shutil.which("curl")
@@ -411,40 +474,71 @@ class Runner:
         emu.delete(f"big/r{run}-curl")  # no checksum deploy for the next upload (run_big)
         return data
 
+    def _seed(self, target: str, emulator: Emulator | None, tree: TreeSpec, prefix: str) -> bool:
+        """Store a generated tree under ``prefix`` (setup, not measured); False on failure."""
+        spec = dict(
+            self._targets(target, emulator),
+            action="seed",
+            tree=dataclasses.asdict(tree),
+            seed=tree.files,
+            prefix=prefix,
+        )
+        seeded = self.child("s3" if target == "s3" else "requests", spec)
+        log.info("seeded %s %s: %s", target, prefix, seeded)
+        return "error" not in seeded and "skipped" not in seeded
+
     def run_listing(self) -> None:
-        """W4: list and walk a big tree; our plugin also downloads it once (request count)."""
-        src = self.work / "walk-tree"
-        if not src.exists():
-            make_tree(src, self.sizes.walk_tree, seed=4)
-        contenders = [c for c in ("ours", "jfrog", "s3") if self.wants(c)]
-        if {"ours", "jfrog"} & set(contenders):
-            self.emulator.clear_journal()
-            seeded = self.child(
-                "requests",
-                dict(
-                    self._targets("ours", self.emulator), action="seed", src=str(src), prefix="walk"
-                ),
-            )
-            log.info("W4 seeded the emulator: %s", seeded)
-        moto_ok = False
-        if "s3" in contenders and self.moto is not None:
-            self.moto.reset()
-            seeded = self.child(
-                "s3", dict(self._targets("s3", None), action="seed", src=str(src), prefix="walk")
-            )
-            moto_ok = "error" not in seeded and "skipped" not in seeded
+        """W4: list and walk a big tree; our plugin also downloads it, per file on a stock
+        server and (separate rows) in folder archives on a server with Folder Download on."""
+        walk_tree = self.sizes.walk_tree
+        contenders = [
+            c for c in ("ours", "ours-fd", "ours-perfile-fd", "jfrog", "s3") if self.wants(c)
+        ]
+        seeded: dict[str, bool] = {}
+        for contender in contenders:
+            profile = "s3" if contender == "s3" else self.profile_of(contender)
+            if profile not in seeded:
+                emulator = self._emu(contender)
+                if profile == "s3":
+                    ok = self.moto is not None and self._reset("s3", None)
+                    seeded[profile] = ok and self._seed("s3", None, walk_tree, "walk")
+                else:
+                    seeded[profile] = self._seed(contender, emulator, walk_tree, "walk")
         for run, contender in self._runs(contenders):
-            if contender == "s3" and not moto_ok:
-                self.record("W4", contender, run, {"skipped": "moto server unavailable"})
+            emulator = self._emu(contender)
+            if not seeded["s3" if contender == "s3" else self.profile_of(contender)]:
+                self.record("W4", contender, run, {"skipped": "the tree could not be stored"})
                 continue
+            if emulator is not None:
+                emulator.clear_journal()
             spec = dict(
-                self._targets(contender, self._emu(contender)),
+                self._targets(contender, emulator),
                 action="listing",
                 prefix="walk",
-                download=contender == "ours" and run == 0,
+                download=contender.startswith("ours"),
                 dst=str(self.scratch("walk-dst")),
             )
-            self.record("W4", contender, run, self.child(contender, spec))
+            self.record("W4", contender, run, self.child(contender, spec), emulator)
+
+    def run_scale(self) -> None:
+        """W7: deep listing, walk and download planning at two scales (our plugin only)."""
+        if not self.wants("ours"):
+            return
+        emulator = self.emulator
+        prefixes = []
+        for tree in self.sizes.scale_trees:
+            prefix = f"scale/{tree.files}"
+            prefixes.append((tree, prefix, self._seed("ours", emulator, tree, prefix)))
+        for run in range(self.runs):
+            for tree, prefix, ok in prefixes if run % 2 == 0 else reversed(prefixes):
+                name = f"W7/{tree.files}"
+                if not ok:
+                    self.record(name, "ours", run, {"skipped": "the tree could not be stored"})
+                    continue
+                spec = dict(self._targets("ours", emulator), action="scale", prefix=prefix)
+                data = self.child("ours", spec)
+                data.update(files=tree.files, folders=tree.folders)
+                self.record(name, "ours", run, data, emulator)
 
     def run_rps(self) -> None:
         """W6: requests/second of the emulator vs moto, 8 clients on keep-alive connections."""
@@ -461,7 +555,53 @@ class Runner:
                 count=self.sizes.rps_count,
                 size=self.sizes.rps_size,
             )
-            self.record("W6", target, run, self.child(target, spec))
+            self.record("W6", target, run, self.child(target, spec), self._emu(target))
+
+    def _serve_to_ready(self) -> dict[str, Any]:
+        """Seconds from starting ``fake-artifactory serve`` to its READY line."""
+        script = Path(sys.executable).parent / "fake-artifactory"
+        cmd = [str(script)] if script.exists() else [sys.executable, "-m", "fake_artifactory"]
+        cmd += ["serve", "--port", "0"]
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout is not None
+        line = ""
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(proc.stdout, selectors.EVENT_READ)
+                if sel.select(timeout=60):
+                    line = proc.stdout.readline()
+            seconds = time.perf_counter() - start
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            proc.stdout.close()
+        if not line.startswith("READY "):
+            return {"error": f"no READY line (got {line[:80]!r})"}
+        return {"ready_s": seconds, "command": " ".join(["fake-artifactory", *cmd[-3:]])}
+
+    def _make_test(self) -> dict[str, Any]:
+        """Seconds of the whole ``make test`` of this checkout (lint, types, tests,
+        conformance), and whether it passed."""
+        start = time.perf_counter()
+        with (self.logs / "make-test.log").open("wb") as out:
+            status = subprocess.run(
+                ["make", "test"], cwd=REPO_ROOT, stdout=out, stderr=out, check=False
+            ).returncode
+        data: dict[str, Any] = {"make_test_s": time.perf_counter() - start, "status": status}
+        if status != 0:
+            data["error"] = f"make test exited with status {status} (see {out.name})"
+        return data
+
+    def run_ci(self) -> None:
+        """CI: the emulator's start-up, the pytest fixture's per-test reset and (full runs
+        only) the whole ``make test``."""
+        for run in range(self.runs):
+            self.record("CI", "serve", run, self._serve_to_ready(), settings=())
+            spec = dict(action="reset", files=self.sizes.reset_files, sizes=list(RESET_SIZES))
+            self.record("CI", "fixture", run, self.child("requests", spec), settings=())
+        if self.sizes.time_make_test:
+            self.record("CI", "make-test", 0, self._make_test())
 
     def run(self, workloads: set[str]) -> None:
         """Run the selected workloads in order."""
@@ -475,3 +615,7 @@ class Runner:
             self.run_listing()
         if "W6" in workloads:
             self.run_rps()
+        if "W7" in workloads:
+            self.run_scale()
+        if "CI" in workloads:
+            self.run_ci()

@@ -36,7 +36,7 @@ import requests
 
 from jfrog_mlflow.client import ArtifactoryClient
 from jfrog_mlflow.errors import ArtifactoryError, AuthenticationFailed, IntegrityError
-from jfrog_mlflow.integrity import Digest, Expected, hash_bytes
+from jfrog_mlflow.integrity import Digest, Expectation, hash_bytes
 from jfrog_mlflow.localfiles import replacing, write_all
 from jfrog_mlflow.models import error_detail
 from jfrog_mlflow.planning import Batch, SmallFile, WritePlan, match_member
@@ -174,7 +174,7 @@ def download_folder(
     client: ArtifactoryClient,
     repo: str,
     folder: str,
-    targets: Mapping[str, Expected],
+    targets: Mapping[str, Expectation],
     local_path_of: Callable[[str], str],
     *,
     workers: int = 8,
@@ -229,7 +229,7 @@ def _extract(
     client: ArtifactoryClient,
     what: str,
     folder: str,
-    targets: Mapping[str, Expected],
+    targets: Mapping[str, Expectation],
     local_path_of: Callable[[str], str],
     pool: ThreadPoolExecutor,
     pending: list[Future[tuple[str, str] | None]],
@@ -294,7 +294,7 @@ def _extract(
         _logger.debug("%s ended early (%s); verified files are kept", what, exc)
 
 
-def _write_member(source: IO[bytes], local_path: str, expected: Expected, what: str) -> bool:
+def _write_member(source: IO[bytes], local_path: str, expected: Expectation, what: str) -> bool:
     """Write one member through a temporary file; rename it into place once verified."""
     try:
         with replacing(local_path) as fd:

@@ -17,13 +17,14 @@ import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from jfrog_mlflow.errors import IntegrityError
 from jfrog_mlflow.models import Checksums
 
 __all__ = [
     "Digest",
+    "Expectation",
     "Expected",
     "Stage",
     "contradicts",
@@ -39,6 +40,17 @@ _CHUNK = 1024 * 1024
 _NO_CHECKSUMS = Checksums()
 
 _T = TypeVar("_T")
+
+
+class Expectation(Protocol):
+    """What received bytes are checked against: a size and checksums, either unknown
+    (``None``). An :class:`Expected`, or a listing entry as the server gave it."""
+
+    @property
+    def checksums(self) -> Checksums: ...
+
+    @property
+    def size(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +137,7 @@ class Digest:
             hashes["sha256"].hexdigest() if "sha256" in hashes else None,
         )
 
-    def check(self, expected: Expected, what: str) -> None:
+    def check(self, expected: Expectation, what: str) -> None:
         """Raise :class:`IntegrityError` unless size and checksum match ``expected``.
 
         SHA-256 is preferred over SHA-1; the size is checked when known. With neither a
@@ -149,7 +161,7 @@ class Digest:
         _logger.debug("no checksum known for %s; only the size was checked", what)
 
 
-def verify_file(path: str, expected: Expected, what: str) -> None:
+def verify_file(path: str, expected: Expectation, what: str) -> None:
     """Raise :class:`IntegrityError` unless the local file matches ``expected``."""
     digest = Digest(expected.checksums)
     with open(path, "rb") as f:

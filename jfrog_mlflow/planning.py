@@ -11,10 +11,10 @@ Uploads: :func:`split_for_batching` picks the files to pack, :func:`plan_batches
 them into bounded archives, :func:`explode_refused` tells a missing feature from other
 failures, :func:`fallback_for` says what becomes of the files of an archive that was not
 delivered, and :func:`check_listing` compares the deep listing taken afterwards with what
-the archives should have deployed. Downloads: :func:`folder_archive_targets` says whether
-a folder is fetched as one archive, :func:`match_member` maps archive members to listed
-names (nothing else is ever written), and :class:`WritePlan` chooses the thread that writes
-small members.
+the archives should have deployed. Downloads: :func:`plan_folder_archives` says which
+folder archives fetch a folder (the folder itself, or its subfolders when it is over the
+server's limits), :func:`match_member` maps archive members to listed names (nothing else
+is ever written), and :class:`WritePlan` chooses the thread that writes small members.
 """
 
 from __future__ import annotations
@@ -32,25 +32,28 @@ from jfrog_mlflow.errors import (
     HTTPStatusError,
     PermissionDenied,
 )
-from jfrog_mlflow.integrity import Expected, contradicts
+from jfrog_mlflow.integrity import contradicts
 from jfrog_mlflow.models import Checksums, ListEntry
+from jfrog_mlflow.urls import join_path
 
 __all__ = [
     "BATCH_PREFIX",
+    "FOLDER_ARCHIVE_MAX_FILES",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_ENTRIES",
     "SLOW_WRITE_S",
+    "ArchivePart",
     "Batch",
     "SmallFile",
     "WritePlan",
     "check_listing",
     "explode_refused",
     "fallback_for",
-    "folder_archive_targets",
     "is_batch_name",
     "match_member",
     "new_batch_name",
     "plan_batches",
+    "plan_folder_archives",
     "split_for_batching",
 ]
 
@@ -212,34 +215,129 @@ def check_listing(
 # ---------------------------------------------------------------------- downloads
 
 
-def folder_archive_targets(
-    folder: str, entries: Sequence[ListEntry], config: PluginConfig, *, available: bool
-) -> dict[str, Expected] | None:
-    """The files to take from a folder archive, or ``None`` to download file by file.
+#: A folder archive asks for at most this many files: Artifactory's default Folder Download
+#: "Max Number of Files" (the server's own setting is readable only with admin rights; a
+#: folder that a stricter server refuses goes file by file).
+FOLDER_ARCHIVE_MAX_FILES = 5000
 
-    ``entries`` is the deep listing of ``folder`` (a path in the repository; the root is
-    never fetched as an archive); ``available`` says the server is Pro and has not refused
-    folder downloads. Worth it only for at least ``batch_min_files`` files, all of known
-    size and together at most ``folder_download_max_size`` bytes; only files listed with a
-    checksum can be verified, so only those are targets, and they too must number at least
-    ``batch_min_files``.
+
+@dataclass(frozen=True, slots=True)
+class ArchivePart:
+    """One folder archive to ask for: ``folder`` relative to the listed folder (``""``: the
+    listed folder itself) and the files to take from it, named relative to ``folder``."""
+
+    folder: str
+    targets: dict[str, ListEntry]
+
+
+@dataclass(slots=True)
+class _Tally:
+    """A folder's files, its subfolders' included."""
+
+    files: int = 0
+    size: int = 0
+    unknown_size: bool = False
+
+
+def _parent(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def plan_folder_archives(
+    folder: str,
+    entries: Sequence[ListEntry],
+    config: PluginConfig,
+    *,
+    available: bool,
+    max_files: int = FOLDER_ARCHIVE_MAX_FILES,
+    below: str | None = None,
+) -> list[ArchivePart]:
+    """The folder archives that fetch the files of ``folder`` (its deep ``entries``).
+
+    The folder itself when it fits one archive, else its subfolders, each as high in the
+    tree as fits: a folder fits with at most ``max_files`` files, all of known size and
+    together at most ``folder_download_max_size`` bytes, and is worth it with at least
+    ``batch_min_files`` files listed with a checksum (only those can be verified, so only
+    those are targets). What no archive covers (the files of a folder too large for one,
+    outside its subfolders that fit) is left to the per-file path. Parts never overlap;
+    the repository root is never asked for; nothing when ``available`` is false (OSS, or
+    the server refused folder downloads) or folder downloads are off.
+
+    ``below`` (a part's folder) plans only its subfolders: what replaces an archive the
+    server refused (its limits may be lower than Artifactory's defaults).
+
+    Targets are the listing's own entries: a new object per file would make a planning of
+    100,000 files set off full runs of Python's garbage collector.
     """
-    files = [e for e in entries if not e.is_folder]
-    if (
-        not config.folder_download
-        or not available
-        or not folder
-        or len(files) < config.batch_min_files
-        or any(e.size is None for e in files)
-        or sum(e.size or 0 for e in files) > config.folder_download_max_size
-    ):
-        return None
-    targets = {
-        entry.path: Expected(entry.checksums, entry.size)
-        for entry in files
-        if entry.checksums.sha1 or entry.checksums.sha256
-    }
-    return targets if len(targets) >= config.batch_min_files else None
+    if not config.folder_download or not available:
+        return []
+    # One pass over the listing (each entry read once): per folder, its own files' totals
+    # and the files that can be verified; then each folder's totals, subfolders included.
+    direct: dict[str, _Tally] = {}
+    checked: dict[str, list[ListEntry]] = {}
+    for entry in entries:
+        if entry.is_folder:
+            continue
+        name = _parent(entry.path)
+        tally = direct.get(name)
+        if tally is None:
+            tally = direct[name] = _Tally()
+            checked[name] = []
+        tally.files += 1
+        if entry.size is None:
+            tally.unknown_size = True
+        else:
+            tally.size += entry.size
+        if entry.checksums.sha1 or entry.checksums.sha256:
+            checked[name].append(entry)
+    tallies: dict[str, _Tally] = {"": _Tally()}
+    for name, own in direct.items():
+        while True:
+            tally = tallies.get(name)
+            if tally is None:
+                tally = tallies[name] = _Tally()
+            tally.files += own.files
+            tally.size += own.size
+            tally.unknown_size |= own.unknown_size
+            if not name:
+                break
+            name = _parent(name)
+    children: dict[str, list[str]] = {}
+    for name in tallies:
+        if name:
+            children.setdefault(_parent(name), []).append(name)
+    chosen: set[str] = set()
+    pending = [""] if below is None else list(children.get(below, ()))
+    while pending:
+        name = pending.pop()
+        tally = tallies[name]
+        if tally.files < config.batch_min_files:
+            continue  # too few for an archive, and so are its subfolders
+        fits = (
+            not tally.unknown_size
+            and tally.files <= max_files
+            and tally.size <= config.folder_download_max_size
+        )
+        if fits and join_path(folder, name):
+            chosen.add(name)
+        else:
+            pending.extend(children.get(name, ()))
+    parts: dict[str, dict[str, ListEntry]] = {name: {} for name in chosen}
+    for name, files in checked.items():
+        part = name
+        while part not in chosen and part:
+            part = _parent(part)
+        targets = parts.get(part)
+        if targets is None:
+            continue
+        cut = len(part) + 1 if part else 0
+        for entry in files:
+            targets[entry.path[cut:]] = entry
+    return [
+        ArchivePart(name, targets)
+        for name, targets in sorted(parts.items())
+        if len(targets) >= config.batch_min_files
+    ]
 
 
 def match_member(name: str, wanted: Mapping[str, object], folder_name: str) -> str | None:

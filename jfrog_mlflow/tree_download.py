@@ -4,8 +4,9 @@ MLflow downloads a folder in two phases: it lists the tree (the repository's
 ``_iter_artifacts_recursive``), then calls ``_download_file`` once per file on its thread
 pool. This module is the MLflow-free half of the adapter for that loop:
 
-* :func:`fetch_folder_archive` fetches the folder as one tar archive when
-  :func:`~jfrog_mlflow.planning.folder_archive_targets` says it is worth it; files it
+* :func:`fetch_folder_archive` fetches the folder in tar archives (the folder itself, or
+  its subfolders when it is over the server's limits) when
+  :func:`~jfrog_mlflow.planning.plan_folder_archives` says it is worth it; files they
   wrote and verified are then skipped by the per-file calls.
 * :class:`TreeDownloads` keeps, between the two phases, each listed file's size and
   checksums (so its download needs no extra request), the files an archive already
@@ -40,6 +41,11 @@ FileTask = tuple[str, str]
 
 #: Bound of each remembered set: hints of downloads abandoned half-way are dropped.
 _MAX_HINTS = 100_000
+#: Folder archives fetched at the same time. Artifactory serves 10 at once by default, for
+#: all its users together. Two overlap one archive's wait for the server and the network
+#: with the unpacking of another; more only make the unpacking threads compete for the
+#: interpreter.
+_PARALLEL_ARCHIVES = 2
 
 
 def fetch_folder_archive(
@@ -50,19 +56,65 @@ def fetch_folder_archive(
     entries: Sequence[ListEntry],
     local_path_of: Callable[[str], str],
 ) -> dict[str, str]:
-    """Fetch ``folder`` as one archive when that is allowed and worthwhile.
+    """Fetch ``folder`` in folder archives when that is allowed and worthwhile.
 
     ``entries`` is its deep listing; ``local_path_of(name)`` gives (and prepares) the
-    destination of a listed name. Returns name -> local path of the files written and
-    verified; everything else is left to the per-file path.
+    destination of a listed name. The archives are those of
+    :func:`~jfrog_mlflow.planning.plan_folder_archives` (the folder itself, or its
+    subfolders when it is over Artifactory's default limits): the first alone, the others
+    a few at a time. An archive the server refuses gives way to those of its subfolders,
+    and what no archive brought is left to the per-file path, for that subfolder only.
+    Returns name -> local path of the files written and verified.
     """
     available = client.folder_download_supported and client.is_pro is True
-    targets = planning.folder_archive_targets(folder, entries, config, available=available)
-    if targets is None:
+    parts = planning.plan_folder_archives(folder, entries, config, available=available)
+    if not parts:
         return {}
-    return archives.download_folder(
-        client, repo, folder, targets, local_path_of, workers=config.max_workers
-    )
+    workers = max(1, config.max_workers // _PARALLEL_ARCHIVES)
+
+    def fetch(part: planning.ArchivePart) -> dict[str, str]:
+        if not client.folder_download_supported:  # refused as disabled meanwhile
+            return {}
+
+        def local_of(name: str) -> str:
+            return local_path_of(join_path(part.folder, name))
+
+        got = archives.download_folder(
+            client, repo, join_path(folder, part.folder), part.targets, local_of, workers=workers
+        )
+        return {join_path(part.folder, name): local for name, local in got.items()}
+
+    done: dict[str, str] = {}
+
+    def fetch_all(batch: list[planning.ArchivePart]) -> list[planning.ArchivePart]:
+        """Fetch ``batch``, a few at a time; returns the parts that brought nothing."""
+        if len(batch) <= 1:
+            results = [fetch(part) for part in batch]
+        else:
+            with ThreadPoolExecutor(_PARALLEL_ARCHIVES, thread_name_prefix="jfrog-archive") as pool:
+                results = list(pool.map(fetch, batch))
+        for got in results:
+            done.update(got)
+        return [part for part, got in zip(batch, results, strict=True) if not got]
+
+    # The first archive alone: a server with Folder Download off refuses it, and then no
+    # other is asked for.
+    refused = fetch_all(parts[:1])
+    if client.folder_download_supported:
+        refused += fetch_all(parts[1:])
+    # A refused archive gives way to the archives of its subfolders (the server's limits
+    # may be lower than Artifactory's defaults, or it was busy); what no archive brought
+    # is left to the per-file path.
+    while refused and client.folder_download_supported:
+        smaller = [
+            sub
+            for part in refused
+            for sub in planning.plan_folder_archives(
+                folder, entries, config, available=True, below=part.folder
+            )
+        ]
+        refused = fetch_all(smaller)
+    return done
 
 
 class DownloadCall:

@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import os
 import secrets
+import shutil
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
@@ -121,12 +122,18 @@ class BlobStore:
         # Unique temp names without mkstemp's retry loop (count() is thread-safe).
         self._prefix = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._counter = itertools.count()
+        #: Threads deleting blob directories set aside by :meth:`drop_all`.
+        self._cleaners: list[threading.Thread] = []
         for directory in (self.blob_dir, self.tmp_dir):
             directory.mkdir(parents=True, exist_ok=True)
         if not shared:
-            for leftover in self.tmp_dir.iterdir():  # partial uploads from a crash
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
+            # Partial uploads, and blob directories set aside, from a crash.
+            for leftover in self.tmp_dir.iterdir():
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
 
     def path(self, sha256: str) -> Path:
         """Host path of a blob."""
@@ -280,6 +287,45 @@ class BlobStore:
                 return
             with contextlib.suppress(OSError):
                 self.path(sha256).unlink()
+
+    def drop_all(self) -> bool:
+        """Remove every blob file at once; False (nothing done) when that is not safe.
+
+        A full reset leaves no blob referenced, and deleting its files one by one costs an
+        ``unlink`` each while the test that asked for the reset waits. So the blob directory
+        is renamed into ``tmp/`` (one system call), a fresh one is made, and a background
+        thread deletes the old one. Not while a blob is pinned (an upload between publishing
+        and committing it: the caller then collects file by file) nor in a shared
+        directory, where nothing is ever deleted.
+        """
+        with self._pin_lock:
+            if self.shared or self._pinned:
+                return False
+            with os.scandir(self.blob_dir) as entries:
+                if next(entries, None) is None:
+                    return True  # nothing to drop
+            aside = self.tmp_dir / f"dropped-{self._prefix}-{next(self._counter)}"
+            try:
+                os.rename(self.blob_dir, aside)
+            except OSError:
+                return False
+            self.blob_dir.mkdir()
+        self._cleaners = [t for t in self._cleaners if t.is_alive()]
+        cleaner = threading.Thread(
+            target=shutil.rmtree,
+            args=(aside,),
+            kwargs={"ignore_errors": True},
+            name="fake-artifactory-blob-cleaner",
+            daemon=True,
+        )
+        cleaner.start()
+        self._cleaners.append(cleaner)
+        return True
+
+    def wait_for_cleaners(self, timeout: float | None = None) -> None:
+        """Wait until the blob directories set aside by :meth:`drop_all` are deleted."""
+        for cleaner in self._cleaners:
+            cleaner.join(timeout)
 
     def collect_garbage(self, used: Collection[str]) -> int:
         """Delete blobs whose sha256 is neither in ``used`` nor pinned; returns the count."""

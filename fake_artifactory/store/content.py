@@ -100,3 +100,16 @@ class Content:
                 )
             }
             return inline + self.blobs.collect_garbage(used)
+
+    def drop_all(self) -> None:
+        """Remove all content once every item is gone (a full reset, which holds the write
+        lock): inline blobs in one statement, blob files all at once
+        (:meth:`BlobStore.drop_all`) or, while an upload pins one, file by file. Nothing
+        in a shared data dir (see :meth:`collect_garbage`)."""
+        with self.db.write_lock:
+            if self.db.shared:
+                return
+            with self.db.tx() as db:
+                db.execute("DELETE FROM blob_data")
+            if not self.blobs.drop_all():
+                self.blobs.collect_garbage(())

@@ -91,6 +91,7 @@ class Store:
     def close(self) -> None:
         """Close all connections; an ephemeral store removes its directory."""
         self.db.close()
+        self.blobs.wait_for_cleaners()
         if self._finalizer is not None:
             self._finalizer()
 
@@ -378,4 +379,6 @@ class Store:
             if repo is None:
                 self.repos.ensure_configured()
                 self.security.ensure_configured()
-            self.content.collect_garbage()
+                self.content.drop_all()
+            else:
+                self.content.collect_garbage()

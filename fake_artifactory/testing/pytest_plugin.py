@@ -21,12 +21,33 @@ if TYPE_CHECKING:
 TEST_TOKEN = "fake-test-token"
 
 
-@pytest.fixture(scope="session")
-def fake_artifactory_config() -> EmulatorConfig:
-    """Emulator settings: free port, token ``fake-test-token``. Override to customise."""
+def default_config() -> EmulatorConfig:
+    """The settings of ``fake_artifactory_config``: free port, token ``fake-test-token``."""
     from fake_artifactory.config import EmulatorConfig
 
     return EmulatorConfig(port=0, tokens=(TEST_TOKEN,))
+
+
+def fixture_handle(server: ThreadedServer, config: EmulatorConfig) -> FakeArtifactoryHandle:
+    """The handle the ``fake_artifactory`` fixture gives a test (it resets it first)."""
+    from fake_artifactory.testing.handle import FakeArtifactoryHandle
+
+    admin = next((u for u in config.users if "admin" in u.perms), config.users[0])
+    return FakeArtifactoryHandle(
+        url=server.url,
+        root_url=server.root_url,
+        repo=config.repos[0],
+        user=admin.name,
+        password=admin.password,
+        token=config.tokens[0] if config.tokens else "",
+        control_token=server.config.control_token,
+    )
+
+
+@pytest.fixture(scope="session")
+def fake_artifactory_config() -> EmulatorConfig:
+    """Emulator settings: free port, token ``fake-test-token``. Override to customise."""
+    return default_config()
 
 
 @pytest.fixture(scope="session")
@@ -45,18 +66,6 @@ def fake_artifactory(
     fake_artifactory_server: ThreadedServer, fake_artifactory_config: EmulatorConfig
 ) -> FakeArtifactoryHandle:
     """A handle on the session emulator, with all state reset before the test."""
-    from fake_artifactory.testing.handle import FakeArtifactoryHandle
-
-    cfg = fake_artifactory_config
-    admin = next((u for u in cfg.users if "admin" in u.perms), cfg.users[0])
-    handle = FakeArtifactoryHandle(
-        url=fake_artifactory_server.url,
-        root_url=fake_artifactory_server.root_url,
-        repo=cfg.repos[0],
-        user=admin.name,
-        password=admin.password,
-        token=cfg.tokens[0] if cfg.tokens else "",
-        control_token=fake_artifactory_server.config.control_token,
-    )
+    handle = fixture_handle(fake_artifactory_server, fake_artifactory_config)
     handle.reset()
     return handle

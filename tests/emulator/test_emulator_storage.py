@@ -189,6 +189,62 @@ def test_repos_create_and_reset(store):
     assert not [p for p in store.blob_dir.rglob("*") if p.is_file()]
 
 
+def _blob_files(store: Store) -> set[str]:
+    return {p.name for p in store.blob_dir.rglob("*") if p.is_file()}
+
+
+def test_a_full_reset_removes_blob_files_in_the_background_and_the_store_keeps_working(store):
+    """The blob directory is set aside at once and deleted by a background thread; the
+    store writes and reads blobs right after (the same content too)."""
+    for i in range(20):
+        put(store, f"d/f{i}", bytes([i]) * 1000)
+    assert len(_blob_files(store)) == 20
+    store.reset()
+    assert _blob_files(store) == set()
+    assert store.stored_blobs() == set()
+    item = put(store, "again", bytes([3]) * 1000)
+    with store.open_blob(item.sha256) as fh:
+        assert fh.read() == bytes([3]) * 1000
+    store.blobs.wait_for_cleaners()
+    assert list(store.tmp_dir.iterdir()) == []
+    assert _blob_files(store) == {item.sha256}
+
+
+def test_a_full_reset_during_an_upload_keeps_the_blob_it_is_publishing(store):
+    """A blob pinned between its publication and its commit survives a reset (the reset
+    then collects the other blob files one by one)."""
+    put(store, "old", b"old content")
+    staged = store.stage_upload([b"in flight"])
+    with store.blobs.pinned(staged.sha256):
+        store.blobs.publish(staged)
+        store.reset()
+        assert _blob_files(store) == {staged.sha256}
+        store.commit_file(R, "new", staged, user="admin")
+    with store.open_blob(staged.sha256) as fh:
+        assert fh.read() == b"in flight"
+
+
+def test_a_blob_directory_set_aside_before_a_crash_is_removed_when_the_store_opens(tmp_path):
+    s = Store(tmp_path / "d", repos=[R])
+    aside = s.tmp_dir / "dropped-crashed-0" / "ab"
+    aside.mkdir(parents=True)
+    (aside / ("ab" + "0" * 62)).write_bytes(b"left behind")
+    s.close()
+    s2 = Store(tmp_path / "d", repos=[R])
+    assert list(s2.tmp_dir.iterdir()) == []
+    s2.close()
+
+
+def test_a_shared_blob_directory_is_never_dropped(tmp_path):
+    from fake_artifactory.store.blobs import BlobStore
+
+    blobs = BlobStore(tmp_path / "d", shared=True)
+    staged = blobs.stage([b"shared"])
+    blobs.publish(staged)
+    assert blobs.drop_all() is False
+    assert blobs.path(staged.sha256).exists()
+
+
 def test_reset_one_repo(store):
     put(store, "f", b"data")
     store.commit_file("other", "g", store.stage_upload([b"x"]), user="admin")

@@ -122,6 +122,75 @@ def test_folder_over_the_server_limit_falls_back_but_is_not_remembered(fd_env, t
     assert [e["status"] for e in served] == [200]
 
 
+def _archive_gets(handle: Any) -> list[tuple[str, int]]:
+    """The folder archives asked for (path after the repository, status), in order."""
+    marker = f"/api/archive/download/{handle.repo}/"
+    return [
+        (e["uri"].split(marker, 1)[1].split("?", 1)[0], e["status"])
+        for e in journal(handle)
+        if is_archive_get(e["method"], e["uri"])
+    ]
+
+
+def _counts_tree(root: Path, counts: dict[str, int]) -> dict[str, bytes]:
+    """``counts[folder]`` small files in each folder (``""``: ``root`` itself)."""
+    return write_tree(
+        root, [f"{folder}/f{i}.txt" if folder else f"f{i}.txt" for folder, n in counts.items()
+               for i in range(n)]
+    )  # fmt: skip
+
+
+def test_a_folder_the_server_refuses_comes_in_archives_of_its_subfolders(fd_env, tmp_path):
+    """Over the server's file limit, the refused folder gives way to its subfolders; only
+    the files outside them (the folder's own) go one by one."""
+    repo = get_artifact_repository("artifactory://arch/split")
+    files = _counts_tree(tmp_path / "src", {"": 2, "a": 9, "b": 9})
+    repo.log_artifacts(str(tmp_path / "src"), "m")
+    with fd_env.folder_download(max_files=10):
+        fd_env.clear_requests()
+        out = download_into(repo, "m", tmp_path / "dst")
+        assert read_tree(out) == files
+        archives = _archive_gets(fd_env)
+        assert archives[0] == ("arch/split/m", 400)
+        assert sorted(archives[1:]) == [("arch/split/m/a", 200), ("arch/split/m/b", 200)]
+        singles = [e["uri"] for e in journal(fd_env) if e["method"] == "GET" and "/m/f" in e["uri"]]
+        assert len(singles) == 2, singles
+    assert leftovers(out) == []
+
+
+def test_a_folder_over_artifactorys_default_file_limit_is_split_before_asking(fd_env, tmp_path):
+    """5,002 files are over the 5,000 files a stock server allows in one archive: its two
+    subfolders are asked for at once, with no refused request and no file one by one."""
+    repo = get_artifact_repository("artifactory://arch/big")
+    src = tmp_path / "src"
+    for folder in ("a", "b"):
+        (src / folder).mkdir(parents=True)
+        for i in range(2501):
+            (src / folder / f"f{i}").write_bytes(b"%d" % i)
+    repo.log_artifacts(str(src), "m")
+    fd_env.clear_requests()
+    out = download_into(repo, "m", tmp_path / "dst")
+    assert sorted(_archive_gets(fd_env)) == [("arch/big/m/a", 200), ("arch/big/m/b", 200)]
+    assert len(journal(fd_env)) == 4  # storage info, the listing and the two archives
+    assert (out / "b" / "f2500").read_bytes() == b"2500"
+    assert sum(1 for p in out.rglob("*") if p.is_file()) == 5002
+
+
+def test_archives_refused_as_too_many_at_once_still_bring_every_file(fd_env, tmp_path):
+    """With one folder download at a time on the server, the archives asked for together
+    may be refused; every file still arrives, the refused ones one by one."""
+    repo = get_artifact_repository("artifactory://arch/busy")
+    files = _counts_tree(tmp_path / "src", {"a": 9, "b": 9, "c": 9})
+    repo.log_artifacts(str(tmp_path / "src"), "m")
+    with fd_env.folder_download(max_files=10, max_parallel=1):
+        fd_env.clear_requests()
+        out = download_into(repo, "m", tmp_path / "dst")
+        assert read_tree(out) == files
+        assert ("arch/busy/m", 400) in _archive_gets(fd_env)
+        assert any(status == 200 for _, status in _archive_gets(fd_env))
+    assert leftovers(out) == []
+
+
 # ------------------------------------------------------------------ damaged or hostile archives
 
 

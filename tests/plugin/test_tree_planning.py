@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from jfrog_mlflow import errors, planning
 from jfrog_mlflow.config import PluginConfig
-from jfrog_mlflow.integrity import Expected
 from jfrog_mlflow.listing import Leaf, direct_children, safe_entries, tree_leaves
 from jfrog_mlflow.models import Checksums, ListEntry
 
@@ -185,50 +184,139 @@ def _file(path: str, size: int | None = 10, checked: bool = True) -> ListEntry:
 CONFIG = PluginConfig(batch_min_files=3, folder_download_max_size=100)
 
 
-def test_a_folder_is_fetched_as_an_archive_only_when_it_is_worth_it():
+def _parts(folder, entries, config=CONFIG, **kw):
+    kw.setdefault("available", True)
+    return [
+        (p.folder, sorted(p.targets))
+        for p in planning.plan_folder_archives(folder, entries, config, **kw)
+    ]
+
+
+def test_a_folder_that_fits_is_one_archive_of_its_verifiable_files():
     files = [_file(f"f{i}") for i in range(3)]
-    targets = planning.folder_archive_targets(
+    parts = planning.plan_folder_archives(
         "m", [*files, ListEntry("d", True)], CONFIG, available=True
     )
-    assert targets == {f"f{i}": Expected(Checksums(SHA1, SHA256), 10) for i in range(3)}
-    no = planning.folder_archive_targets
-    assert no("m", files, CONFIG, available=False) is None  # OSS, or refused by the server
-    assert no("", files, CONFIG, available=True) is None  # the repository root
-    assert no("m", files[:2], CONFIG, available=True) is None  # too few files
-    assert no("m", [*files, _file("big", 71)], CONFIG, available=True) is None  # too big
-    assert no("m", [*files, _file("x", None)], CONFIG, available=True) is None  # size unknown
-    assert no("m", [*files[:2], _file("x", checked=False)], CONFIG, available=True) is None
+    assert [p.folder for p in parts] == [""]
+    assert parts[0].targets == {f"f{i}": files[i] for i in range(3)}  # the listing's entries
+    assert _parts("m", [*files, _file("x", checked=False)]) == [("", ["f0", "f1", "f2"])]
+    no = planning.plan_folder_archives
+    assert no("m", files, CONFIG, available=False) == []  # OSS, or refused by the server
+    assert _parts("", files) == []  # the repository root
+    assert _parts("m", files[:2]) == []  # too few files
+    assert _parts("m", [*files[:2], _file("x", checked=False)]) == []  # too few verifiable
+    assert _parts("m", [*files, _file("big", 71)]) == []  # too big, nothing smaller
+    assert _parts("m", [*files, _file("x", None)]) == []  # a size unknown
     off = PluginConfig(folder_download=False, batch_min_files=3)
-    assert no("m", files, off, available=True) is None
+    assert no("m", files, off, available=True) == []
+
+
+def _tree(counts: dict[str, int], size: int = 10) -> list[ListEntry]:
+    return [
+        _file(f"{folder}/f{i}" if folder else f"f{i}", size)
+        for folder, count in counts.items()
+        for i in range(count)
+    ]
+
+
+def test_a_folder_over_the_limits_is_split_into_its_highest_subfolders_that_fit():
+    # the top's own 4 files and "c" (too few) go per file; "a" fits whole; "b" does not,
+    # but its subfolders do.
+    entries = _tree({"": 4, "a": 2, "a/x": 2, "b": 1, "b/y": 4, "b/z": 3, "c": 2}, size=1)
+    parts = _parts("m", entries, max_files=5)
+    assert parts == [
+        ("a", ["f0", "f1", "x/f0", "x/f1"]),
+        ("b/y", ["f0", "f1", "f2", "f3"]),
+        ("b/z", ["f0", "f1", "f2"]),
+    ]
+    by_size = PluginConfig(batch_min_files=3, folder_download_max_size=5)
+    assert [folder for folder, _ in _parts("m", entries, by_size)] == ["a", "b/y", "b/z"]
+    # at the repository root, the root's subfolders are asked for, never the root
+    assert [folder for folder, _ in _parts("", entries)] == ["a", "b"]
+    # a file of unknown size keeps its folder out, not its siblings
+    unknown = [*entries, _file("a/x/u", None)]
+    assert [folder for folder, _ in _parts("m", unknown)] == ["b"]
+
+
+def test_a_refused_archive_is_replaced_by_its_subfolders():
+    entries = _tree({"": 4, "a": 2, "a/x": 2, "b": 1, "b/y": 4, "b/z": 3}, size=1)
+    assert [f for f, _ in _parts("m", entries)] == [""]
+    assert [f for f, _ in _parts("m", entries, below="")] == ["a", "b"]
+    assert [f for f, _ in _parts("m", entries, below="b")] == ["b/y", "b/z"]
+    assert _parts("m", entries, below="a") == []  # a/x alone has too few files
+    assert _parts("m", entries, below="b/y") == []  # no subfolders
+
+
+def test_the_w4_tree_over_5000_files_splits_into_its_top_level_folders():
+    """10,000 files in 500 folders two levels deep (22 top-level ones), as the benchmark."""
+    tops = [f"d{i:03d}" for i in range(22)]
+    folders = tops + [f"{tops[j % 22]}/s{j // 22:03d}" for j in range(478)]
+    entries = [_file(f"{folders[i % 500]}/f{i:05d}.bin", 1024) for i in range(10_000)]
+    config = PluginConfig()  # the defaults: 8 files at least, 256 MiB at most
+    parts = planning.plan_folder_archives("bench/walk", entries, config, available=True)
+    assert [p.folder for p in parts] == tops
+    assert sum(len(p.targets) for p in parts) == 10_000
+    assert max(len(p.targets) for p in parts) <= planning.FOLDER_ARCHIVE_MAX_FILES
+
+
+file_lists = st.lists(
+    st.builds(_file, rel_paths, st.one_of(st.none(), st.integers(0, 40)), st.booleans()),
+    max_size=30,
+    unique_by=lambda e: e.path,  # a listing names each path once
+)
+
+
+def _under(folder: str, path: str) -> bool:
+    return not folder or path.startswith(folder + "/")
 
 
 @given(
-    entries=st.lists(
-        st.builds(
-            _file,
-            rel_paths,
-            st.one_of(st.none(), st.integers(0, 40)),
-            st.booleans(),
-        ),
-        max_size=12,
-        unique_by=lambda e: e.path,  # a listing names each path once
-    ),
-    available=st.booleans(),
+    entries=file_lists,
+    folder=st.sampled_from(["", "m"]),
+    max_files=st.integers(1, 12),
+    max_size=st.integers(0, 200),
+    below=st.one_of(st.none(), st.sampled_from(["", "a", "a/b"])),
 )
-def test_archive_targets_are_verifiable_listed_files_within_the_limits(entries, available):
-    """Targets are listed files with a checksum, never more bytes than the limit, never
-    fewer files than the minimum; an archive is never asked for when unavailable."""
-    targets = planning.folder_archive_targets("m", entries, CONFIG, available=available)
-    if targets is None:
-        return
-    assert available
-    by_path = {e.path: e for e in entries}
-    assert len(targets) >= CONFIG.batch_min_files
-    for name, expected in targets.items():
-        entry = by_path[name]
-        assert expected == Expected(entry.checksums, entry.size) and expected.has_checksum
-    assert all(e.size is not None for e in entries)
-    assert sum(e.size or 0 for e in entries) <= CONFIG.folder_download_max_size
+def test_folder_archives_are_disjoint_verifiable_and_within_the_limits(
+    entries, folder, max_files, max_size, below
+):
+    """Whatever the listing: the parts never overlap and never include the repository
+    root; each holds at most ``max_files`` files, all of known size, together at most the
+    size limit, and at least the minimum of targets; targets are the listed entries with a
+    checksum, each in exactly one part; with ``below``, only its strict subfolders."""
+    config = PluginConfig(batch_min_files=2, folder_download_max_size=max_size)
+    parts = planning.plan_folder_archives(
+        folder, entries, config, available=True, max_files=max_files, below=below
+    )
+    files = [e for e in entries if not e.is_folder]
+    names = [p.folder for p in parts]
+    for part in parts:
+        assert folder or part.folder
+        assert below is None or (part.folder != below and _under(below, part.folder))
+        assert not any(o != part.folder and _under(part.folder, o) for o in names)
+        inside = [e for e in files if _under(part.folder, e.path)]
+        assert len(inside) <= max_files and all(e.size is not None for e in inside)
+        assert sum(e.size or 0 for e in inside) <= max_size
+        assert len(part.targets) >= config.batch_min_files
+        cut = len(part.folder) + 1 if part.folder else 0
+        assert part.targets == {
+            e.path[cut:]: e for e in inside if e.checksums.sha1 or e.checksums.sha256
+        }
+
+
+@given(entries=file_lists, folder=st.sampled_from(["", "m"]))
+def test_a_folder_that_fits_whole_is_asked_for_whole(entries, folder):
+    """The old single-archive rule still holds: a folder (not the root) that fits whole,
+    with enough verifiable files, is one archive of all of them."""
+    config = PluginConfig(batch_min_files=2, folder_download_max_size=10_000)
+    files = [e for e in entries if not e.is_folder]
+    checked = [e for e in files if e.checksums.sha1 or e.checksums.sha256]
+    parts = planning.plan_folder_archives(folder, entries, config, available=True)
+    fits = all(e.size is not None for e in files) and len(checked) >= 2
+    if folder and fits:
+        assert [(p.folder, p.targets) for p in parts] == [("", {e.path: e for e in checked})]
+    elif not folder:
+        assert "" not in [p.folder for p in parts]
 
 
 def test_match_member_accepts_only_listed_names():
