@@ -31,6 +31,8 @@ log = logging.getLogger("bench")
 ANALYSIS_FILE = REPO_ROOT / "bench" / "analysis.md"
 #: Raw runs of the current report; ``--from-records`` re-renders the report from them.
 RECORDS_FILE = REPO_ROOT / "bench" / "records" / "latest.json"
+#: Where the report goes by default (``docs/benchmarks.md`` and its chart).
+DEFAULT_OUT = REPO_ROOT / "docs"
 #: Dated history: what changed between recorded runs, experiments outside the report.
 HISTORY_FILE = REPO_ROOT / "bench" / "NOTES.md"
 _MAIN_PACKAGES = ("jfrog-mlflow", "mlflow", "requests", "urllib3", "flask", "cheroot")
@@ -53,14 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--runs", type=int, default=None, help="runs per contender (default 3)")
     parser.add_argument(
-        "--out", type=Path, default=REPO_ROOT / "docs", help="folder of the report and chart"
+        "--out", type=Path, default=DEFAULT_OUT, help="folder of the report and chart"
     )
     parser.add_argument(
         "--records",
         type=Path,
         default=None,
-        help=f"where to write the raw runs (default for a full run: {_shown(RECORDS_FILE)}; "
-        "a --quick run writes none unless given)",
+        help=f"where to write the raw runs (default: {_shown(RECORDS_FILE)} for a full run "
+        "writing the report to docs/, records.json beside the report for one written "
+        "elsewhere; a --quick run writes none unless given)",
     )
     parser.add_argument(
         "--contenders",
@@ -189,6 +192,20 @@ def _render(
     log.info("wrote %s and %s", args.out / "benchmarks.md", args.out / "benchmarks.png")
 
 
+def _default_records(args: argparse.Namespace) -> Path | None:
+    """Where a run keeps its raw records when ``--records`` is not given.
+
+    Only a full run that writes the repository's report replaces ``bench/records/latest.json``
+    (the raw runs of that report); a run writing its report elsewhere keeps its records beside
+    that report, so a partial or experimental run never overwrites the published records.
+    """
+    if args.quick:
+        return None
+    if args.out.resolve() == DEFAULT_OUT.resolve():
+        return RECORDS_FILE
+    return Path(args.out) / "records.json"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the report; returns the process exit code."""
     args = build_parser().parse_args(argv)
@@ -217,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["load average at end (1/5/15 min)"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     saved = {"meta": meta, "records": [dataclasses.asdict(r) for r in runner.records]}
     (work / "records.json").write_text(json.dumps(saved, indent=1))
-    kept = args.records or (None if args.quick else RECORDS_FILE)
+    kept = args.records or _default_records(args)
     if kept is not None:  # the raw runs of the report: re-render with --from-records
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.write_text(json.dumps(saved, indent=1))

@@ -221,3 +221,14 @@ def test_a_quick_run_without_records_says_they_were_not_kept():
     assert _sources_note(None, REPO / "docs").startswith("Raw runs: not kept")
     kept = _sources_note(REPO / "bench" / "records" / "latest.json", REPO / "docs")
     assert kept.startswith("Raw runs: [`bench/records/latest.json`](../bench/records/latest.json)")
+
+
+def test_only_a_full_run_writing_the_report_replaces_the_published_records(tmp_path):
+    """A partial or experimental run (report written elsewhere) keeps its raw records beside
+    its own report, so it never overwrites ``bench/records/latest.json``."""
+    from bench.cli import RECORDS_FILE, _default_records, build_parser
+
+    assert _default_records(build_parser().parse_args([])) == RECORDS_FILE
+    elsewhere = build_parser().parse_args(["--only", "W6", "--out", str(tmp_path)])
+    assert _default_records(elsewhere) == tmp_path / "records.json"
+    assert _default_records(build_parser().parse_args(["--quick"])) is None
