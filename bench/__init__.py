@@ -13,8 +13,11 @@ Layout:
 * :mod:`bench.venv` creates or refreshes the competitors' environment;
 * :mod:`bench.servers` starts the emulator and moto as real processes;
 * :mod:`bench.trees` builds the local trees of files the workloads upload;
-* :mod:`bench.workloads` schedules the runs (alternating contenders) in the parent;
-* :mod:`bench.child` is the code each child process runs (one contender, one action);
+* :mod:`bench.plan` holds the workload sizes and the record of a run, and
+  :mod:`bench.workloads` schedules the runs (alternating contenders) in the parent, with
+  :mod:`bench.processes` timing child processes (peak memory, READY, ``make test``);
+* :mod:`bench.child` is the code each child process runs (one contender, one action;
+  :mod:`bench.seed` the actions that set the stage: seeding trees, the fixture's reset);
 * :mod:`bench.rps` is W6, the servers' request rate under many small requests, and
   :mod:`bench.clients` what the child modules share (spec types, HTTP and S3 clients);
 * :mod:`bench.report` writes ``docs/benchmarks.md`` and ``docs/benchmarks.png``.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.plan import Sizes
 from bench.results import LABELS, MIB, Results
-from bench.workloads import Sizes
 
 __all__ = ["write_chart"]
 

@@ -21,42 +21,36 @@ plugins claim ``artifactory://``.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import resource
 import shutil
-import statistics
 import sys
-import tarfile
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from bench.clients import (
+    RAW_THREADS,
     S3_BUCKET,
     Result,
     Skip,
     Spec,
-    boto_client,
     ensure_bucket,
     raw_session,
     s3_env,
+    timed,
 )
 from bench.rps import action_rps
-from bench.trees import TreeSpec, tree_files
+from bench.seed import action_reset, action_seed
 
 __all__ = ["main", "run_spec"]
 
-RAW_THREADS = 8
 #: The contenders that are our plugin (in its variants).
 OURS = frozenset(
     {"ours", "ours-fd", "ours-perfile", "ours-perfile-fd", "ours-perfile-nobar", "ours-skinny"}
@@ -111,22 +105,6 @@ class Journal:
             counts["total"] += 1
         self.clear()
         return counts
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process so far, all threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-@contextmanager
-def _timed(result: Result, key: str) -> Iterator[None]:
-    """Record the block's wall time as ``key`` and this process's CPU time as ``cpu_<key>``."""
-    cpu = _cpu_seconds()
-    start = time.perf_counter()
-    yield
-    result[key] = time.perf_counter() - start
-    result[f"cpu_{key}"] = _cpu_seconds() - cpu
 
 
 def _count_files(root: Path) -> tuple[int, int]:
@@ -266,30 +244,30 @@ def action_tree(spec: Spec) -> Result:
     expected_files, expected_bytes = _count_files(src)
     dst.mkdir(parents=True, exist_ok=True)
     if contender == "copy":
-        with _timed(result, "up_s"):
+        with timed(result, "up_s"):
             shutil.copytree(src, dst / "store" / prefix)
-        with _timed(result, "down_s"):
+        with timed(result, "down_s"):
             shutil.copytree(dst / "store" / prefix, dst / prefix)
         got = dst / prefix
     elif contender == "requests":
         journal.clear()
-        with _timed(result, "up_s"):
+        with timed(result, "up_s"):
             _raw_upload(spec["art"], src, prefix)
         result["up_requests"] = journal.take()
         rels = sorted(str(p.relative_to(src).as_posix()) for p in src.rglob("*") if p.is_file())
-        with _timed(result, "down_s"):
+        with timed(result, "down_s"):
             _raw_download(spec["art"], rels, prefix, dst)
         result["down_requests"] = journal.take()
         got = dst / prefix
     else:
         repo = make_repo(spec)
         journal.clear()
-        with _timed(result, "up_s"), _stdout_to_stderr():
+        with timed(result, "up_s"), _stdout_to_stderr():
             repo.log_artifacts(str(src), prefix)
         result["up_requests"] = journal.take()
         if "down" not in phases:
             return result
-        with _timed(result, "down_s"):
+        with timed(result, "down_s"):
             got = Path(_download(repo, contender, prefix, str(dst)))
         result["down_requests"] = journal.take()
     files, size = _count_files(got)
@@ -307,14 +285,14 @@ def action_big_up(spec: Spec) -> Result:
     result: Result = {"bytes": src.stat().st_size}
     if spec["contender"] == "copy":
         result["rss_before_kib"] = _proc_status_kib("VmRSS")
-        with _timed(result, "seconds"):
+        with timed(result, "seconds"):
             shutil.copyfile(src, Path(spec["dst"]) / "store.bin")
     else:
         repo = make_repo(spec)
         result["rss_before_kib"] = _proc_status_kib("VmRSS")
         journal = Journal(spec.get("art"))
         journal.clear()
-        with _timed(result, "seconds"), _stdout_to_stderr():
+        with timed(result, "seconds"), _stdout_to_stderr():
             repo.log_artifact(str(src), spec["prefix"])
         result["requests"] = journal.take()
     result["hwm_kib"] = _proc_status_kib("VmHWM")
@@ -329,7 +307,7 @@ def action_big_down(spec: Spec) -> Result:
     result: Result = {"bytes": expected}
     if spec["contender"] == "copy":
         result["rss_before_kib"] = _proc_status_kib("VmRSS")
-        with _timed(result, "seconds"):
+        with timed(result, "seconds"):
             shutil.copyfile(Path(spec["src"]), dst / "copy.bin")
         got = dst / "copy.bin"
     else:
@@ -338,7 +316,7 @@ def action_big_down(spec: Spec) -> Result:
         journal = Journal(spec.get("art"))
         journal.clear()
         remote = f"{spec['prefix']}/{spec['name']}"
-        with _timed(result, "seconds"):
+        with timed(result, "seconds"):
             got = Path(_download(repo, spec["contender"], remote, str(dst)))
         result["requests"] = journal.take()
     result["hwm_kib"] = _proc_status_kib("VmHWM")
@@ -355,18 +333,18 @@ def action_listing(spec: Spec) -> Result:
     journal = Journal(spec.get("art"))
     result: Result = {}
     journal.clear()
-    with _timed(result, "list_s"), _stdout_to_stderr():
+    with timed(result, "list_s"), _stdout_to_stderr():
         top = repo.list_artifacts(prefix)
     result["list_entries"] = len(top)
     result["list_requests"] = journal.take()
-    with _timed(result, "walk_s"), _stdout_to_stderr():
+    with timed(result, "walk_s"), _stdout_to_stderr():
         walked = [fi for fi in repo._iter_artifacts_recursive(prefix) if not fi.is_dir]
     result["walk_files"] = len(walked)
     result["walk_requests"] = journal.take()
     if spec.get("download"):
         dst = Path(spec["dst"])
         dst.mkdir(parents=True, exist_ok=True)
-        with _timed(result, "down_s"):
+        with timed(result, "down_s"):
             got = Path(_download(repo, contender, prefix, str(dst)))
         result["down_requests"] = journal.take()
         result["down_files"] = _count_files(got)[0]
@@ -374,74 +352,6 @@ def action_listing(spec: Spec) -> Result:
 
 
 #: Files per archive when seeding the emulator (the plugin's own bound per archive).
-SEED_ARCHIVE_FILES = 1000
-
-
-def _tar_of(files: list[tuple[str, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, content in files:
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
-
-
-def _seed_artifactory(art: Spec, prefix: str, files: Iterator[tuple[str, bytes]]) -> int:
-    """PUT the files as tar archives that the emulator explodes under ``bench/prefix``."""
-    base = f"{art['url']}/{art['repo']}/bench/{prefix}"
-    local = threading.local()
-
-    def put(index: int, data: bytes) -> None:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = raw_session(art["token"])
-        resp = session.put(
-            f"{base}/.bench-seed-{index}.tar",
-            data=data,
-            headers={"X-Explode-Archive-Atomic": "true"},
-            timeout=600,
-        )
-        resp.raise_for_status()
-
-    archives = 0
-    with ThreadPoolExecutor(4) as pool:
-        pending: list[Future[None]] = []
-        while chunk := list(islice(files, SEED_ARCHIVE_FILES)):
-            pending.append(pool.submit(put, archives, _tar_of(chunk)))
-            archives += 1
-            while len(pending) >= 8:  # bounded memory: a few archives in flight
-                pending.pop(0).result()
-        for future in pending:
-            future.result()
-    return archives
-
-
-def action_seed(spec: Spec) -> Result:
-    """Store a generated tree (:func:`bench.trees.tree_files`) quickly; setup, not measured.
-
-    On the emulator: tar archives it explodes (deploy from archive); on moto: one
-    ``put_object`` per file on a few threads.
-    """
-    prefix = spec["prefix"]
-    files = tree_files(TreeSpec(**spec["tree"]), seed=int(spec.get("seed", 0)))
-    result: Result = {}
-    with _timed(result, "seconds"):
-        if spec["contender"] == "s3":
-            client = boto_client(spec["s3"]["endpoint"])
-            ensure_bucket(spec["s3"]["endpoint"])
-
-            def put(item: tuple[str, bytes]) -> None:
-                rel, content = item
-                client.put_object(Bucket=S3_BUCKET, Key=f"bench/{prefix}/{rel}", Body=content)
-
-            with ThreadPoolExecutor(RAW_THREADS) as pool:
-                list(pool.map(put, files))
-        else:
-            result["archives"] = _seed_artifactory(spec["art"], prefix, files)
-    return result
-
-
 def action_scale(spec: Spec) -> Result:
     """W7: deep listing, download planning and walk of a big tree (nothing downloaded).
 
@@ -459,58 +369,21 @@ def action_scale(spec: Spec) -> Result:
     result: Result = {"rss_before_kib": _proc_status_kib("VmRSS")}
     folder = f"bench/{prefix}"
     journal.clear()
-    with _timed(result, "list_s"):
+    with timed(result, "list_s"):
         entries = listing.list_tree(repo.client, spec["art"]["repo"], folder) or []
     result["list_requests"] = journal.take()
     result["listed"] = sum(1 for e in entries if not e.is_folder)
-    with _timed(result, "plan_s"):
+    with timed(result, "plan_s"):
         parts = plan_folder_archives(folder, entries, repo._config, available=True)
     result["plan_requests"] = journal.take()
     result["plan_archives"] = len(parts)
     result["plan_archived_files"] = sum(len(p.targets) for p in parts)
     del entries, parts
-    with _timed(result, "walk_s"):
+    with timed(result, "walk_s"):
         walked = [fi for fi in repo._iter_artifacts_recursive(prefix) if not fi.is_dir]
     result["walk_requests"] = journal.take()
     result["walk_files"] = len(walked)
     result["hwm_kib"] = _proc_status_kib("VmHWM")
-    return result
-
-
-def action_reset(spec: Spec) -> Result:
-    """CI: what the ``fake_artifactory`` pytest fixture's reset costs a test.
-
-    Runs the emulator as the fixture does (a :class:`ThreadedServer` in this process, the
-    fixture's default settings) and times the fixture's per-test work (its handle and
-    ``reset()``): on an empty store, and after writing ``files`` files of each size in
-    ``sizes`` (4 KiB is stored inside SQLite, larger files get a blob file each).
-    """
-    from fake_artifactory.server import ThreadedServer
-    from fake_artifactory.testing.pytest_plugin import default_config, fixture_handle
-
-    files, rounds = int(spec["files"]), int(spec.get("rounds", 3))
-    config = default_config()
-    result: Result = {"files": files}
-    with ThreadedServer(config) as server:
-
-        def fixture_reset_ms() -> float:
-            start = time.perf_counter()
-            fixture_handle(server, config).reset()
-            return (time.perf_counter() - start) * 1000
-
-        handle = fixture_handle(server, config)
-        session = raw_session(handle.token)
-        fixture_reset_ms()  # warm-up: first connection, first statements
-        result["empty_ms"] = statistics.median([fixture_reset_ms() for _ in range(rounds * 10)])
-        for size in spec["sizes"]:
-            taken = []
-            for r in range(rounds):
-                for i in range(files):
-                    body = os.urandom(size)
-                    url = f"{handle.url}/{handle.repo}/ci/r{r}/d{i % 20:02d}/f{i:05d}.bin"
-                    session.put(url, data=body, timeout=60).raise_for_status()
-                taken.append(fixture_reset_ms())
-            result[f"after_{size}_ms"] = statistics.median(taken)
     return result
 
 

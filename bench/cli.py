@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.chart import write_chart
+from bench.plan import FULL, QUICK, Record, Sizes
 from bench.report import render_markdown, write_report
 from bench.results import Results
 from bench.venv import REPO_ROOT, ensure_competitor_venv, ensure_skinny_venv
-from bench.workloads import ALL_WORKLOADS, FULL, QUICK, Record, Runner, Sizes
+from bench.workloads import ALL_WORKLOADS, Runner
 
 __all__ = ["build_parser", "machine_info", "main"]
 

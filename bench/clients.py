@@ -1,17 +1,22 @@
 """What the benchmark's child modules share: spec types, the skip signal, HTTP and S3 clients.
 
-Runs inside a child process (:mod:`bench.child`, :mod:`bench.rps`), with the interpreter of
-the environment that has the contender installed.
+Runs inside a child process (:mod:`bench.child`, :mod:`bench.rps`, :mod:`bench.seed`), with
+the interpreter of the environment that has the contender installed.
 """
 
 from __future__ import annotations
 
 import os
+import resource
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
 
 __all__ = [
+    "RAW_THREADS",
     "S3_BUCKET",
     "Result",
     "Skip",
@@ -20,12 +25,15 @@ __all__ = [
     "ensure_bucket",
     "raw_session",
     "s3_env",
+    "timed",
 ]
 
 Spec = dict[str, Any]
 Result = dict[str, Any]
 
 S3_BUCKET = "bench-bucket"
+#: Threads of the raw baselines and of seeding.
+RAW_THREADS = 8
 
 
 class Skip(Exception):
@@ -63,3 +71,19 @@ def ensure_bucket(endpoint: str) -> None:
     names = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     if S3_BUCKET not in names:
         client.create_bucket(Bucket=S3_BUCKET)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextmanager
+def timed(result: Result, key: str) -> Iterator[None]:
+    """Record the block's wall time as ``key`` and this process's CPU time as ``cpu_<key>``."""
+    cpu = cpu_seconds()
+    start = time.perf_counter()
+    yield
+    result[key] = time.perf_counter() - start
+    result[f"cpu_{key}"] = cpu_seconds() - cpu

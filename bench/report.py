@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.plan import RESET_SIZES, Sizes
 from bench.results import LABELS, MIB, Results, describe_settings, fmt, ratio
 from bench.targets import scale_growth, scale_total, targets
-from bench.workloads import RESET_SIZES, Sizes
 
 __all__ = ["PREVIOUS_W4_DOWNLOAD", "render_markdown", "write_report"]
 

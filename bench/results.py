@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from bench.workloads import Record
+from bench.plan import Record
 
 __all__ = ["LABELS", "MIB", "Results", "describe_settings", "fmt", "ratio"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from bench.plan import RESET_SIZES, Sizes
 from bench.results import Results, ratio
-from bench.workloads import RESET_SIZES, Sizes
 
 __all__ = [
     "FD",

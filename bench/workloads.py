@@ -21,22 +21,22 @@ import dataclasses
 import json
 import logging
 import os
-import selectors
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.plan import RESET_SIZES, Record, Sizes, hash_seed, rotate
+from bench.processes import make_test, serve_to_ready, wait_with_peak_rss
 from bench.servers import Emulator, MotoServer, start_emulator, start_moto
 from bench.trees import TreeSpec, make_big_file, make_tree
 from bench.venv import REPO_ROOT
 
-__all__ = ["ALL_WORKLOADS", "FULL", "QUICK", "Record", "Runner", "Sizes", "rotate"]
+__all__ = ["ALL_WORKLOADS", "Runner"]
 
 log = logging.getLogger(__name__)
 
@@ -70,113 +70,8 @@ PROFILES: dict[str, tuple[str, ...]] = {
     "folder-download": ("--folder-download",),
     "workers": ("--workers", "2"),
 }
-#: CI: sizes of the files a test writes before the timed reset (inline in SQLite; a file).
-RESET_SIZES = (4096, 128 * 1024)
 #: Contenders that run against the ``folder-download`` profile; all others use ``stock``.
 _FOLDER_DOWNLOAD_CONTENDERS = frozenset({"ours-fd", "ours-perfile-fd"})
-
-
-@dataclass(frozen=True, slots=True)
-class Sizes:
-    """Workload sizes; :data:`FULL` for the report, :data:`QUICK` keeps CI fast."""
-
-    tree: TreeSpec
-    big_bytes: int
-    walk_tree: TreeSpec
-    rps_clients: int
-    rps_count: int
-    rps_size: int
-    #: W7's two scales (the second ten times the first): listing, walk and planning only.
-    scale_trees: tuple[TreeSpec, TreeSpec]
-    #: CI: files a test writes before the reset that is timed (two sizes: inline, blob file).
-    reset_files: int
-    latency_ms: int = 20
-    #: CI: the whole ``make test`` is timed only in a full run (it takes minutes).
-    time_make_test: bool = False
-
-
-FULL = Sizes(
-    tree=TreeSpec(files=2000, folders=60, size=4096),
-    big_bytes=1 << 30,
-    walk_tree=TreeSpec(files=10_000, folders=500, size=1024),
-    rps_clients=8,
-    rps_count=400,
-    rps_size=1024,
-    scale_trees=(
-        TreeSpec(files=10_000, folders=500, size=64),
-        TreeSpec(files=100_000, folders=5_000, size=64),
-    ),
-    reset_files=1000,
-    time_make_test=True,
-)
-QUICK = Sizes(
-    tree=TreeSpec(files=30, folders=6, size=4096),
-    big_bytes=4 << 20,
-    walk_tree=TreeSpec(files=60, folders=10, size=512),
-    rps_clients=8,
-    rps_count=10,
-    rps_size=1024,
-    scale_trees=(
-        TreeSpec(files=200, folders=10, size=64),
-        TreeSpec(files=2000, folders=100, size=64),
-    ),
-    reset_files=100,
-)
-
-
-@dataclass(slots=True)
-class Record:
-    """One child run: which workload, contender and run, and what it reported."""
-
-    workload: str
-    contender: str
-    run: int
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-def hash_seed(run: int, contender: str) -> int:
-    """A stable seed per (run, contender) (``hash()`` of a str changes per process)."""
-    return run * 1000 + sum(ord(ch) * (i + 1) for i, ch in enumerate(contender))
-
-
-def rotate(items: Sequence[str], run: int) -> list[str]:
-    """Return ``items`` rotated left by ``run`` (alternates who goes first)."""
-    if not items:
-        return []
-    k = run % len(items)
-    return list(items[k:]) + list(items[:k])
-
-
-def _read_hwm_kib(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def _wait_with_peak_rss(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, int]:
-    """Wait for ``proc``; return (exit status, its peak RSS in KiB).
-
-    The peak is the child's own ``VmHWM``, sampled every 20 ms until it exits (the value
-    only grows). ``wait4``'s ``ru_maxrss`` would be wrong here: a forked child inherits
-    the harness's own high-water mark from before its ``exec``.
-    """
-    deadline = time.monotonic() + timeout
-    peak = 0
-    while proc.poll() is None:
-        hwm = _read_hwm_kib(proc.pid)
-        if hwm is not None:
-            peak = max(peak, hwm)
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            break
-        time.sleep(0.02)
-    return int(proc.returncode), peak
 
 
 class Runner:
@@ -275,7 +170,7 @@ class Runner:
                 stdout=out,
                 stderr=out,
             )
-            status, peak = _wait_with_peak_rss(proc, _CHILD_TIMEOUT_S)
+            status, peak = wait_with_peak_rss(proc, _CHILD_TIMEOUT_S)
         if not result_file.exists():
             return {"error": f"child exited with status {status} and no result"}
         result: dict[str, Any] = json.loads(result_file.read_text())
@@ -463,7 +358,7 @@ class Runner:
         ):
             start = time.perf_counter()
             proc = subprocess.Popen([curl, "-sS", "-f", *auth, *args, url])
-            status, peak = _wait_with_peak_rss(proc, _CHILD_TIMEOUT_S)
+            status, peak = wait_with_peak_rss(proc, _CHILD_TIMEOUT_S)
             data[f"{phase}_seconds"] = time.perf_counter() - start
             data[f"{phase}_peak_rss_kib"] = peak
             if status != 0:
@@ -557,51 +452,15 @@ class Runner:
             )
             self.record("W6", target, run, self.child(target, spec), self._emu(target))
 
-    def _serve_to_ready(self) -> dict[str, Any]:
-        """Seconds from starting ``fake-artifactory serve`` to its READY line."""
-        script = Path(sys.executable).parent / "fake-artifactory"
-        cmd = [str(script)] if script.exists() else [sys.executable, "-m", "fake_artifactory"]
-        cmd += ["serve", "--port", "0"]
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert proc.stdout is not None
-        line = ""
-        try:
-            with selectors.DefaultSelector() as sel:
-                sel.register(proc.stdout, selectors.EVENT_READ)
-                if sel.select(timeout=60):
-                    line = proc.stdout.readline()
-            seconds = time.perf_counter() - start
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            proc.stdout.close()
-        if not line.startswith("READY "):
-            return {"error": f"no READY line (got {line[:80]!r})"}
-        return {"ready_s": seconds, "command": " ".join(["fake-artifactory", *cmd[-3:]])}
-
-    def _make_test(self) -> dict[str, Any]:
-        """Seconds of the whole ``make test`` of this checkout (lint, types, tests,
-        conformance), and whether it passed."""
-        start = time.perf_counter()
-        with (self.logs / "make-test.log").open("wb") as out:
-            status = subprocess.run(
-                ["make", "test"], cwd=REPO_ROOT, stdout=out, stderr=out, check=False
-            ).returncode
-        data: dict[str, Any] = {"make_test_s": time.perf_counter() - start, "status": status}
-        if status != 0:
-            data["error"] = f"make test exited with status {status} (see {out.name})"
-        return data
-
     def run_ci(self) -> None:
         """CI: the emulator's start-up, the pytest fixture's per-test reset and (full runs
         only) the whole ``make test``."""
         for run in range(self.runs):
-            self.record("CI", "serve", run, self._serve_to_ready(), settings=())
+            self.record("CI", "serve", run, serve_to_ready(), settings=())
             spec = dict(action="reset", files=self.sizes.reset_files, sizes=list(RESET_SIZES))
             self.record("CI", "fixture", run, self.child("requests", spec), settings=())
         if self.sizes.time_make_test:
-            self.record("CI", "make-test", 0, self._make_test())
+            self.record("CI", "make-test", 0, make_test(self.logs / "make-test.log"))
 
     def run(self, workloads: set[str]) -> None:
         """Run the selected workloads in order."""

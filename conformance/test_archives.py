@@ -21,10 +21,10 @@ import pytest
 from conformance.archives import build_archive, parent_folders, read_archive
 from conformance.checks import deploy_tree, walk
 from conformance.client import RestClient, error_envelope
+from conformance.fixtures import Observe
 from conformance.folder_download import FolderDownload, folder_archive
 from conformance.model import checksums
 from conformance.paths import join
-from conformance.plugin import Observe
 
 EXPLODE_ATOMIC = {"X-Explode-Archive-Atomic": "true"}
 EXPLODE_PLAIN = {"X-Explode-Archive": "true"}

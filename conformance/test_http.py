@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from conformance.checks import deploy_tree
 from conformance.client import RestClient, error_envelope
+from conformance.fixtures import Observe
 from conformance.model import checksums
 from conformance.paths import join
-from conformance.plugin import Observe
 from conformance.targets import Workspace
 
 ITEM_CREATED = "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json"

@@ -17,9 +17,12 @@ import weakref
 
 from jfrog_mlflow.client import ArtifactoryClient
 from jfrog_mlflow.models import parse_virtual_members
+from jfrog_mlflow.properties import owner_folder
 from jfrog_mlflow.urls import build_repo_config_url
 
-__all__ = ["delete_tree", "virtual_members"]
+__all__ = ["delete_tree", "virtual_members", "whole_folder"]
+
+_ARTIFACTS = "artifacts"
 
 _LEARNT: weakref.WeakKeyDictionary[ArtifactoryClient, dict[str, tuple[str, ...]]] = (
     weakref.WeakKeyDictionary()
@@ -36,6 +39,21 @@ def delete_tree(client: ArtifactoryClient, repo: str, path: str) -> bool:
     for member in virtual_members(client, repo):
         deleted = client.delete(member, path) or deleted
     return deleted
+
+
+def whole_folder(client: ArtifactoryClient, repo: str, target: str) -> str:
+    """What deleting ``target`` should delete: its run or logged-model folder when
+    ``target`` is that folder's ``artifacts`` folder and the only thing in it (so
+    ``mlflow gc`` leaves no empty ``<run_id>/``); else ``target`` itself."""
+    owner = owner_folder(target)
+    if owner is None:
+        return target
+    info = client.stat(repo, owner)
+    if info is None or not info.is_folder:
+        return target
+    if all(child.path == _ARTIFACTS for child in info.children):
+        return owner
+    return target
 
 
 def virtual_members(client: ArtifactoryClient, repo: str) -> list[str]:

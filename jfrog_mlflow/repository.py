@@ -49,7 +49,7 @@ from jfrog_mlflow import deletion, diagnose, download, errors, listing, upload
 from jfrog_mlflow.client import ArtifactoryClient, shared_client
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.models import ListEntry
-from jfrog_mlflow.properties import owner_folder
+from jfrog_mlflow.progress import PROGRESS_CHUNK, ByteProgress
 from jfrog_mlflow.tree_download import TreeDownloads, fetch_folder_archive, retry_failed
 from jfrog_mlflow.tree_upload import TreeUpload
 from jfrog_mlflow.uri import ArtifactoryLocation, check_host_allowed, parse_artifact_uri
@@ -60,9 +60,6 @@ __all__ = ["ArtifactoryArtifactRepository", "to_mlflow_exception"]
 _logger = logging.getLogger(__name__)
 
 _STREAM_CHUNK = 1024 * 1024
-#: Bytes per step of a byte progress bar.
-_PROGRESS_CHUNK = 1024 * 1024
-_ARTIFACTS = "artifacts"
 
 # Typed aliases for untyped MLflow helpers.
 _verify_artifact_path: Callable[[str | None], None] = verify_artifact_path
@@ -124,35 +121,10 @@ def _ambiguous(exc: errors.ArtifactoryError) -> bool:
     )
 
 
-class _ByteBar:
-    """MLflow's ``ArtifactProgressBar.chunks`` fed with byte counts.
-
-    The bar advances one chunk per ``update()``; it appears only for files MLflow deems
-    big enough, and only when ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` allows.
-    """
-
-    def __init__(self, desc: str) -> None:
-        self._desc = desc
-        self._bar: Any = None
-        self._chunks = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            self._bar = _progress_chunks(total, self._desc, _PROGRESS_CHUNK)
-        # whole chunks so far; the last, partial one once everything is there
-        target = -(-done // _PROGRESS_CHUNK) if done >= total else done // _PROGRESS_CHUNK
-        while self._chunks < target:
-            self._bar.update()
-            self._chunks += 1
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-
-
 @contextmanager
 def _byte_progress(desc: str) -> Iterator[Callable[[int, int], None]]:
-    bar = _ByteBar(desc)
+    """A byte-progress callback drawing MLflow's ``ArtifactProgressBar.chunks``."""
+    bar = ByteProgress(lambda total: _progress_chunks(total, desc, PROGRESS_CHUNK))
     try:
         yield bar
     finally:
@@ -444,24 +416,11 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             )
             return
         with self._calls():
-            target = self._whole_folder(target)
+            target = deletion.whole_folder(self._client, self._location.repo, target)
             deleted = deletion.delete_tree(self._client, self._location.repo, target)
         if not deleted:
             _logger.debug("nothing to delete at '%s'", target)
             self._nothing_there()
-
-    def _whole_folder(self, target: str) -> str:
-        """``target``'s run or logged-model folder when ``target`` is its ``artifacts``
-        folder and the only thing in it; else ``target``."""
-        owner = owner_folder(target)
-        if owner is None:
-            return target
-        info = self._client.stat(self._location.repo, owner)
-        if info is None or not info.is_folder:
-            return target
-        if all(child.path == _ARTIFACTS for child in info.children):
-            return owner
-        return target
 
 
 def _register_with_mlflow() -> None:

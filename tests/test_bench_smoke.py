@@ -19,11 +19,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # bench/ is a tool folder, not an installed package
     sys.path.insert(0, str(REPO))
 
+from bench.plan import QUICK, Record, rotate  # noqa: E402
 from bench.report import render_markdown  # noqa: E402
 from bench.results import Results, describe_settings  # noqa: E402
 from bench.targets import targets  # noqa: E402
 from bench.trees import TreeSpec, folder_names, make_tree, tree_files  # noqa: E402
-from bench.workloads import QUICK, Record, Runner, rotate  # noqa: E402
+from bench.workloads import Runner  # noqa: E402
 
 
 def test_folder_names_are_unique_nested_and_counted():
