@@ -90,9 +90,12 @@ def _json_error(status: int, message: str) -> tuple[Response, int]:
 
 @bp.get("/_fake/health")
 def health() -> Response:
-    """Liveness plus a few facts about this instance."""
+    """Liveness plus a few facts about this instance; with a control token, a caller
+    without it learns only that the emulator is alive (the facts name its repositories)."""
     emu = current_emulator()
     cfg = emu.config
+    if cfg.control_token is not None and not may_control(request.headers, cfg, emu.directory):
+        return jsonify({"status": "ok"})
     return jsonify(
         {
             "status": "ok",

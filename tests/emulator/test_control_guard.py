@@ -224,10 +224,14 @@ def test_admin_credentials_open_the_control_plane(guarded: ThreadedServer, who: 
 def test_health_stays_open_and_unknown_control_paths_reveal_nothing(
     guarded: ThreadedServer,
 ) -> None:
-    """Liveness probes need no secret: GET and HEAD of /_fake/health answer 200. What is
-    not a control-plane operation is the plain 404 any unknown path gets."""
+    """Liveness probes need no secret: GET and HEAD of /_fake/health answer 200, telling
+    a caller without the token nothing but that (the token holder also gets the version,
+    edition and repository keys). What is not a control-plane operation is the plain 404
+    any unknown path gets."""
     root = guarded.root_url
-    assert requests.get(root + "/_fake/health", timeout=TIMEOUT).json()["status"] == "ok"
+    assert requests.get(root + "/_fake/health", timeout=TIMEOUT).json() == {"status": "ok"}
+    facts = requests.get(root + "/_fake/health", headers=GUARD, timeout=TIMEOUT).json()
+    assert facts["status"] == "ok" and REPO in facts["repos"]
     assert requests.head(root + "/_fake/health", timeout=TIMEOUT).status_code == 200
     for method, path in [("POST", "/_fake/health"), ("PUT", "/_fake/state"), ("GET", "/_fake/")]:
         resp = requests.request(method, root + path, timeout=TIMEOUT)
