@@ -49,7 +49,7 @@ from jfrog_mlflow import deletion, diagnose, download, errors, listing, upload
 from jfrog_mlflow.client import ArtifactoryClient, shared_client
 from jfrog_mlflow.config import PluginConfig
 from jfrog_mlflow.models import ListEntry
-from jfrog_mlflow.progress import PROGRESS_CHUNK, ByteProgress
+from jfrog_mlflow.progress import PROGRESS_CHUNK, ByteProgress, FileCount
 from jfrog_mlflow.tree_download import TreeDownloads, fetch_folder_archive, retry_failed
 from jfrog_mlflow.tree_upload import TreeUpload
 from jfrog_mlflow.uri import ArtifactoryLocation, check_host_allowed, parse_artifact_uri
@@ -235,7 +235,7 @@ class ArtifactoryArtifactRepository(ArtifactRepository, StreamUploadMixin):
             uploader.run(
                 local_dir,
                 artifact_path,
-                lambda total: _progress_files(desc="Uploading artifacts", total=total),
+                lambda total: FileCount(_progress_files(desc="Uploading artifacts", total=total)),
             )
 
     def log_artifact_from_stream(

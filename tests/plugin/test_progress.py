@@ -58,3 +58,26 @@ def test_big_single_file_transfers_show_byte_progress_unless_turned_off(
     for bar in (up, down):
         assert bar, "no progress bar was drawn"
         assert "3.01M/3.01M" in bar[-1] and "100%" in bar[-1], bar[-1]
+
+
+def test_a_tree_upload_counts_every_file_without_redrawing_once_per_file(
+    make_repo: Any,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The files bar of ``log_artifacts`` ends at N/N, redrawn at tqdm's pace (at most
+    every 0.1 s) rather than after every file as MLflow's ``update()`` does."""
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")
+    files = 300
+    src = tmp_path / "tree"
+    for i in range(files):
+        path = src / f"d{i % 7}" / f"f{i:03d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(i))
+    repo = make_repo("artifactory://progress/tree")
+    repo.log_artifacts(str(src))
+    states = _bars(capfd.readouterr().err, "Uploading artifacts")
+    assert states and f"{files}/{files}" in states[-1] and "100%" in states[-1], states[-1:]
+    assert len(states) < files // 2, f"{len(states)} redraws for {files} files"
+    assert len(repo.list_artifacts("d0")) == len(range(0, files, 7))
