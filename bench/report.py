@@ -124,8 +124,9 @@ def _cpu_section(res: Results, n_files: int) -> list[str]:
         "User + system CPU time of the client process during the transfer, all its threads "
         "(`getrusage`), divided by the files; MLflow's own per-file loop is included for "
         "the MLflow plugins, and so are MLflow's progress bars where `tqdm` is installed "
-        "(MLflow redraws them after every file; the row without them shows what they "
-        "cost). The server's CPU is not counted: on a real deployment it is another machine."
+        "(MLflow's download bar is redrawn after every file; our upload bar at tqdm's "
+        "pace; the row without bars shows what they cost). The server's CPU is not "
+        "counted: on a real deployment it is another machine."
     )
     return ["### Client CPU per file (W1 upload, W2 download)", "", *_table(head, rows), note, ""]
 
