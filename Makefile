@@ -34,7 +34,7 @@ demo: $(STAMP)
 	$(BIN)/python -m demo
 
 # Every transfer combination under the fault mix with 20 fault sequences each (make test
-# runs one sequence per combination); about half an hour on two cores.
+# runs one sequence per combination); about six minutes on two cores (docs/reliability.md).
 test-faults: $(STAMP)
 	$(BIN)/pytest tests/reliability/test_fault_sweep.py -m 'fault_sweep or not fault_sweep' -n 2 $(PYTEST_ARGS)
 
