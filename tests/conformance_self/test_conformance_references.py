@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import subprocess
@@ -11,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conformance_self_support import suite_checks
 
-import conformance
 from conformance.references import CHECKS, MLFLOW_DOC, REST_DOC, SECTIONS, describe
 from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.server import ThreadedServer
@@ -20,20 +19,6 @@ from fake_artifactory.server import ThreadedServer
 TOKEN = "references-self-test-token-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_DIR = ROOT.parent / "shared" / "reference"
-
-
-def suite_checks() -> set[str]:
-    """Names of the test functions of ``conformance/test_*.py`` (parsed, not imported: the
-    modules use the suite's markers, registered only when its plugin is loaded)."""
-    names = set()
-    for path in Path(conformance.__file__).parent.glob("test_*.py"):
-        tree = ast.parse(path.read_text("utf-8"))
-        names |= {
-            node.name
-            for node in tree.body
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
-        }
-    return names
 
 
 def test_a_reference_leads_with_the_jfrog_page_and_names_no_outside_document() -> None:

@@ -3,7 +3,6 @@ and ``--fidelity-report`` against a separately started emulator shows full agree
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import subprocess
@@ -13,8 +12,8 @@ from typing import Any
 
 import pytest
 import requests
+from conformance_self_support import suite_checks
 
-import conformance
 from conformance.fidelity import ABSENT, PROBES, Answer, build_report, differences
 from fake_artifactory.testing import start_process
 
@@ -74,14 +73,7 @@ def test_every_medium_or_low_row_has_probes_and_every_probe_a_row() -> None:
 
 
 def test_every_probe_is_one_check_of_the_suite() -> None:
-    checks = set()
-    for path in Path(conformance.__file__).parent.glob("test_fidelity*.py"):
-        tree = ast.parse(path.read_text("utf-8"))
-        checks |= {
-            n.name
-            for n in tree.body
-            if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
-        }
+    checks = suite_checks("test_fidelity*.py")
     expected = {"test_fidelity_" + key.replace("-", "_") for key in PROBES}
     assert sorted(checks ^ expected) == []
 

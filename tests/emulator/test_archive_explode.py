@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
@@ -265,14 +266,10 @@ def test_oss_refuses_explode_and_folder_download(make_server):
 
 
 def test_explode_of_a_tar_bz2(fake_artifactory, session):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:bz2", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in TREE.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
     resp = session.put(
-        f"{fake_artifactory.url}/{REPO}/b/bundle.tar.bz2", data=buf.getvalue(), headers=EXPLODE
+        f"{fake_artifactory.url}/{REPO}/b/bundle.tar.bz2",
+        data=bz2.compress(make_tar(TREE)),
+        headers=EXPLODE,
     )
     assert resp.status_code == 200, resp.text
     assert_tree(session, fake_artifactory.url, TREE, prefix="b/")
