@@ -48,9 +48,10 @@ def list_all() -> Response:
 def get(key: str) -> Response:
     """``GET /access/api/v1/projects/{key}``."""
     _admin()
-    found = _projects().get(unquote(key))
+    key = unquote(key)
+    found = _projects().get(key)
     if found is None:
-        raise _missing(unquote(key))
+        raise _missing(key)
     return access.json_answer(found)
 
 
