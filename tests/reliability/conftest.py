@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile_support import Hostile, hostile_emulator
 from reliability_support import (
     API_KEY,
     PASSWORD,
@@ -79,3 +80,10 @@ def configure_plugin(monkeypatch: pytest.MonkeyPatch) -> ConfigurePlugin:
         return repo_for
 
     return configure
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
+    """The hostile-input tests' emulator, one per module (see :mod:`hostile_support`)."""
+    with hostile_emulator(tmp_path_factory.mktemp("hostile")) as h:
+        yield h
