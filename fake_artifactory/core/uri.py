@@ -25,6 +25,7 @@ __all__ = [
     "InvalidRawPath",
     "RepoRequest",
     "base_url",
+    "decode_key",
     "decode_path",
     "download_url",
     "header_url",
@@ -166,6 +167,21 @@ def decode_path(raw: str) -> str:
         return unquote(raw.replace("+", "%2B"), errors="strict")
     except UnicodeDecodeError:
         raise InvalidRawPath(f"Invalid path. '{raw}' is not valid UTF-8 once decoded") from None
+
+
+def decode_key(raw: str, *, plus_is_space: bool = False) -> str:
+    """Percent-decode a key captured from an API path: a repository key, project key,
+    token id or security entity name (not an item path: :func:`decode_path`).
+
+    Lenient, unlike :func:`decode_path`: a malformed escape stays as written and
+    invalid UTF-8 becomes U+FFFD, so the resource answers for a key that does not exist
+    (how a real server treats such keys is not verified).  ``plus_is_space``: a literal
+    ``+`` stands for a space (the security API's default
+    ``security.api.plus.insteadof.space``), while ``%2B`` is still a plus.
+    """
+    if plus_is_space:
+        raw = raw.replace("+", " ")
+    return unquote(raw)
 
 
 #: Paths made of names of letters, digits, ``_``, ``-`` and ``.`` that do not start with

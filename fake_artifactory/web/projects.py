@@ -8,12 +8,12 @@ Projects are stored with the users and groups (they persist and go into snapshot
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from flask import Response
 
 from fake_artifactory.core import projects
 from fake_artifactory.core.security import PROJECT, Change, SecurityState
+from fake_artifactory.core.uri import decode_key
 from fake_artifactory.web import access
 from fake_artifactory.web.context import json_body
 from fake_artifactory.web.emulator import current_emulator
@@ -48,7 +48,7 @@ def list_all() -> Response:
 def get(key: str) -> Response:
     """``GET /access/api/v1/projects/{key}``."""
     _admin()
-    key = unquote(key)
+    key = decode_key(key)
     found = _projects().get(key)
     if found is None:
         raise _missing(key)
@@ -91,14 +91,14 @@ def create() -> Response:
 def update(key: str) -> Response:
     """``PUT /access/api/v1/projects/{key}`` -> 200 with the project."""
     _admin()
-    return access.json_answer(_save(unquote(key), json_body(), create=False))
+    return access.json_answer(_save(decode_key(key), json_body(), create=False))
 
 
 @access.refusals_answered
 def delete(key: str) -> Response:
     """``DELETE /access/api/v1/projects/{key}`` -> 204."""
     _admin()
-    key = unquote(key)
+    key = decode_key(key)
 
     def plan(state: SecurityState) -> list[Change]:
         if key not in state.projects:

@@ -5,14 +5,13 @@ The configuration rules and wire format are in :mod:`fake_artifactory.core.repoc
 
 from __future__ import annotations
 
-from urllib.parse import unquote
-
 from flask import Response, request
 
 from fake_artifactory.core import repoconfig, serializers
 from fake_artifactory.core.auth import Principal, require
 from fake_artifactory.core.errors import HttpError
 from fake_artifactory.core.records import RepoRecord
+from fake_artifactory.core.uri import decode_key
 from fake_artifactory.web.context import (
     base_url,
     json_body,
@@ -25,7 +24,7 @@ from fake_artifactory.web.emulator import current_emulator
 
 
 def _key(raw: str) -> str:
-    return unquote(raw.strip("/"))
+    return decode_key(raw.strip("/"))
 
 
 def _visible(repo: RepoRecord, who: Principal) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TypeVar
-from urllib.parse import unquote
 
 from flask import Response
 
@@ -30,6 +29,7 @@ from fake_artifactory.core.security import (
     SecurityState,
     UserRecord,
 )
+from fake_artifactory.core.uri import decode_key
 from fake_artifactory.web.context import (
     base_url,
     flag,
@@ -46,7 +46,7 @@ _T = TypeVar("_T")
 def entity_name(raw: str) -> str:
     """A name in a security URL: percent-decoded, ``+`` standing for a space (Artifactory's
     default ``security.api.plus.insteadof.space``)."""
-    return unquote(raw.replace("+", " "))
+    return decode_key(raw, plus_is_space=True)
 
 
 def security_admin() -> Principal:

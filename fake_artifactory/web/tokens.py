@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import unquote
 
 from flask import Response, request
 
 from fake_artifactory.core import tokens
 from fake_artifactory.core.auth import Principal
 from fake_artifactory.core.records import TokenRecord
+from fake_artifactory.core.uri import decode_key
 from fake_artifactory.web import access
 from fake_artifactory.web.emulator import current_emulator
 
@@ -109,7 +109,7 @@ def revoke_by_id(token_id: str) -> Response:
     who = access.caller()
     if isinstance(who, Response):
         return who
-    token_id = unquote(token_id)
+    token_id = decode_key(token_id)
     if token_id == "revoke":
         return revoke_by_token()
     return _revoke(current_emulator().store.find_token(token_id=token_id), who)

@@ -9,12 +9,26 @@ from hypothesis import strategies as st
 from fake_artifactory.core.properties import validate_property_key
 from fake_artifactory.core.uri import (
     InvalidRawPath,
+    decode_key,
     parse_matrix,
     parse_repo_request,
     quote_path,
     split_context,
     validate_path,
 )
+
+
+def test_api_keys_decode_leniently_and_plus_is_a_space_only_where_asked():
+    assert decode_key("my%20repo") == "my repo"
+    assert decode_key("caf%C3%A9") == "café"
+    assert decode_key("a+b") == "a+b"
+    assert decode_key("a+b", plus_is_space=True) == "a b"
+    assert decode_key("a%2Bb", plus_is_space=True) == "a+b"
+    # Unlike item paths, a malformed key is not refused: it names nothing.
+    assert decode_key("bad%zz") == "bad%zz"
+    assert decode_key("%ff") == "\ufffd"
+    with pytest.raises(InvalidRawPath):
+        parse_repo_request("/r/bad%zz")
 
 
 def test_split_context():
