@@ -3,10 +3,8 @@
 Requests go over raw sockets so that nothing (requests, urllib3) normalises dot
 segments or re-encodes the path on the way.  Each hostile test module gets its own
 emulator (the ``hostile`` fixture in conftest.py) with a bystander client reading a known
-file throughout, and ends every test with :func:`assert_contained`:
-
-Requests go over raw sockets so that nothing (requests, urllib3) normalises dot
-segments or re-encodes the path on the way.  Every test checks the same invariants:
+file throughout.  Every test checks the same invariants (the last two in
+:func:`assert_contained`):
 
 * each hostile request gets a 4xx (or, where real Artifactory would serve it, a correct
   answer; never a 5xx, never a success for a traversal);
