@@ -55,6 +55,23 @@ def test_json_body_expiry_and_user_scope(fake_artifactory, repo_url):
     assert resp.status_code == 403
 
 
+def test_json_request_without_a_body_gets_a_default_token_for_the_caller(
+    fake_artifactory, repo_url
+):
+    # How JFrog's mlflow plugin's CI gets its token from a real Artifactory: Basic
+    # admin:password, Content-Type JSON, no body; anything but 200 fails its setup.
+    resp = requests.post(
+        _access(fake_artifactory),
+        headers={"Content-Type": "application/json"},
+        auth=fake_artifactory.auth,
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["scope"] == "applied-permissions/user" and body["expires_in"] == 31536000
+    put = requests.put(f"{repo_url}/tok/d.txt", data=b"d", headers=_bearer(body["access_token"]))
+    assert put.status_code == 201
+
+
 def test_expired_token_is_bad_credentials(fake_artifactory, repo_url):
     body = requests.post(
         _access(fake_artifactory), data={"expires_in": "1"}, auth=fake_artifactory.auth
