@@ -120,6 +120,11 @@ _VIRTUAL_EXTRAS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Package types a real server stores under another name (jfrog-client-go's repository
+#: tests, run against a real server, read "yum" back as "rpm").
+_PACKAGE_TYPE_ALIASES = {"yum": "rpm"}
+
+
 def _bad(message: str) -> HttpError:
     return HttpError(400, message, plain=True)
 
@@ -137,6 +142,9 @@ def config_json(repo: RepoRecord) -> dict[str, Any]:
         body[flag] = package == kind
     if virtual and not body.get("defaultDeploymentRepo"):
         body.pop("defaultDeploymentRepo", None)
+    if "downloadRedirect" in body:
+        # Honoured by Enterprise Plus only, which the emulator never is.
+        body["downloadRedirect"] = False
     body["rclass"] = repo.rclass
     return body
 
@@ -175,7 +183,8 @@ def parse_create(key: str, body: Any) -> RepoRecord:
         raise _bad(f"Invalid repository key: {key}")
     description = body.get("description") or ""
     config = {k: v for k, v in body.items() if k not in OWN_FIELDS}
-    return RepoRecord(key, raw_rclass.lower(), raw_type.lower(), str(description), config)
+    package_type = _PACKAGE_TYPE_ALIASES.get(raw_type.lower(), raw_type.lower())
+    return RepoRecord(key, raw_rclass.lower(), package_type, str(description), config)
 
 
 def parse_update(repo: RepoRecord, body: Any) -> RepoRecord:

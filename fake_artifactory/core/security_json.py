@@ -118,7 +118,9 @@ def user_json(user: UserRecord) -> dict[str, Any]:
     body.update(user.flags)
     if user.groups:
         body["groups"] = list(user.groups)
-    body.update(realm=user.realm, offlineMode=False)
+    # ``shouldInvite`` (invite by email, a create-time choice) reads back false, as
+    # jfrog-client-go's user tests against a real server expect.
+    body.update(realm=user.realm, offlineMode=False, shouldInvite=False)
     return body
 
 
@@ -265,16 +267,33 @@ def target_v2_json(target: PermissionTarget) -> dict[str, Any]:
     def words(mapping: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
         return {who: [word_of(a) for a in acts] for who, acts in mapping.items()}
 
+    # Empty ``users``/``groups`` maps are left out, and a build or release-bundle section
+    # gets the same pattern defaults as ``repo``: jfrog-client-go's permission target
+    # test, run against a real server, reads back exactly that (checked for ``build``).
+    actions: dict[str, Any] = {}
+    if target.users:
+        actions["users"] = words(target.users)
+    if target.groups:
+        actions["groups"] = words(target.groups)
     body: dict[str, Any] = {
         "name": target.name,
         "repo": {
             "include-patterns": list(target.includes),
             "exclude-patterns": list(target.excludes),
             "repositories": list(target.repositories),
-            "actions": {"users": words(target.users), "groups": words(target.groups)},
+            "actions": actions,
         },
     }
-    body.update(target.sections)
+    for key, section in target.sections.items():
+        body[key] = {
+            "include-patterns": section.get("include-patterns") or ["**"],
+            "exclude-patterns": section.get("exclude-patterns") or [],
+            **{
+                k: v
+                for k, v in section.items()
+                if k not in ("include-patterns", "exclude-patterns")
+            },
+        }
     return body
 
 

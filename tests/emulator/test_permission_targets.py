@@ -140,6 +140,46 @@ def test_v1_answers_letters_in_the_order_given(session, base, rita):
     assert {"name": "letters", "uri": f"{base}{V1}/letters"} in session.get(f"{base}{V1}").json()
 
 
+def test_v2_reads_back_as_jfrog_client_go_expects_of_a_real_server(session, base):
+    # jfrog-client-go's permission target test, run against a real Artifactory, compares
+    # the GET with what it sent plus defaults: patterns in the build section too, and
+    # no empty ``users``/``groups`` map (Go would read ``{}`` as a non-nil map).
+    sent = {
+        "name": "gotarget",
+        "repo": {
+            "repositories": ["ANY"],
+            "exclude-patterns": ["dir/*"],
+            "actions": {"users": {"anonymous": ["read"]}},
+        },
+        "build": {
+            "repositories": ["artifactory-build-info"],
+            "actions": {"users": {"anonymous": ["annotate"]}},
+        },
+    }
+    assert session.post(f"{base}{V2}/gotarget", json=sent).status_code in (200, 201)
+    got = session.get(f"{base}{V2}/gotarget").json()
+    assert got == {
+        "name": "gotarget",
+        "repo": {
+            "include-patterns": ["**"],
+            "exclude-patterns": ["dir/*"],
+            "repositories": ["ANY"],
+            "actions": {"users": {"anonymous": ["read"]}},
+        },
+        "build": {
+            "include-patterns": ["**"],
+            "exclude-patterns": [],
+            "repositories": ["artifactory-build-info"],
+            "actions": {"users": {"anonymous": ["annotate"]}},
+        },
+    }
+    sent["repo"] = {**sent["repo"], "repositories": ["ANY REMOTE"], "actions": {}}
+    assert session.put(f"{base}{V2}/gotarget", json=sent).status_code == 200
+    repo = session.get(f"{base}{V2}/gotarget").json()["repo"]
+    assert repo["actions"] == {} and repo["repositories"] == ["ANY REMOTE"]
+    assert session.delete(f"{base}{V2}/gotarget").status_code == 200
+
+
 def test_v1_and_v2_address_the_same_target(session, base, rita):
     _target(
         session,
@@ -154,7 +194,7 @@ def test_v1_and_v2_address_the_same_target(session, base, rita):
             "include-patterns": ["**"],
             "exclude-patterns": [],
             "repositories": [REPO],
-            "actions": {"users": {"rita": ["read", "manage"]}, "groups": {}},
+            "actions": {"users": {"rita": ["read", "manage"]}},
         },
     }
     v2["repo"]["actions"]["users"]["rita"] = ["read", "write"]

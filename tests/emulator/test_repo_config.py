@@ -58,6 +58,18 @@ def test_defaults_depend_on_the_package_type(session, base, package_type, expect
     assert got["description"] == ""
 
 
+def test_a_yum_repository_reads_back_as_rpm_and_download_redirect_stays_off(session, base):
+    # What jfrog-client-go's repository tests read back from a real (not Enterprise
+    # Plus) server: "yum" stored as "rpm"; downloadRedirect false whatever was sent.
+    body = {"rclass": "local", "packageType": "yum", "downloadRedirect": True, "yumRootDepth": 6}
+    assert session.put(f"{base}/api/repositories/yum-local", json=body).status_code == 200
+    got = session.get(f"{base}/api/repositories/yum-local").json()
+    assert got["packageType"] == "rpm" and got["yumRootDepth"] == 6
+    assert got["downloadRedirect"] is False and got["calculateYumMetadata"] is True
+    session.post(f"{base}/api/repositories/yum-local", json={"downloadRedirect": True})
+    assert session.get(f"{base}/api/repositories/yum-local").json()["downloadRedirect"] is False
+
+
 def test_an_update_merges_what_it_sends(session, base):
     session.put(f"{base}/api/repositories/m-local", json={"notes": "a", "description": "d"})
     resp = session.post(f"{base}/api/repositories/m-local", json={"xrayIndex": True})
