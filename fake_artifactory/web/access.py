@@ -22,6 +22,15 @@ def error(status: int, code: str, message: str, **headers: str) -> Response:
     return resp
 
 
+def not_implemented(rest: str) -> Response:
+    """Every other ``/access/api/...`` endpoint or method: 501 in the Access envelope, so
+    that a client cannot read a missing feature as an empty answer (a 404 on project
+    groups reads as "no groups" to jfrog-client-go, for example)."""
+    return error(
+        501, "NOT_IMPLEMENTED", f"fake_artifactory does not implement {request.method} {rest}"
+    )
+
+
 def json_answer(body: Any, status: int = 200) -> Response:
     return Response(serializers.to_json(body), status=status, content_type="application/json")
 

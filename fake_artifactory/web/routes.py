@@ -25,6 +25,7 @@ from fake_artifactory.core.auth import authenticate, require_authenticated
 from fake_artifactory.core.errors import HttpError
 from fake_artifactory.core.uri import raw_path, split_context
 from fake_artifactory.web import (
+    access,
     archives,
     copymove,
     files,
@@ -141,6 +142,7 @@ ACCESS_ROUTES: tuple[Route, ...] = (
     route("GET HEAD", r"/access/api/v1/projects/(?P<key>[^/]+)/*", projects.get),
     route("PUT", r"/access/api/v1/projects/(?P<key>[^/]+)/*", projects.update),
     route("DELETE", r"/access/api/v1/projects/(?P<key>[^/]+)/*", projects.delete),
+    route(ANY, r"(?P<rest>/access/api(?:/.*)?)", access.not_implemented),
 )
 
 

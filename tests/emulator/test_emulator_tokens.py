@@ -72,6 +72,19 @@ def test_json_request_without_a_body_gets_a_default_token_for_the_caller(
     assert put.status_code == 201
 
 
+def test_refresh_and_reference_tokens_are_refused_as_not_implemented(fake_artifactory):
+    # A token lacking what was asked for would be a silent success; 501 says why.
+    url = _access(fake_artifactory)
+    for params, what in [
+        ({"grant_type": "refresh_token", "refresh_token": "made-up"}, "refresh tokens"),
+        ({"include_reference_token": True, "expires_in": 60}, "reference tokens"),
+    ]:
+        resp = requests.post(url, json=params, auth=fake_artifactory.auth)
+        assert resp.status_code == 501, params
+        (error,) = resp.json()["errors"]
+        assert error["code"] == "NOT_IMPLEMENTED" and what in error["message"]
+
+
 def test_expired_token_is_bad_credentials(fake_artifactory, repo_url):
     body = requests.post(
         _access(fake_artifactory), data={"expires_in": "1"}, auth=fake_artifactory.auth

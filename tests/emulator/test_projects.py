@@ -91,3 +91,22 @@ def test_projects_travel_in_snapshots(fake_artifactory, projects, bearer, make_s
     assert requests.post(f"{other.root_url}/_fake/snapshot", data=snapshot).status_code == 200
     got = requests.get(f"{other.root_url}/access/api/v1/projects/snap", auth=("admin", "password"))
     assert got.json()["display_name"] == "S"
+
+
+def test_project_members_groups_and_roles_answer_501_not_404(projects, bearer):
+    """Not emulated, and said so: jfrog-client-go reads a 404 on a project's groups as
+    "no groups", which would hide the missing feature."""
+    body = {"project_key": "t3k3", "display_name": "Three"}
+    assert requests.post(projects, json=body, headers=bearer).status_code == 201
+    for method, path in [
+        ("GET", "/t3k3/groups"),
+        ("PUT", "/t3k3/groups/devs"),
+        ("GET", "/t3k3/users/alice"),
+        ("GET", "/t3k3/roles"),
+    ]:
+        resp = requests.request(method, projects + path, json={"roles": []}, headers=bearer)
+        status, code, message = _errors(resp)
+        assert (status, code) == (501, "NOT_IMPLEMENTED"), (method, path)
+        assert (
+            message == f"fake_artifactory does not implement {method} /access/api/v1/projects{path}"
+        )
