@@ -198,6 +198,12 @@ def test_field_criteria(criteria, expected):
         ('{"@owner":"alice","@stage":"prod"}', []),
         ('{"$or":[{"@owner":"alice"},{"@owner":"bob"}]}', ["metrics.json", "c.bin"]),
         ('{"@missing":"x"}', []),
+        # The "catch all" notation: "@*" is any key, "*" as a value any value.
+        ('{"@stage":"*"}', ["MLmodel", "model.pkl"]),
+        ('{"@missing":"*"}', []),
+        ('{"@*":"alice"}', ["metrics.json"]),
+        ('{"@*":{"$match":"*"}}', ["MLmodel", "model.pkl", "metrics.json", "c.bin"]),
+        ('{"@*":{"$ne":"prod"},"repo":"mlflow-local"}', ["metrics.json", "readme.txt"]),
     ],
 )
 def test_property_criteria(criteria, expected):
@@ -216,6 +222,22 @@ def test_include_property_gives_key_value_pairs():
             "properties": [{"key": "stage", "value": "dev"}, {"key": "stage", "value": "prod"}],
         }
     ]
+
+
+def test_jfrog_cli_property_fetch_query_returns_the_items_with_their_properties():
+    # How JFrog CLI fetches properties after a sorted or limited search (its AQL builder
+    # cannot sort with include("property")); a real server answers it with every item
+    # that has a property, which jfrog-cli's sort-by-created test relies on.
+    text = (
+        'items.find({"$and":[{"repo":"mlflow-local","path":{"$match":"1/abc123/*"}},'
+        '{"$or":[{"@*":{"$match":"*"}}]}]}).include("name","repo","path","property")'
+    )
+    rows = {r["name"]: r["properties"] for r in search(text, ITEMS)["results"]}
+    assert rows == {
+        "MLmodel": [{"key": "stage", "value": "prod"}],
+        "model.pkl": [{"key": "stage", "value": "dev"}, {"key": "stage", "value": "prod"}],
+        "metrics.json": [{"key": "owner", "value": "alice"}],
+    }
 
 
 def test_include_single_property_key_keeps_default_fields():

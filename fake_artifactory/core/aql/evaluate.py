@@ -20,6 +20,10 @@ Semantics worth knowing (they follow Artifactory's documentation):
 * A property criterion holds when *some* value of the key satisfies it; ``$ne`` and
   ``$nmatch`` on a property hold when *no* value equals/matches (so items without the
   key match them).
+* The "catch all" notation on properties: ``"@*"`` as the key stands for any key and
+  ``"*"`` as an equality value for any value (``{"@k": "*"}``: items that have ``k``;
+  ``{"@*": {"$match": "*"}}``: items with any property, which JFrog CLI's sorted and
+  limited searches use to fetch properties).
 * Without ``.sort()`` results come in (repo, path, name) order, for determinism.
 
 This module is pure: no Flask, no I/O. Syntax and semantic errors raise `AqlError`,
@@ -212,7 +216,13 @@ def _matches(item: ItemLike, criterion: _Criterion) -> bool:
         results = (_matches(item, child) for child in criterion.children)
         return all(results) if criterion.op == "$and" else any(results)
     if criterion.field.startswith("@"):
-        values = item.properties.get(criterion.field[1:], ())
+        key = criterion.field[1:]
+        if key == "*":
+            values: Sequence[str] = [v for vs in item.properties.values() for v in vs]
+        else:
+            values = item.properties.get(key, ())
+        if criterion.op == "$eq" and criterion.value == "*":
+            return bool(values)
         if criterion.op in ("$ne", "$nmatch"):
             positive = "$eq" if criterion.op == "$ne" else "$match"
             return not any(_test(positive, v, criterion.value) for v in values)
