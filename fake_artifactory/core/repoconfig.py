@@ -257,6 +257,16 @@ def resolution_order(
     return found
 
 
+def virtual_repos_of(repos: Mapping[str, RepoRecord]) -> dict[str, tuple[str, ...]]:
+    """For each local repository, the virtual repositories whose reads reach it (directly
+    or through virtual members), sorted; repositories in none are absent."""
+    seen: dict[str, list[str]] = {}
+    for key in sorted(k for k, r in repos.items() if r.rclass == "virtual"):
+        for member in resolution_order(key, repos):
+            seen.setdefault(member, []).append(key)
+    return {member: tuple(keys) for member, keys in seen.items()}
+
+
 def without_member(repo: RepoRecord, key: str) -> RepoRecord:
     """A virtual repository once repository ``key`` is deleted (Artifactory drops it
     from the members and, if it was the default deployment repository, from there)."""

@@ -17,6 +17,7 @@ from fake_artifactory.core import aql, propsearch, serializers, uri
 from fake_artifactory.core.auth import require, require_non_anonymous
 from fake_artifactory.core.errors import HttpError
 from fake_artifactory.core.records import ItemRecord
+from fake_artifactory.core.repoconfig import virtual_repos_of
 from fake_artifactory.core.versions import aql_query_limit
 from fake_artifactory.web.context import base_url, json_response, principal
 from fake_artifactory.web.emulator import current_emulator
@@ -42,13 +43,17 @@ def search_aql() -> Response:
     text = raw.strip()
     if not text:
         raise HttpError(400, "", plain=True)
+    store = current_emulator().store
+    repos = store.repos.all()
+    seen_in = virtual_repos_of(repos)
+    virtual = frozenset(key for key, repo in repos.items() if repo.rclass == "virtual")
     items = (
-        aql.aql_item(i)
-        for i in current_emulator().store.iter_items()
+        aql.aql_item(i, seen_in.get(i.repo, ()))
+        for i in store.iter_items()
         if who.can("read", i.repo, i.path)
     )
     try:
-        result = aql.search(text, items)
+        result = aql.search(text, items, virtual)
     except aql.AqlError as exc:
         raise _parse_failure(aql.failure_message(text, exc)) from None
     return Response(serializers.aql_json(result), content_type="application/json")

@@ -76,6 +76,33 @@ def test_storage_info_and_listings_aggregate_the_members(session, base, virtual)
     assert [f["size"] for f in deep["files"]][0] == 6
 
 
+def test_aql_on_a_virtual_repository_searches_its_members_and_names_it(session, base, virtual):
+    """As JFrog's AQL documentation describes virtual repositories: the query runs on
+    the members, each item keeps its own ``repo``, and ``virtual_repos`` comes unasked
+    when the query targets a virtual repository."""
+    query = 'items.find({"repo":"v","name":{"$match":"*.txt"}}).include("repo","path","name")'
+    resp = session.post(
+        f"{base}/api/search/aql", data=query, headers={"Content-Type": "text/plain"}
+    )
+    assert resp.status_code == 200, resp.text
+    rows = [(r["repo"], r["path"], r["name"], r["virtual_repos"]) for r in resp.json()["results"]]
+    assert rows == [
+        ("a-local", ".", "both.txt", ["v"]),
+        ("a-local", "dir", "one.txt", ["v"]),
+        ("b-local", ".", "both.txt", ["v"]),
+        ("b-local", ".", "only-b.txt", ["v"]),
+        ("b-local", "dir", "two.txt", ["v"]),
+    ]
+    # A query on a member does not add the field; asking for it does.
+    local = 'items.find({"repo":"a-local","name":"both.txt"})'
+    (row,) = session.post(f"{base}/api/search/aql", data=local).json()["results"]
+    assert "virtual_repos" not in row
+    asked = local + '.include("name","virtual_repos").transitive()'
+    assert session.post(f"{base}/api/search/aql", data=asked).json()["results"] == [
+        {"name": "both.txt", "virtual_repos": ["v"]}
+    ]
+
+
 def test_a_missing_item_through_a_virtual_repository_is_a_404_without_a_body(
     session, base, virtual
 ):

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -93,6 +93,8 @@ class ItemLike(Protocol):
     def original_md5(self) -> str | None: ...
     @property
     def properties(self) -> Mapping[str, Sequence[str]]: ...
+    @property
+    def virtual_repos(self) -> Sequence[str]: ...  # the virtual repositories it is seen in
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -118,14 +120,16 @@ class AqlItem:
     original_sha1: str | None = None
     original_md5: str | None = None
     properties: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    virtual_repos: Sequence[str] = ()
 
 
 def _when(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-def aql_item(item: ItemRecord) -> AqlItem:
-    """The AQL view of a stored item (timestamps as datetimes)."""
+def aql_item(item: ItemRecord, virtual_repos: Sequence[str] = ()) -> AqlItem:
+    """The AQL view of a stored item (timestamps as datetimes), seen through
+    ``virtual_repos`` (the virtual repositories that include its repository)."""
     return AqlItem(
         repo=item.repo,
         path=item.path,
@@ -143,6 +147,7 @@ def aql_item(item: ItemRecord) -> AqlItem:
         original_sha1=item.original_sha1,
         original_md5=item.original_md5,
         properties=item.properties,
+        virtual_repos=tuple(virtual_repos),
     )
 
 
@@ -227,6 +232,13 @@ def _matches(item: ItemLike, criterion: _Criterion) -> bool:
             positive = "$eq" if criterion.op == "$ne" else "$match"
             return not any(_test(positive, v, criterion.value) for v in values)
         return any(_test(criterion.op, v, criterion.value) for v in values)
+    if criterion.field == "repo" and item.virtual_repos:
+        # An item is also in every virtual repository that includes its repository.
+        names = (item.repo, *item.virtual_repos)
+        if criterion.op in ("$ne", "$nmatch"):
+            positive = "$eq" if criterion.op == "$ne" else "$match"
+            return not any(_test(positive, n, criterion.value) for n in names)
+        return any(_test(criterion.op, n, criterion.value) for n in names)
     if criterion.field == "type" and criterion.value == "any" and criterion.op in ("$eq", "$ne"):
         return criterion.op == "$eq"
     return _test(criterion.op, _field_value(item, criterion.field), criterion.value)
@@ -261,9 +273,17 @@ def _render(item: ItemLike, include: Sequence[str]) -> dict[str, Any]:
             if "property" in include or "*" in include or key in property_keys
             for value in item.properties[key]
         ]
+    if "virtual_repos" in include:
+        row["virtual_repos"] = list(item.virtual_repos)
     if "stat" in include:
         row["stats"] = [{"downloads": 0}]
     return row
+
+
+def _names_a_virtual_repo(criterion: _Criterion, virtual: frozenset[str]) -> bool:
+    if isinstance(criterion, _Group):
+        return any(_names_a_virtual_repo(child, virtual) for child in criterion.children)
+    return criterion.field == "repo" and criterion.op == "$eq" and criterion.value in virtual
 
 
 def _sort_key(fields: Sequence[str]) -> Callable[[ItemLike], tuple[Any, ...]]:
@@ -277,11 +297,19 @@ def _sort_key(fields: Sequence[str]) -> Callable[[ItemLike], tuple[Any, ...]]:
     return key
 
 
-def execute(query: AqlQuery, items: Iterable[ItemLike]) -> dict[str, Any]:
+def execute(
+    query: AqlQuery, items: Iterable[ItemLike], virtual: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """Run a parsed query over ``items``; return the JSON-able AQL response.
 
-    The caller passes only the items the user may read (AQL filters silently).
+    The caller passes only the items the user may read (AQL filters silently), each with
+    the virtual repositories it is seen in; ``virtual`` names every virtual repository.
+    A query that names one as its target (``"repo": <virtual>``) answers
+    ``virtual_repos`` without being asked to.
     """
+    if _names_a_virtual_repo(query.criteria, virtual) and "virtual_repos" not in query.include:
+        include = query.include or DEFAULT_FIELDS
+        query = replace(query, include=(*include, "virtual_repos"))
     criteria: _Criterion = query.criteria
     if not _mentions_type(criteria):
         criteria = _Group("$and", (criteria, _Compare("type", "$eq", "file")))
@@ -303,6 +331,8 @@ def execute(query: AqlQuery, items: Iterable[ItemLike]) -> dict[str, Any]:
     return {"results": results, "range": range_block}
 
 
-def search(text: str, items: Iterable[ItemLike]) -> dict[str, Any]:
+def search(
+    text: str, items: Iterable[ItemLike], virtual: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """`parse` then `execute`."""
-    return execute(parse(text), items)
+    return execute(parse(text), items, virtual)

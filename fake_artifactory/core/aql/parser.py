@@ -217,6 +217,8 @@ class AqlQuery:
     sort_desc: bool = False
     offset: int = 0
     limit: int | None = None
+    #: ``.transitive()``: search through remote repositories too (no remote is emulated).
+    transitive: bool = False
 
 
 class _Parser:
@@ -303,6 +305,8 @@ class _Parser:
                 raise self.error(f"{name}() takes a non-negative integer, found {number.text!r}")
             self.advance()
             return _replace(query, **{name: number.value})
+        if name == "transitive":
+            return _replace(query, transitive=True)
         raise self.error(f"unknown modifier .{name}()", token)
 
     def include_list(self) -> tuple[str, ...]:
@@ -326,7 +330,7 @@ class _Parser:
             name = "property"
         if name == "stat.*":
             name = "stat"
-        if name in _ITEM_FIELDS or name in ("property", "stat", "*"):
+        if name in _ITEM_FIELDS or name in ("property", "stat", "virtual_repos", "*"):
             return name
         if name.startswith("@") and len(name) > 1:
             return name
