@@ -151,8 +151,9 @@ def list_children(
 
 
 def _aql_children(client: ArtifactoryClient, repo: str, path: str) -> list[ListEntry] | None:
-    """Children with sizes via AQL; ``None`` when it fails. A refusal (4xx) turns AQL
-    off for this client; 429 and 5xx only make this one listing fall back.
+    """Children with sizes via AQL; ``None`` when it fails or ``repo`` is virtual. A
+    refusal (4xx) turns AQL off for this client; 429 and 5xx only make this one listing
+    fall back.
 
     AQL is a read-only search sent as POST, so it is safe to repeat when its body breaks.
     """
@@ -180,7 +181,7 @@ def _aql_children(client: ArtifactoryClient, repo: str, path: str) -> list[ListE
             client.disable_aql()
             return None
         try:
-            return client.read_json(resp, what, parse_aql_children)
+            return client.read_json(resp, what, lambda data: parse_aql_children(data, repo))
         finally:
             resp.close()
 

@@ -180,16 +180,24 @@ def build_children_aql(repo: str, path: str) -> str:
     AQL calls the repository root ``"."``. Values are JSON-encoded, so any name is safe.
     """
     criteria = json.dumps({"repo": repo, "path": path or ".", "type": "any"})
-    return f'items.find({criteria}).include("name","type","size")'
+    return f'items.find({criteria}).include("repo","name","type","size")'
 
 
-def parse_aql_children(data: Any) -> list[ListEntry]:
-    """Parse AQL results into children entries (skipping the ``.`` root-folder row)."""
+def parse_aql_children(data: Any, repo: str) -> list[ListEntry] | None:
+    """Parse AQL results into children entries (skipping the ``.`` root-folder row).
+
+    ``None`` when a row belongs to another repository than ``repo``: the query named a
+    virtual repository, which AQL searches member by member, so one name can come back
+    once per member, with that member's size; only the storage API shows the virtual
+    repository's own view (the first member holding the name).
+    """
     obj = _as_dict(data, "AQL")
     entries = []
     for row in obj.get("results") or []:
         if not isinstance(row, dict):
             continue
+        if row.get("repo", repo) != repo:
+            return None
         name = row.get("name")
         if not isinstance(name, str) or name in ("", ".") or "/" in name:
             continue

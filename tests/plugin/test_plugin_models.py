@@ -7,6 +7,8 @@ from mlflow.exceptions import MlflowException
 
 from jfrog_mlflow import errors
 from jfrog_mlflow.models import (
+    ListEntry,
+    parse_aql_children,
     parse_error_message,
     parse_file_list,
     parse_storage_info,
@@ -151,3 +153,14 @@ def test_an_incomplete_upload_is_reported_like_its_first_failure(first, code):
     assert exc.error_code == code
     assert exc.message.startswith(f"Failed to upload 12 of 20 file(s): /src/a: {first}; ")
     assert "/src/f8: e8" in exc.message and "/src/f9" not in exc.message
+
+
+def test_aql_children_from_another_repository_mean_a_virtual_target():
+    own = {"repo": "r", "name": "a.txt", "type": "file", "size": 3}
+    root = {"repo": "r", "name": ".", "type": "folder", "size": 0}
+    assert parse_aql_children({"results": [root, own]}, "r") == [ListEntry("a.txt", False, 3)]
+    member = {**own, "repo": "member-local", "virtual_repos": ["r"]}
+    assert parse_aql_children({"results": [own, member]}, "r") is None
+    # A row without "repo" (a server that ignored include) counts as the queried one's.
+    bare = {"name": "b", "type": "folder"}
+    assert parse_aql_children({"results": [bare]}, "r") == [ListEntry("b", True, None)]

@@ -182,3 +182,20 @@ def test_a_missing_path_through_a_virtual_repository_is_not_a_missing_repository
     dst = tmp_path / "dst"
     dst.mkdir()
     assert list(Path(repo.download_artifacts("", str(dst))).iterdir()) == []
+
+
+def test_an_aql_listing_of_a_virtual_repository_shows_what_reads_resolve_to(virtual_env, make_repo):
+    """Where the plugin lists with AQL (an OSS server, which may hold virtual repositories
+    made in its UI), a query naming a virtual repository answers once per member, each
+    with that member's size. The plugin then lists with the storage API instead, whose
+    view is the virtual repository's own: one entry per name, from the first member."""
+    _admin(virtual_env, "PUT", "/ml-a/exp/run/artifacts/both.txt", data=b"from a")
+    _admin(virtual_env, "PUT", "/ml-b/exp/run/artifacts/both.txt", data=b"longer, from b")
+    _admin(virtual_env, "PUT", "/ml-b/exp/run/artifacts/only-b.txt", data=b"b")
+    repo = make_repo("artifactory://exp/run/artifacts")
+    repo.client.learn_edition(False)  # as an OSS server would have taught it
+    virtual_env.clear_requests()
+    listed = [(f.path, f.is_dir, f.file_size) for f in repo.list_artifacts()]
+    assert listed == [("both.txt", False, 6), ("only-b.txt", False, 1)]
+    assert any("api/search/aql" in r["uri"] for r in journal(virtual_env))
+    assert repo.client.aql_supported  # a virtual repository is not a refusal
