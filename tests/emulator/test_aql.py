@@ -17,6 +17,7 @@ from fake_artifactory.core.aql import (
     parse,
     search,
 )
+from fake_artifactory.core.aql.relative import parse_period
 
 T0 = datetime(2024, 5, 2, 10, 11, 12, 345678, tzinfo=timezone.utc)
 
@@ -209,6 +210,45 @@ def test_field_criteria(criteria, expected):
 def test_property_criteria(criteria, expected):
     result = search(f"items.find({criteria})", ITEMS)
     assert sorted(names(result)) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("criteria", "now", "expected"),
+    [
+        ('{"created":{"$last":"2d"}}', day(4), ["metrics.json", "readme.txt", "c.bin"]),
+        ('{"created":{"$before":"2d"}}', day(4), ["MLmodel", "model.pkl"]),
+        ('{"modified":{"$last":"48hours"}}', day(4), None),
+        ('{"modified":{"$last":"1mo"}}', day(40), []),
+        (
+            '{"modified":{"$last":"2months"}}',
+            day(40),
+            ["MLmodel", "model.pkl", "metrics.json", "readme.txt", "c.bin"],
+        ),
+        (
+            '{"updated":{"$before":"1y"}}',
+            day(400),
+            ["MLmodel", "model.pkl", "metrics.json", "readme.txt", "c.bin"],
+        ),
+        ('{"name":{"$last":"3d"}}', day(4), None),
+    ],
+)
+def test_relative_time_operators_count_back_from_now(criteria, now, expected):
+    text = f"items.find({criteria})"
+    if expected is None:
+        with pytest.raises(AqlError, match="takes a date field and a period"):
+            parse(text)
+        return
+    assert sorted(names(execute(parse(text), ITEMS, now=now))) == sorted(expected)
+
+
+def test_calendar_periods_keep_the_day_or_take_the_month_end():
+    leap_day = datetime(2024, 2, 29, 12, tzinfo=timezone.utc)
+    assert parse_period("1y").before(leap_day) == datetime(2023, 2, 28, 12, tzinfo=timezone.utc)
+    month_end = datetime(2024, 3, 31, tzinfo=timezone.utc)
+    assert parse_period("1mo").before(month_end) == datetime(2024, 2, 29, tzinfo=timezone.utc)
+    assert parse_period("13months").before(month_end) == datetime(2023, 2, 28, tzinfo=timezone.utc)
+    assert parse_period("1500ms").before(month_end) == month_end - timedelta(seconds=1.5)
+    assert parse_period("2 weeks") is None and parse_period("3h") is None
 
 
 # --- modifiers ---------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from fake_artifactory.core.aql.parser import (
     _Group,
     parse,
 )
+from fake_artifactory.core.aql.relative import RELATIVE_OPERATORS, Period
 from fake_artifactory.core.records import ItemRecord
 
 __all__ = ["AqlItem", "ItemLike", "aql_item", "execute", "format_timestamp", "search"]
@@ -297,20 +298,34 @@ def _sort_key(fields: Sequence[str]) -> Callable[[ItemLike], tuple[Any, ...]]:
     return key
 
 
+def _absolute(criterion: _Criterion, now: datetime) -> _Criterion:
+    """``criterion`` with every relative time (``$before``/``$last``) made absolute."""
+    if isinstance(criterion, _Group):
+        return _Group(criterion.op, tuple(_absolute(c, now) for c in criterion.children))
+    if isinstance(criterion.value, Period):
+        op = RELATIVE_OPERATORS[criterion.op]
+        return _Compare(criterion.field, op, criterion.value.before(now))
+    return criterion
+
+
 def execute(
-    query: AqlQuery, items: Iterable[ItemLike], virtual: frozenset[str] = frozenset()
+    query: AqlQuery,
+    items: Iterable[ItemLike],
+    virtual: frozenset[str] = frozenset(),
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Run a parsed query over ``items``; return the JSON-able AQL response.
 
     The caller passes only the items the user may read (AQL filters silently), each with
     the virtual repositories it is seen in; ``virtual`` names every virtual repository.
     A query that names one as its target (``"repo": <virtual>``) answers
-    ``virtual_repos`` without being asked to.
+    ``virtual_repos`` without being asked to. Relative times (``$before``, ``$last``)
+    count back from ``now`` (default: the current time).
     """
     if _names_a_virtual_repo(query.criteria, virtual) and "virtual_repos" not in query.include:
         include = query.include or DEFAULT_FIELDS
         query = replace(query, include=(*include, "virtual_repos"))
-    criteria: _Criterion = query.criteria
+    criteria: _Criterion = _absolute(query.criteria, now or datetime.now(timezone.utc))
     if not _mentions_type(criteria):
         criteria = _Group("$and", (criteria, _Compare("type", "$eq", "file")))
     hits = [item for item in items if _matches(item, criteria)]

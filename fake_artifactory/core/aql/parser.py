@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Union
 
+from fake_artifactory.core.aql.relative import RELATIVE_OPERATORS, parse_period
+
 #: Item fields returned when the query has no ``.include()``.
 DEFAULT_FIELDS = (
     "repo",
@@ -54,7 +56,9 @@ _FIELD_ORDER: tuple[str, ...] = (
     "original_md5",
     "sha256",
 )
-_OPERATORS = frozenset({"$eq", "$ne", "$match", "$nmatch", "$gt", "$gte", "$lt", "$lte"})
+_OPERATORS = frozenset(
+    {"$eq", "$ne", "$match", "$nmatch", "$gt", "$gte", "$lt", "$lte", *RELATIVE_OPERATORS}
+)
 _CHECKSUM_FIELDS = frozenset(
     {"sha256", "actual_sha1", "actual_md5", "original_sha1", "original_md5"}
 )
@@ -426,6 +430,11 @@ class _Parser:
             raise self.lexer.error(f"{op} works on text fields, not {key!r}", offset)
         if key in _NUMBER_FIELDS:
             return _Compare(key, op, self.number(key, value, offset))
+        if op in RELATIVE_OPERATORS:
+            period = parse_period(value) if key in _DATE_FIELDS and isinstance(value, str) else None
+            if period is None:
+                raise self.lexer.error(f"{op} takes a date field and a period such as '3d'", offset)
+            return _Compare(key, op, period)
         if key in _DATE_FIELDS:
             return _Compare(key, op, self.date(key, value, offset))
         text = str(value)
