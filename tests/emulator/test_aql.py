@@ -230,6 +230,8 @@ def test_property_criteria(criteria, expected):
             ["MLmodel", "model.pkl", "metrics.json", "readme.txt", "c.bin"],
         ),
         ('{"name":{"$last":"3d"}}', day(4), None),
+        ('{"@stage":{"$before":"3d"}}', day(4), None),
+        ('{"size":{"$last":"3d"}}', day(4), None),
     ],
 )
 def test_relative_time_operators_count_back_from_now(criteria, now, expected):

@@ -424,17 +424,17 @@ class _Parser:
             raise self.lexer.error(f"unknown operator {op!r} for {key!r}", offset)
         if value is None or isinstance(value, (bool, list, _Object)):
             raise self.lexer.error(f"{key!r} {op} takes a string or a number", offset)
+        if op in RELATIVE_OPERATORS:
+            period = parse_period(value) if key in _DATE_FIELDS and isinstance(value, str) else None
+            if period is None:
+                raise self.lexer.error(f"{op} takes a date field and a period such as '3d'", offset)
+            return _Compare(key, op, period)
         if key.startswith("@"):
             return _Compare(key, op, str(value) if not isinstance(value, str) else value)
         if op in ("$match", "$nmatch") and key not in _STRING_FIELDS:
             raise self.lexer.error(f"{op} works on text fields, not {key!r}", offset)
         if key in _NUMBER_FIELDS:
             return _Compare(key, op, self.number(key, value, offset))
-        if op in RELATIVE_OPERATORS:
-            period = parse_period(value) if key in _DATE_FIELDS and isinstance(value, str) else None
-            if period is None:
-                raise self.lexer.error(f"{op} takes a date field and a period such as '3d'", offset)
-            return _Compare(key, op, period)
         if key in _DATE_FIELDS:
             return _Compare(key, op, self.date(key, value, offset))
         text = str(value)
