@@ -106,6 +106,37 @@ def test_fidelity_aql_anonymous(rest: RestClient, probe: Recorder, anonymous_all
     probe.record("aql-anonymous", Answer(401, {"WWW-Authenticate": CHALLENGE}, message), resp)
 
 
+def _aql_names(rest: RestClient, query: str) -> tuple[requests.Response, str]:
+    """The answer to ``query`` and its results' names, sorted and comma-joined."""
+    resp = rest.request(
+        "POST", f"{rest.base_url}/api/search/aql", data=_aql(rest, query), headers=TEXT
+    )
+    rows = resp.json().get("results", []) if resp.status_code == 200 else []
+    return resp, ",".join(sorted(str(r.get("name")) for r in rows if isinstance(r, dict)))
+
+
+def test_fidelity_aql_catch_all_property(rest: RestClient, area: str, probe: Recorder) -> None:
+    url = rest.item_url(f"{area}/with.txt") + ";fidelity.k=v"  # a property at deploy time
+    assert rest.request("PUT", url, data=b"p").status_code == 201
+    deployed(rest, f"{area}/without.txt")
+    query = 'items.find({"repo":"<repo>","path":"<area>","@*":{"$match":"*"}}).include("name")'
+    resp, names = _aql_names(rest, query.replace("<area>", area))
+    probe.record("aql-catch-all-property", Answer(200, {}, "with.txt"), resp, names)
+
+
+def test_fidelity_aql_relative_time(rest: RestClient, area: str, probe: Recorder) -> None:
+    deployed(rest, f"{area}/now.txt")
+    seen = []
+    for op in ("$last", "$before"):
+        query = f'items.find({{"repo":"<repo>","path":"{area}","created":{{"{op}":"1d"}}}})'
+        resp, names = _aql_names(rest, query)
+        if resp.status_code != 200:
+            break
+        seen.append(f"{op}={names}")
+    claim = Answer(200, {}, "$last=now.txt $before=")
+    probe.record("aql-relative-time", claim, resp, " ".join(seen))
+
+
 # -- copy, system, repositories, tokens ---------------------------------------------------------
 
 
@@ -340,6 +371,19 @@ def test_fidelity_virtual_delete(rest: RestClient, area: str, probe: Recorder) -
         404, {}, "Could not locate artifact '<virtual>:<area>/d.txt' (Nothing to delete)."
     )
     probe.record("virtual-delete", claim, resp)
+
+
+def test_fidelity_aql_virtual_repo(rest: RestClient, area: str, probe: Recorder) -> None:
+    found = _virtual_over(rest, probe, "aql-virtual-repo")
+    if found is None:
+        return
+    deployed(rest, f"{area}/q.txt")
+    query = f'items.find({{"repo":"{found[0]}","path":"{area}","name":"q.txt"}})'
+    resp = rest.request("POST", f"{rest.base_url}/api/search/aql", data=query, headers=TEXT)
+    rows = resp.json().get("results", []) if resp.status_code == 200 else []
+    seen = [f"repo={r.get('repo')} virtual_repos={r.get('virtual_repos')}" for r in rows]
+    claim = Answer(200, {}, "repo=<repo> virtual_repos=['<virtual>']")
+    probe.record("aql-virtual-repo", claim, resp, "; ".join(seen))
 
 
 def test_fidelity_virtual_deploy_repo(rest: RestClient, area: str, probe: Recorder) -> None:
