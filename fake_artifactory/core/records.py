@@ -80,6 +80,8 @@ class TokenRecord:
     created: int
     expires: int = 0
     description: str = ""
+    #: Digest of the token's reference token (a short stand-in for it), if one was asked for.
+    reference_digest: str | None = field(default=None, repr=False)
 
     def expired(self, now: int) -> bool:
         return self.expires != 0 and now >= self.expires

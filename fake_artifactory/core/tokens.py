@@ -5,6 +5,9 @@ random, so nothing can forge them; the store keeps only their SHA-256 digest, ne
 the token itself.  A token works wherever a ``--token`` does (Bearer, Basic password
 with any user name, ``X-JFrog-Art-Api``) until it expires or is revoked, after which
 it gets 401 ``Bad credentials`` (403 through ``X-JFrog-Art-Api``, as for any bad key).
+A token created with ``include_reference_token`` also gets a reference token, a short
+stand-in that works wherever the token does and is revoked with it (only its digest is
+kept too).
 
 Scope ``applied-permissions/admin`` grants every permission; any other scope gives
 the named user's permissions, or read-only for a user the emulator does not know (a
@@ -62,14 +65,23 @@ def mint(token_id: str, username: str, scope: str, issued_ms: int, expires_ms: i
     return ".".join(_b64(p) for p in parts)
 
 
+def mint_reference(expires_ms: int) -> str:
+    """A reference token: a short opaque stand-in for an access token (base64url of
+    ``reftkn:01:<expiry seconds>:<random>``; the layout after the prefix is *ours*)."""
+    text = f"reftkn:01:{expires_ms // 1000}:{secrets.token_urlsafe(24)}"
+    return _b64(text.encode("ascii"))
+
+
 def new_token(
-    username: str, scope: str, expires_in: int, description: str
-) -> tuple[str, TokenRecord]:
-    """A freshly minted token and the record the store keeps of it (its digest only)."""
+    username: str, scope: str, expires_in: int, description: str, *, reference: bool = False
+) -> tuple[str, str | None, TokenRecord]:
+    """A freshly minted token, its reference token (when ``reference``) and the record
+    the store keeps of them (their digests only)."""
     issued = now_ms()
     expires = issued + expires_in * 1000 if expires_in else 0
     token_id = str(uuid.uuid4())
     token = mint(token_id, username, scope, issued, expires)
+    ref = mint_reference(expires) if reference else None
     record = TokenRecord(
         token_id=token_id,
         digest=digest(token),
@@ -78,8 +90,9 @@ def new_token(
         created=issued,
         expires=expires,
         description=description,
+        reference_digest=digest(ref) if ref else None,
     )
-    return token, record
+    return token, ref, record
 
 
 def describe(record: TokenRecord) -> dict[str, Any]:

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS security (
 #: dir written by an older emulator gets them when it is opened.
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("repos", "config", "TEXT NOT NULL DEFAULT '{}'"),
+    ("tokens", "reference_digest", "TEXT"),
 )
 
 #: The ``items`` columns, in the order of :class:`ItemRecord`'s fields (the record's

@@ -7,11 +7,11 @@ import sqlite3
 from fake_artifactory.core.records import TokenRecord
 from fake_artifactory.store.database import Database
 
-_COLUMNS = "token_id, digest, username, scope, created, expires, description"
+_COLUMNS = "token_id, digest, username, scope, created, expires, description, reference_digest"
 
 
 class Tokens:
-    """Minted tokens by id and by digest."""
+    """Minted tokens by id and by digest (of the token or of its reference token)."""
 
     #: Bound on the digest cache (hits and misses); cleared when full.
     CACHE_MAX = 4096
@@ -35,7 +35,7 @@ class Tokens:
     def insert_row(db: sqlite3.Connection, token: TokenRecord) -> None:
         """Insert the ``tokens`` row (in the caller's transaction)."""
         db.execute(
-            f"INSERT INTO tokens({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO tokens({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 token.token_id,
                 token.digest,
@@ -44,6 +44,7 @@ class Tokens:
                 token.created,
                 token.expires,
                 token.description,
+                token.reference_digest,
             ),
         )
 
@@ -64,12 +65,14 @@ class Tokens:
         return self._select(token_id, digest)
 
     def _select(self, token_id: str | None, digest: str | None) -> TokenRecord | None:
-        column, value = ("token_id", token_id) if token_id is not None else ("digest", digest)
-        row = (
-            self.db.conn()
-            .execute(f"SELECT {_COLUMNS} FROM tokens WHERE {column} = ?", (value,))
-            .fetchone()
-        )
+        """By id; else by the digest of the token or of its reference token."""
+        args: tuple[str | None, ...]
+        if token_id is not None:
+            where, args = "token_id = ?", (token_id,)
+        else:
+            where, args = "digest = ? OR reference_digest = ?", (digest, digest)
+        query = f"SELECT {_COLUMNS} FROM tokens WHERE {where}"
+        row = self.db.conn().execute(query, args).fetchone()
         return TokenRecord(*row) if row else None
 
     def all(self) -> list[TokenRecord]:

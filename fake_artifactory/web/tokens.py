@@ -48,14 +48,17 @@ def _params() -> dict[str, Any]:
     return body
 
 
+def _asks(params: dict[str, Any], flag: str) -> bool:
+    """Whether a boolean field (JSON ``true`` or form ``true``) is set."""
+    value = params.get(flag)
+    return value is True or str(value).lower() == "true"
+
+
 def _unsupported_request(params: dict[str, Any]) -> str | None:
     """What a token request asks for that the emulator does not do (answered 501 rather
     than with a token lacking it), or None."""
     if params.get("grant_type") == "refresh_token":
         return "refresh tokens (grant_type=refresh_token)"
-    wanted = params.get("include_reference_token")
-    if wanted is True or str(wanted).lower() == "true":
-        return "reference tokens (include_reference_token)"
     return None
 
 
@@ -90,8 +93,12 @@ def create() -> Response:
         )
     # A token never grants more than its creator holds, even when its user is an admin.
     stored_scope = scope if who.can("admin") else tokens.without_admin(scope)
-    token, record = tokens.new_token(
-        username, stored_scope, expires_in, str(params.get("description") or "")
+    token, reference, record = tokens.new_token(
+        username,
+        stored_scope,
+        expires_in,
+        str(params.get("description") or ""),
+        reference=_asks(params, "include_reference_token"),
     )
     current_emulator().store.add_token(record)
     log.info("created access token %s for %s", record.token_id, username)
@@ -99,6 +106,8 @@ def create() -> Response:
     if expires_in:
         body["expires_in"] = expires_in
     body.update(scope=scope, token_type="Bearer")
+    if reference is not None:
+        body["reference_token"] = reference
     return access.json_answer(body)
 
 

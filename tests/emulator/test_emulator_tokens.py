@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 import time
 
 import requests
 from emulator_support import REPO, errors_of
 
 from fake_artifactory.testing import start_process
+
+ADMIN = ("admin", "password")
 
 
 def _access(fake_artifactory) -> str:
@@ -72,17 +75,38 @@ def test_json_request_without_a_body_gets_a_default_token_for_the_caller(
     assert put.status_code == 201
 
 
-def test_refresh_and_reference_tokens_are_refused_as_not_implemented(fake_artifactory):
-    # A token lacking what was asked for would be a silent success; 501 says why.
+def test_a_refresh_is_refused_as_not_implemented(fake_artifactory):
+    # A new token in answer to a refresh would be a silent success; 501 says why.
+    params = {"grant_type": "refresh_token", "refresh_token": "made-up"}
+    resp = requests.post(_access(fake_artifactory), json=params, auth=fake_artifactory.auth)
+    assert resp.status_code == 501
+    (error,) = resp.json()["errors"]
+    assert error["code"] == "NOT_IMPLEMENTED" and "refresh tokens" in error["message"]
+
+
+def test_a_reference_token_stands_in_for_its_token_until_revoked(
+    fake_artifactory, repo_url, tmp_path
+):
+    # jfrog-client-go's token tests, against a real server: a reference token comes back
+    # when asked for, and only then.
     url = _access(fake_artifactory)
-    for params, what in [
-        ({"grant_type": "refresh_token", "refresh_token": "made-up"}, "refresh tokens"),
-        ({"include_reference_token": True, "expires_in": 60}, "reference tokens"),
-    ]:
-        resp = requests.post(url, json=params, auth=fake_artifactory.auth)
-        assert resp.status_code == 501, params
-        (error,) = resp.json()["errors"]
-        assert error["code"] == "NOT_IMPLEMENTED" and what in error["message"]
+    plain = requests.post(url, json={"expires_in": 600}, auth=fake_artifactory.auth).json()
+    assert "reference_token" not in plain
+    body = requests.post(
+        url, json={"include_reference_token": True}, auth=fake_artifactory.auth
+    ).json()
+    reference = body["reference_token"]
+    assert reference and reference != body["access_token"] and "." not in reference
+    assert reference not in repr(fake_artifactory.state())
+    put = requests.put(f"{repo_url}/ref/r.txt", data=b"r", headers=_bearer(reference))
+    assert put.status_code == 201
+    assert requests.get(f"{repo_url}/ref/r.txt", auth=("anyone", reference)).content == b"r"
+    form = requests.post(url, data={"include_reference_token": "true"}, auth=fake_artifactory.auth)
+    assert form.json()["reference_token"]
+    revoked = requests.delete(f"{url}/{body['token_id']}", auth=fake_artifactory.auth)
+    assert revoked.status_code == 200
+    after = requests.get(f"{repo_url}/ref/r.txt", headers=_bearer(reference))
+    assert after.status_code == 401
 
 
 def test_expired_token_is_bad_credentials(fake_artifactory, repo_url):
@@ -138,17 +162,36 @@ def test_tokens_survive_a_restart_with_data_dir(tmp_path):
     with start_process(data_dir=data) as proc:
         resp = requests.post(
             proc.root_url + "/access/api/v1/tokens",
-            data={"expires_in": "0", "scope": "applied-permissions/admin"},
+            data={
+                "expires_in": "0",
+                "scope": "applied-permissions/admin",
+                "include_reference_token": "true",
+            },
             auth=("admin", "password"),
+        )
+        token, reference = resp.json()["access_token"], resp.json()["reference_token"]
+        proc.stop()
+    with start_process(data_dir=data) as proc:
+        for secret in (token, reference):
+            resp = requests.get(f"{proc.url}/api/repositories", headers=_bearer(secret))
+            assert resp.status_code == 200
+    stored = b"".join(p.read_bytes() for p in data.rglob("*") if p.is_file()).decode("latin-1")
+    assert token not in stored and reference not in stored
+
+
+def test_tokens_of_a_data_dir_from_before_reference_tokens_still_work(tmp_path):
+    data = tmp_path / "data"
+    with start_process(data_dir=data) as proc:
+        resp = requests.post(
+            proc.root_url + "/access/api/v1/tokens", data={"expires_in": "0"}, auth=ADMIN
         )
         token = resp.json()["access_token"]
         proc.stop()
+    with sqlite3.connect(data / "meta.sqlite3") as db:  # as an older emulator left it
+        db.execute("ALTER TABLE tokens DROP COLUMN reference_digest")
     with start_process(data_dir=data) as proc:
         resp = requests.get(f"{proc.url}/api/repositories", headers=_bearer(token))
         assert resp.status_code == 200
-    assert token not in b"".join(p.read_bytes() for p in data.rglob("*") if p.is_file()).decode(
-        "latin-1"
-    )
 
 
 # -- conditional GET ---------------------------------------------------------------------
