@@ -217,6 +217,16 @@ def _test(op: str, actual: Any, expected: Any) -> bool:
     return _ORDERED[op](actual, expected)
 
 
+def _some(op: str, values: Iterable[Any], expected: Any) -> bool:
+    """A criterion over several values (a property's, a repository's names): it holds
+    when *some* value satisfies it, or for ``$ne``/``$nmatch`` when *none* is equal to
+    or matches ``expected`` (so no value at all satisfies those)."""
+    if op in ("$ne", "$nmatch"):
+        positive = "$eq" if op == "$ne" else "$match"
+        return not any(_test(positive, v, expected) for v in values)
+    return any(_test(op, v, expected) for v in values)
+
+
 def _matches(item: ItemLike, criterion: _Criterion) -> bool:
     if isinstance(criterion, _Group):
         results = (_matches(item, child) for child in criterion.children)
@@ -229,17 +239,10 @@ def _matches(item: ItemLike, criterion: _Criterion) -> bool:
             values = item.properties.get(key, ())
         if criterion.op == "$eq" and criterion.value == "*":
             return bool(values)
-        if criterion.op in ("$ne", "$nmatch"):
-            positive = "$eq" if criterion.op == "$ne" else "$match"
-            return not any(_test(positive, v, criterion.value) for v in values)
-        return any(_test(criterion.op, v, criterion.value) for v in values)
+        return _some(criterion.op, values, criterion.value)
     if criterion.field == "repo" and item.virtual_repos:
         # An item is also in every virtual repository that includes its repository.
-        names = (item.repo, *item.virtual_repos)
-        if criterion.op in ("$ne", "$nmatch"):
-            positive = "$eq" if criterion.op == "$ne" else "$match"
-            return not any(_test(positive, n, criterion.value) for n in names)
-        return any(_test(criterion.op, n, criterion.value) for n in names)
+        return _some(criterion.op, (item.repo, *item.virtual_repos), criterion.value)
     if criterion.field == "type" and criterion.value == "any" and criterion.op in ("$eq", "$ne"):
         return criterion.op == "$eq"
     return _test(criterion.op, _field_value(item, criterion.field), criterion.value)

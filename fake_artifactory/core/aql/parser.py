@@ -221,8 +221,6 @@ class AqlQuery:
     sort_desc: bool = False
     offset: int = 0
     limit: int | None = None
-    #: ``.transitive()``: search through remote repositories too (no remote is emulated).
-    transitive: bool = False
 
 
 class _Parser:
@@ -309,8 +307,8 @@ class _Parser:
                 raise self.error(f"{name}() takes a non-negative integer, found {number.text!r}")
             self.advance()
             return _replace(query, **{name: number.value})
-        if name == "transitive":
-            return _replace(query, transitive=True)
+        if name == "transitive":  # reaches into remote repositories: none is emulated
+            return query
         raise self.error(f"unknown modifier .{name}()", token)
 
     def include_list(self) -> tuple[str, ...]:
