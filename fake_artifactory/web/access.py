@@ -22,13 +22,16 @@ def error(status: int, code: str, message: str, **headers: str) -> Response:
     return resp
 
 
+def unsupported(what: str) -> Response:
+    """501 in the Access envelope for a feature the emulator does not have, so that a
+    client cannot read it as an empty answer or a silent success."""
+    return error(501, "NOT_IMPLEMENTED", f"fake_artifactory does not implement {what}")
+
+
 def not_implemented(rest: str) -> Response:
-    """Every other ``/access/api/...`` endpoint or method: 501 in the Access envelope, so
-    that a client cannot read a missing feature as an empty answer (a 404 on project
-    groups reads as "no groups" to jfrog-client-go, for example)."""
-    return error(
-        501, "NOT_IMPLEMENTED", f"fake_artifactory does not implement {request.method} {rest}"
-    )
+    """Every other ``/access/api/...`` endpoint or method (a 404 on project groups, for
+    example, reads as "no groups" to jfrog-client-go)."""
+    return unsupported(f"{request.method} {rest}")
 
 
 def json_answer(body: Any, status: int = 200) -> Response:

@@ -54,14 +54,6 @@ def _asks(params: dict[str, Any], flag: str) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def _unsupported_request(params: dict[str, Any]) -> str | None:
-    """What a token request asks for that the emulator does not do (answered 501 rather
-    than with a token lacking it), or None."""
-    if params.get("grant_type") == "refresh_token":
-        return "refresh tokens (grant_type=refresh_token)"
-    return None
-
-
 def create() -> Response:
     """Create a token: ``username``, ``scope``, ``expires_in`` (seconds, 0 = never)."""
     who = access.caller()
@@ -71,11 +63,8 @@ def create() -> Response:
         params = _params()
     except _BadRequest as exc:
         return access.error(400, "BAD_REQUEST", str(exc))
-    unsupported = _unsupported_request(params)
-    if unsupported:
-        return access.error(
-            501, "NOT_IMPLEMENTED", f"fake_artifactory does not implement {unsupported}"
-        )
+    if params.get("grant_type") == "refresh_token":  # a new token would be a silent success
+        return access.unsupported("refresh tokens (grant_type=refresh_token)")
     username = str(params.get("username") or who.name)
     scope = str(params.get("scope") or tokens.USER_SCOPE)
     raw_expiry = params.get("expires_in", tokens.DEFAULT_EXPIRES_IN)
