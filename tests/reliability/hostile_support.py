@@ -21,6 +21,7 @@ import os
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from reliability_support import (
     Emulator,
     RawResponse,
     raw_request,
+    record_figure,
     scale,
     snapshot_dir,
     start_emulator,
@@ -197,3 +199,18 @@ def skip_if_unimplemented(h: Hostile, method: str, target: str) -> None:
     resp = raw_request(h.port, request_bytes(method, target, b"{}"))
     if resp.status == 501:
         pytest.skip(f"emulator does not implement {method} {target.split('?')[0]} yet")
+
+
+def record_hostile_figures(h: Hostile, part: str, tried: Counter[str]) -> None:
+    """End a hostile module: the containment check, then its ``hostile_inputs`` figure
+    (``part`` names the module, ``tried`` counts its requests by kind)."""
+    assert_contained(h)
+    record_figure(
+        "hostile_inputs",
+        part=part,
+        tried=dict(tried),
+        total=sum(tried.values()),
+        bystander_requests_ok=h.bystander.ok,
+        bystander_failures=len(h.bystander.failures),
+        written_outside_data_dir=0,
+    )

@@ -22,12 +22,13 @@ from hostile_support import (
     assert_clear_4xx,
     assert_contained,
     assert_not_5xx,
+    record_hostile_figures,
     request_bytes,
     skip_if_unimplemented,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reliability_support import REPO, TOKEN, RawResponse, raw_request, record_figure, scale
+from reliability_support import REPO, TOKEN, RawResponse, raw_request, scale
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -258,13 +259,4 @@ def test_stalled_bodies_time_out_while_other_clients_are_served(hostile: Hostile
 
 
 def test_zz_hostile_figures(hostile: Hostile) -> None:
-    assert_contained(hostile)
-    record_figure(
-        "hostile_inputs",
-        part="bodies",
-        tried=dict(TRIED),
-        total=sum(TRIED.values()),
-        bystander_requests_ok=hostile.bystander.ok,
-        bystander_failures=len(hostile.bystander.failures),
-        written_outside_data_dir=0,
-    )
+    record_hostile_figures(hostile, "bodies", TRIED)

@@ -24,12 +24,13 @@ from hostile_support import (
     assert_clear_4xx,
     assert_contained,
     assert_not_5xx,
+    record_hostile_figures,
     request_bytes,
     skip_if_unimplemented,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reliability_support import REPO, TOKEN, raw_request, record_figure, scale
+from reliability_support import REPO, TOKEN, raw_request, scale
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -302,13 +303,4 @@ def test_matrix_parameters_never_crash_and_never_become_part_of_the_name(
 
 
 def test_zz_hostile_figures(hostile: Hostile) -> None:
-    assert_contained(hostile)
-    record_figure(
-        "hostile_inputs",
-        part="paths",
-        tried=dict(TRIED),
-        total=sum(TRIED.values()),
-        bystander_requests_ok=hostile.bystander.ok,
-        bystander_failures=len(hostile.bystander.failures),
-        written_outside_data_dir=0,
-    )
+    record_hostile_figures(hostile, "paths", TRIED)
