@@ -36,7 +36,7 @@ RECORDS_FILE = REPO_ROOT / "bench" / "records" / "latest.json"
 DEFAULT_OUT = REPO_ROOT / "docs"
 #: Dated history: what changed between recorded runs, experiments outside the report.
 HISTORY_FILE = REPO_ROOT / "bench" / "NOTES.md"
-_MAIN_PACKAGES = ("jfrog-mlflow", "mlflow", "requests", "urllib3", "flask", "cheroot")
+_MAIN_PACKAGES = ("jfrog-mlflow", "mlflow", "requests", "urllib3", "flask", "gevent")
 _COMPETITOR_PACKAGES = ("mlflow", "mlflow-jfrog-plugin", "moto", "boto3")
 
 

@@ -152,14 +152,13 @@ def _latency_section(res: Results, latency_ms: int) -> list[str]:
         f"download {latency_ms} ms s",
         "download ratio",
     ]
-    from fake_artifactory.config import EmulatorConfig
     from jfrog_mlflow.config import PluginConfig
 
     note = (
-        f"The emulator serves with {EmulatorConfig().threads} worker threads (its default), "
-        f"more than the {PluginConfig().max_workers} requests our plugin keeps in flight "
-        "(`MLFLOW_ARTIFACTORY_MAX_WORKERS`), so the server's threads are not what limits "
-        "the per-file rows. JFrog's plugin uploads one file at a time (its downloads go "
+        "The emulator waits out each request's latency on its event loop, so the "
+        f"{PluginConfig().max_workers} requests our plugin keeps in flight "
+        "(`MLFLOW_ARTIFACTORY_MAX_WORKERS`) wait at the same time, as they would on a real "
+        "server. JFrog's plugin uploads one file at a time (its downloads go "
         "through MLflow's thread pool); the plain loop "
         "keeps 8 requests in flight."
     )

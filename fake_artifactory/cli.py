@@ -31,7 +31,7 @@ from fake_artifactory.config import (
 )
 
 #: The emulator's own dependencies: the ``emulator`` extra of the distribution.
-EMULATOR_MODULES = ("flask", "werkzeug", "cheroot", "cryptography")
+EMULATOR_MODULES = ("flask", "werkzeug", "gevent", "cryptography")
 MISSING_EXTRA = "fake-artifactory needs the emulator extra: pip install 'jfrog-mlflow[emulator]'"
 
 
@@ -116,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if ns.threads is not None:
+        logging.getLogger(__name__).warning(
+            "--threads is ignored: the server runs every connection on one event loop"
+        )
     from fake_artifactory.server import ThreadedServer
 
     config = with_control_token(given)

@@ -76,7 +76,6 @@ class EmulatorConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_self_signed_ca: Path | None = None
-    threads: int = 64
     #: Seconds a connection may stay silent (a stalled upload is abandoned after this).
     socket_timeout: int = 60
     #: Largest accepted request head (request line + headers), like Tomcat's limit.
@@ -166,7 +165,6 @@ class EmulatorConfig:
             tls_cert=Path(ns.tls_cert) if ns.tls_cert else None,
             tls_key=Path(ns.tls_key) if ns.tls_key else None,
             tls_self_signed_ca=Path(ns.tls_self_signed) if ns.tls_self_signed else None,
-            threads=ns.threads,
             socket_timeout=ns.socket_timeout,
             log_level=ns.log_level,
             seed=Path(ns.seed) if getattr(ns, "seed", None) else None,
@@ -295,7 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", metavar="FILE")
     p.add_argument("--tls-key", metavar="FILE")
     p.add_argument("--tls-self-signed", metavar="CA_OUT", help="generate a CA + cert, write CA")
-    p.add_argument("--threads", type=non_negative_int_arg, default=64)
+    p.add_argument(
+        "--threads",
+        type=non_negative_int_arg,
+        default=None,
+        help="ignored: the server runs every connection on one event loop (kept so that "
+        "older command lines still start)",
+    )
     p.add_argument("--socket-timeout", type=non_negative_int_arg, default=60, help="seconds")
     p.add_argument("--log-level", default="WARNING")
     p.add_argument(

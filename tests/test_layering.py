@@ -4,9 +4,11 @@ fake_artifactory's layers, lowest first (a module may import its own layer and t
 
     config, core  ->  store  ->  web  ->  control  ->  server  ->  cli, testing, __main__
 
-``core`` and ``store`` never import Flask, werkzeug or cheroot; ``core`` never imports
-``sqlite3`` or ``socket``; no two modules import each other, directly or not.  Imports
-are read from the source (function-local and ``TYPE_CHECKING`` ones included).
+``core`` and ``store`` never import Flask or werkzeug; ``core`` never imports ``sqlite3``
+or ``socket``; only ``server`` imports gevent (the application does not depend on how it
+is served: what must cooperate with the server's loop, a sleep, is handed to it); no two
+modules import each other, directly or not.  Imports are read from the source
+(function-local and ``TYPE_CHECKING`` ones included).
 
 jfrog_mlflow has no import cycle, only its MLflow adapter (``repository``) imports
 ``mlflow``, and the plugin never imports the emulator or the conformance suite (they are
@@ -39,8 +41,10 @@ LAYERS: dict[str, int] = {
 }
 #: What a layer may not import at all (prefixes of module names).
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "fake_artifactory.core": ("flask", "werkzeug", "cheroot", "sqlite3", "socket"),
-    "fake_artifactory.store": ("flask", "werkzeug", "cheroot"),
+    "fake_artifactory.core": ("flask", "werkzeug", "gevent", "sqlite3", "socket"),
+    "fake_artifactory.store": ("flask", "werkzeug", "gevent"),
+    "fake_artifactory.web": ("gevent",),
+    "fake_artifactory.control": ("gevent",),
 }
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from flask import Flask
 
@@ -33,7 +34,11 @@ class SharedStoreSync:
 
 
 def create_app(
-    config: EmulatorConfig | None = None, store: Store | None = None, *, fast_path: bool = True
+    config: EmulatorConfig | None = None,
+    store: Store | None = None,
+    *,
+    fast_path: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Flask:
     """Build the emulator's WSGI app. No module-level state: every app is independent.
 
@@ -54,6 +59,7 @@ def create_app(
         emulator.faults,
         latency_ms=emulator.config.latency_ms,
         context_path=emulator.config.context_path,
+        sleep=sleep,
     )
     if emulator.journal is not None:
         wsgi = JournalMiddleware(wsgi, emulator.journal)

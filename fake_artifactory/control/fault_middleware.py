@@ -1,10 +1,10 @@
 """The WSGI middleware that applies fault rules (the I/O shell around the registry).
 
 It wraps the Flask WSGI app, so faults also apply to responses Flask streams.
-Breaking a connection needs the server's connection object, which the emulator's
-cheroot gateway puts in ``environ[CONN_ENVIRON_KEY]`` (attributes ``socket``, ``wfile``,
-``linger``).  Without it (e.g. under the werkzeug test client) a reset raises
-`ConnectionResetError` out of the WSGI app and a truncation just ends the body early.
+Breaking a connection needs the server's connection handler, which the emulator's
+server puts in ``environ[CONN_ENVIRON_KEY]`` (its ``socket`` attribute).  Without it
+(e.g. under the werkzeug test client) a reset raises `ConnectionResetError` out of the
+WSGI app and a truncation just ends the body early.
 The rules themselves are :mod:`fake_artifactory.core.faults`.
 """
 
@@ -30,22 +30,19 @@ log = logging.getLogger(__name__)
 
 
 def _kill_connection(conn: Any, *, rst: bool) -> None:
-    """Close the client connection: abortively (RST) or with a FIN after flushing.
+    """Close the client connection: abortively (RST) or with a FIN.
 
-    The socket object is left closed (fd -1) rather than handed back, and
-    ``conn.linger`` is set so cheroot's own close skips its shutdown of a dead socket.
+    The server writes unbuffered, so what was sent before is on the wire. After a reset
+    the socket object is left closed (fd -1) rather than handed back.
     """
     sock = conn.socket
-    with contextlib.suppress(OSError):
-        conn.wfile.flush()
     if rst:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         with contextlib.suppress(OSError):
-            # detach() marks the Python object closed first, so no other thread can
-            # touch a recycled descriptor number; then close(2) sends the RST.
+            # detach() marks the Python object closed first, so nothing can touch a
+            # recycled descriptor number; then close(2) sends the RST.
             os.close(sock.detach())
-        conn.linger = True
     else:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
@@ -58,7 +55,7 @@ def _notify_abort(environ: Mapping[str, Any], error: str) -> None:
 
 
 def _broken(message: str) -> ConnectionResetError:
-    # cheroot swallows ECONNRESET/ECONNABORTED quietly and drops the connection.
+    # The server drops the connection quietly on ECONNRESET.
     return ConnectionResetError(errno.ECONNRESET, message)
 
 

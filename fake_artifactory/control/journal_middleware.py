@@ -41,8 +41,8 @@ class _HashingInput:
         self._sha256.update(data)
         return data
 
-    # Servers disagree on what ``read(-1)`` means (cheroot's bounded reader passes it to
-    # the socket and blocks), so "everything" is always spelled without an argument.
+    # Servers disagree on what ``read(-1)`` means (a bounded reader may pass it to the
+    # socket and block), so "everything" is always spelled without an argument.
     def read(self, size: int | None = -1, /) -> bytes:
         if size is None or size < 0:
             return self._account(self._stream.read())

@@ -10,8 +10,8 @@ middle of the body.  `classify` names the operation of a request and `FaultRegis
 keeps the rules in order.
 
 The I/O shell is :class:`fake_artifactory.control.fault_middleware.FaultMiddleware`
-(it breaks connections through the server connection the emulator's cheroot gateway
-puts in ``environ[CONN_ENVIRON_KEY]``); the ``/_fake/faults`` endpoints are in
+(it breaks connections through the connection handler the emulator's server puts in
+``environ[CONN_ENVIRON_KEY]``); the ``/_fake/faults`` endpoints are in
 :mod:`fake_artifactory.control.views`.  See ``docs/faults.md`` for the rule format.
 """
 
@@ -36,8 +36,8 @@ from fake_artifactory.core.uri import relative_path
 
 log = logging.getLogger(__name__)
 
-#: The WSGI environ key under which the server exposes its connection object (attributes
-#: ``socket``, ``wfile`` and ``linger``), so that a fault can reset or cut it.
+#: The WSGI environ key under which the server exposes its connection handler (attribute
+#: ``socket``), so that a fault can reset or cut the connection.
 CONN_ENVIRON_KEY = "fake_artifactory.conn"
 
 #: Every operation name `classify` can return.

@@ -58,7 +58,7 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 def raw_request_uri(environ: Mapping[str, Any]) -> str:
     """The request target as the client sent it (path plus query).
 
-    cheroot and gunicorn provide ``REQUEST_URI``/``RAW_URI``; other servers (and the
+    The emulator's server and gunicorn provide ``REQUEST_URI``/``RAW_URI``; other servers (and the
     werkzeug test client) only give the decoded ``PATH_INFO``, which is re-quoted here.
     """
     for key in ("REQUEST_URI", "RAW_URI"):

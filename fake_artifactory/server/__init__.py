@@ -1,5 +1,6 @@
-"""Serving the emulator: :class:`ThreadedServer` (cheroot in a background thread), TLS
-(:mod:`.tls`), ``--workers`` (:mod:`.workers`) and the cheroot fixes (:mod:`.cheroot_fixes`).
+"""Serving the emulator: :class:`ThreadedServer` (gevent's WSGI server on an event loop
+in a background thread, :mod:`.background`), what the emulator changes in gevent's handler
+(:mod:`.handler`), TLS (:mod:`.tls`) and ``--workers`` (:mod:`.workers`).
 """
 
 from fake_artifactory.server.threaded import ThreadedServer, root_url

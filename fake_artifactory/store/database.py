@@ -3,7 +3,10 @@
 ``<data_dir>/meta.sqlite3`` in WAL mode, ``synchronous`` per the store's
 :class:`~fake_artifactory.store.blobs.Durability`.  Every write happens under
 :attr:`Database.write_lock` and therefore on one connection (see :meth:`Database.conn`);
-reads use a connection per thread.
+reads use a connection per thread.  The server runs every request on one thread (an
+event loop that switches between requests only while they wait for the network), so
+its requests share one read connection; no statement is left open, and no lock held,
+across a wait for the network (request bodies are staged before anything is locked).
 
 Repositories and tokens are cached in memory (rarely written, read on every request).
 Each cache registers with :meth:`Database.on_change`; :meth:`Database.changed` drops them

@@ -7,7 +7,7 @@
 * :mod:`.pytest_plugin` provides the ``fake_artifactory`` fixtures.
 
 Standard library only: importing this package imports none of the emulator's server
-stack (Flask, werkzeug, cheroot, the SQLite store).
+stack (Flask, werkzeug, gevent, the SQLite store).
 """
 
 from fake_artifactory.testing.handle import FakeArtifactoryHandle, control_headers

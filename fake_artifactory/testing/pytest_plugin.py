@@ -1,7 +1,7 @@
 """pytest fixtures for the emulator (entry point ``pytest11: fake_artifactory``).
 
 Costs nothing when unused: loading the plugin imports pytest and the standard library
-only; the emulator (Flask, werkzeug, cheroot, the store) is imported when a fixture
+only; the emulator (Flask, werkzeug, gevent, the store) is imported when a fixture
 that starts it runs.  Override ``fake_artifactory_config`` in a conftest to change the
 emulator settings.
 """

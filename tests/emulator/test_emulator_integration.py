@@ -89,7 +89,7 @@ def test_apps_share_no_state(tmp_path):
 _PLUGIN_RUN = """
 import sys
 
-BLOCKED = ("flask", "werkzeug", "cheroot")
+BLOCKED = ("flask", "werkzeug", "gevent")
 
 
 class Blocker:
@@ -113,7 +113,7 @@ print("RESULT", int(code), loaded, heavy)
 
 
 def test_the_pytest_plugin_loads_and_runs_without_the_server_stack(tmp_path):
-    """With flask, werkzeug and cheroot unimportable, pytest still loads the plugin (its
+    """With flask, werkzeug and gevent unimportable, pytest still loads the plugin (its
     entry point) and a test using its config fixture passes; nothing heavy is imported."""
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "test_trivial.py").write_text(

@@ -1,7 +1,7 @@
 """Fault injection: pure matching, the control plane, and what a client really sees.
 
-HTTP tests serve a tiny Flask app through cheroot on 127.0.0.1:0 with the emulator's
-gateway, which exposes the connection object, then check over real sockets that each
+HTTP tests serve a tiny Flask app on 127.0.0.1:0 on the emulator's server, whose handler
+exposes the connection to the middleware, then check over real sockets that each
 injected failure reaches the client exactly as requested and that the server keeps
 serving afterwards. Latency is checked through an injected sleep function,
 never with wall-clock assertions.
@@ -54,11 +54,11 @@ def make_app(registry: FaultRegistry, sleeps: list[float]) -> Flask:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SimpleNamespace]:
-    """One server per module (stopping cheroot costs half a second); state reset per test."""
+    """One server per module; state reset per test."""
     registry = FaultRegistry(seed=7)
     sleeps: list[float] = []
     app = make_app(registry, sleeps)
-    with serve_wsgi(app, expose_conn=True) as url:
+    with serve_wsgi(app) as url:
         yield SimpleNamespace(url=url, registry=registry, sleeps=sleeps, app=app)
 
 
@@ -325,7 +325,7 @@ def test_latency_and_delay_are_applied_through_sleep():
     middleware = app.wsgi_app.wsgi_app  # type: ignore[attr-defined]
     middleware.latency_ms = 40
     registry.add({"path": "repo/slow*", "delay_ms": 250})
-    with serve_wsgi(app, expose_conn=True) as url:
+    with serve_wsgi(app) as url:
         assert requests.get(f"{url}/artifactory/repo/fast", timeout=10).content == BODY
         assert requests.get(f"{url}/artifactory/repo/slow", timeout=10).content == BODY
         requests.get(f"{url}/_fake/faults", timeout=10)

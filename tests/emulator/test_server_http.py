@@ -1,6 +1,7 @@
 """The emulator's HTTP/1.1 connection handling over raw sockets on loopback: keep-alive,
 pipelining, HEAD, request bodies the application did not read, split request heads,
-closing requests, and more busy connections than worker threads.
+closing requests, many kept-alive connections used in turn, the request-head limit, and
+requests that wait (injected latency) without holding up the others.
 
 (Malformed chunked bodies and large unread chunked bodies are in test_emulator_hostile
 and test_emulator_http.)
@@ -9,13 +10,17 @@ and test_emulator_http.)
 from __future__ import annotations
 
 import http.client
+import logging
 import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
+import requests
+from support.wsgi_server import serve_wsgi
 
 from fake_artifactory.config import EmulatorConfig
 from fake_artifactory.server import ThreadedServer
@@ -73,7 +78,7 @@ def _recv_response(sock: socket.socket, buf: bytearray, head_request: bool = Fal
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[ThreadedServer]:
-    with ThreadedServer(EmulatorConfig(port=0, tokens=(TOKEN,), threads=4)) as server:
+    with ThreadedServer(EmulatorConfig(port=0, tokens=(TOKEN,))) as server:
         yield server
 
 
@@ -180,8 +185,8 @@ def test_a_closing_request_ends_with_eof(emulator: ThreadedServer, request_head:
         assert received.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")) and received.endswith(b"OK")
 
 
-def test_more_kept_alive_connections_than_worker_threads_all_progress() -> None:
-    with ThreadedServer(EmulatorConfig(port=0, threads=2)) as server:
+def test_many_kept_alive_connections_used_in_turn_all_progress() -> None:
+    with ThreadedServer(EmulatorConfig(port=0)) as server:
         conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=10) for _ in range(6)]
         try:
             for _ in range(5):
@@ -204,3 +209,97 @@ def test_stop_is_prompt_with_an_idle_kept_alive_connection() -> None:
     stopper.join(timeout=20)
     conn.close()
     assert not stopper.is_alive()
+
+
+def test_request_lines_up_to_the_head_limit_are_answered(emulator: ThreadedServer) -> None:
+    """The limit is on the whole head (64 KiB), not on the request line alone (gevent's
+    own limit is 8 KiB)."""
+    with _connect(emulator) as sock:
+        buf = bytearray()
+        sock.sendall(_head(f"GET {PING}?q={'a' * 40_000} HTTP/1.1", "Host: h"))
+        assert _recv_response(sock, buf).endswith(b"\r\n\r\nOK")
+
+
+def test_a_head_over_the_limit_in_short_header_lines_is_refused(emulator: ThreadedServer) -> None:
+    lines = [f"X-Filler-{i}: {'v' * 900}" for i in range(80)]  # 80 short lines, 73 KiB
+    with _connect(emulator) as sock:
+        sock.sendall(_head(f"GET {PING} HTTP/1.1", "Host: h", *lines))
+        received = b""
+        while chunk := sock.recv(65536):  # then the server closes the connection
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 400 "), received[:100]
+
+
+def test_requests_waiting_out_injected_latency_wait_at_the_same_time() -> None:
+    """Four requests on four connections, each delayed 300 ms by ``--latency-ms``: the
+    server handles them at once (their time in the application overlaps), not in turn."""
+    with ThreadedServer(EmulatorConfig(port=0, latency_ms=300)) as server:
+        pings = [
+            threading.Thread(target=requests.get, args=(server.url + "/api/system/ping",))
+            for _ in range(4)
+        ]
+        for ping in pings:
+            ping.start()
+        for ping in pings:
+            ping.join(timeout=30)
+        assert server.emulator.journal is not None
+        entries = [e for e in server.emulator.journal.entries() if "ping" in e["uri"]]
+    assert len(entries) == 4 and all(e["status"] == 200 for e in entries)
+    starts = [datetime.fromisoformat(e["time"]) for e in entries]
+    ends = [
+        start + timedelta(milliseconds=e["duration_ms"])
+        for start, e in zip(starts, entries, strict=True)
+    ]
+    assert all(e["duration_ms"] >= 300 for e in entries)
+    assert max(starts) < min(ends), "a request started only after another had finished"
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [("example-repo-local/expect/ok.txt", b"201"), ("no-such-repo/expect.txt", b"404")],
+    ids=["accepted", "refused"],
+)
+def test_expect_100_continue_is_answered_before_the_body_is_sent(
+    emulator: ThreadedServer, target: str, status: bytes
+) -> None:
+    """As Tomcat does by default, ``100 Continue`` comes as soon as the head is read, so
+    the client sends its body whether or not the request is then refused, and the
+    connection serves the next request."""
+    with _connect(emulator) as sock:
+        buf = bytearray()
+        sock.sendall(
+            _head(
+                f"PUT /artifactory/{target} HTTP/1.1",
+                "Host: h",
+                AUTH,
+                "Expect: 100-continue",
+                "Content-Length: 5",
+            )
+        )
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            interim += sock.recv(1)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"hello" + _req("GET", "api/system/ping"))
+        assert _recv_response(sock, buf).startswith(b"HTTP/1.1 " + status + b" ")
+        assert _recv_response(sock, buf).endswith(b"\r\n\r\nOK")
+
+
+def test_an_application_error_is_logged_without_the_requests_credentials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """gevent reports an exception that escapes the application, with the request's
+    environ as context; the report goes to logging and shows no header value."""
+
+    def failing_app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        raise RuntimeError("the application failed")
+
+    secret = "srv-log-secret-7f3a"
+    with caplog.at_level(logging.DEBUG), serve_wsgi(failing_app) as url:
+        resp = requests.get(
+            url + "/x", headers={"Authorization": f"Bearer {secret}", "X-Api-Key": secret}
+        )
+    assert resp.status_code == 500
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "RuntimeError: the application failed" in logged
+    assert secret not in logged and secret not in resp.text

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cryptography import x509
 from flask import Flask
 from support.wsgi_server import serve_wsgi
@@ -35,8 +34,7 @@ def https_url(material) -> Iterator[str]:
     _ca, cert, key = material
     app = Flask(__name__)
     app.add_url_rule("/hello", "hello", lambda: "hi")
-    adapter = BuiltinSSLAdapter(str(cert), str(key))
-    with serve_wsgi(app, ssl_adapter=adapter, numthreads=2) as url:
+    with serve_wsgi(app, tls=(cert, key)) as url:
         yield url
 
 

@@ -127,7 +127,7 @@ def test_the_emulator_extra_covers_what_fake_artifactory_imports():
     imports = third_party_imports("fake_artifactory") - {"pytest"}
     declared = requirement_names() | requirement_names("emulator")
     assert uncovered(imports, declared) == []
-    assert {"flask", "werkzeug", "cheroot"} <= requirement_names("emulator")
+    assert {"flask", "werkzeug", "gevent"} <= requirement_names("emulator")
 
 
 def test_the_conformance_extra_covers_the_suite_and_the_bundled_emulator():
@@ -138,7 +138,7 @@ def test_the_conformance_extra_covers_the_suite_and_the_bundled_emulator():
 
 
 def test_the_base_install_holds_no_server_or_test_tooling():
-    heavy = {"flask", "werkzeug", "cheroot", "pytest", "hypothesis", "pytest-xdist"}
+    heavy = {"flask", "werkzeug", "gevent", "pytest", "hypothesis", "pytest-xdist"}
     assert requirement_names() & heavy == set()
 
 

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "jfrog_mlflow", "fake_artifactory", "conformance")
 #: Must be absent after a plugin-only install: the emulator's server stack, the test tooling,
 #: and the full mlflow's data-science stack.
-ABSENT = ("flask", "werkzeug", "cheroot", "pytest", "hypothesis", "xdist", "pandas", "pyarrow")
+ABSENT = ("flask", "werkzeug", "gevent", "pytest", "hypothesis", "xdist", "pandas", "pyarrow")
 
 
 def _run(cmd: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -195,7 +195,7 @@ import sys
 
 def test_probe(request):
     assert request.config.pluginmanager.hasplugin("fake_artifactory")
-    assert not {"flask", "werkzeug", "cheroot"} & set(sys.modules)
+    assert not {"flask", "werkzeug", "gevent"} & set(sys.modules)
 """
 
 

@@ -170,7 +170,7 @@ def serve_proxy(upstream_root: str, rules: Proxy) -> Iterator[str]:
         return [data]
 
     try:
-        with serve_wsgi(app, numthreads=8) as root:
+        with serve_wsgi(app) as root:
             yield root
     finally:
         session.close()

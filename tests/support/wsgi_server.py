@@ -1,47 +1,33 @@
-"""A WSGI app served by cheroot on a free port in a background thread, for tests.
+"""A WSGI app served on a free port in a background thread, for tests.
 
-Purpose-built test apps (fault injection, the journal, hostile Artifactories, TLS)
-all need the same thing: a real server on ``host:0``, its base URL, and a clean stop.
+Purpose-built test apps (fault injection, the journal, hostile Artifactories, TLS,
+forwarding proxies) all need the same thing: a real server on ``host:0``, its base URL,
+and a clean stop. They run on the emulator's own server
+(:class:`~fake_artifactory.server.background.BackgroundServer`, with the handler that
+exposes the connection to fault injection).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from cheroot import wsgi
-
-from fake_artifactory.server.cheroot_fixes import ConnectionExposingGateway
+from fake_artifactory.server.background import BackgroundServer
 
 
 @contextmanager
 def serve_wsgi(
-    app: Callable[..., Any],
-    *,
-    host: str = "127.0.0.1",
-    expose_conn: bool = False,
-    ssl_adapter: Any = None,
-    numthreads: int = 4,
+    app: Callable[..., Any], *, host: str = "127.0.0.1", tls: tuple[Path, Path] | None = None
 ) -> Iterator[str]:
     """Serve ``app`` on ``host`` (port 0) and yield its base URL, ``http(s)://host:port``.
 
-    ``expose_conn`` uses the emulator's own gateway, which puts the cheroot connection
-    into the environ (fault injection needs it to reset or cut a connection).
-    ``ssl_adapter`` (a cheroot SSL adapter) serves HTTPS instead of HTTP.
+    ``tls`` (a certificate and key, PEM files) serves HTTPS instead of HTTP.
     """
-    server = wsgi.Server((host, 0), app, numthreads=numthreads)
-    if expose_conn:
-        server.gateway = ConnectionExposingGateway
-    if ssl_adapter is not None:
-        server.ssl_adapter = ssl_adapter
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    scheme = "https" if ssl_adapter is not None else "http"
+    server = BackgroundServer(app, host=host, tls=tls, name="test-wsgi-server")
+    port = server.start()
     try:
-        yield f"{scheme}://{host}:{server.bind_addr[1]}"
+        yield f"{server.scheme}://{host}:{port}"
     finally:
         server.stop()
-        thread.join(timeout=10)
