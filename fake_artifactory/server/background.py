@@ -41,6 +41,13 @@ STOP_TIMEOUT_S = 2.0
 START_TIMEOUT_S = 30.0
 
 
+def root_url(scheme: str, host: str, port: int) -> str:
+    """``scheme://host:port``, an IPv6 host in brackets."""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
 class _LogStream:
     """A ``write()`` target for gevent's error output, routed to :mod:`logging`."""
 
@@ -102,22 +109,37 @@ class BackgroundServer:
     def scheme(self) -> str:
         return "https" if self.tls is not None else "http"
 
+    @property
+    def root_url(self) -> str:
+        """``scheme://host:port``."""
+        return root_url(self.scheme, self.host, self.port)
+
     def start(self) -> int:
-        """Bind and listen (the port is known on return), start serving; the port."""
+        """Bind and listen (the port is known on return), start serving; the port.
+
+        A certificate that does not load, or a port that cannot be bound, raises here
+        (``OSError``), in the caller's thread.
+        """
         if self._thread is not None:
             return self.port
+        ssl_args = self._ssl_args()
         listener = self._listen()
         self.port = int(listener.getsockname()[1])
         allow_request_lines_up_to(self.head_limit)
         ready = threading.Event()
         failure: list[BaseException] = []
         self._thread = threading.Thread(
-            target=self._run, args=(listener, ready, failure), name=self.name, daemon=True
+            target=self._run,
+            args=(listener, ssl_args, ready, failure),
+            name=self.name,
+            daemon=True,
         )
         self._thread.start()
         if not ready.wait(START_TIMEOUT_S) or failure:
             self.stop()
-            raise RuntimeError(f"{self.name} did not start") from (failure[0] if failure else None)
+            if failure:
+                raise failure[0]
+            raise RuntimeError(f"{self.name} did not start within {START_TIMEOUT_S:.0f} s")
         return self.port
 
     def _listen(self) -> socket.socket:
@@ -145,7 +167,11 @@ class BackgroundServer:
         return {"ssl_context": context}
 
     def _run(
-        self, listener: socket.socket, ready: threading.Event, failure: list[BaseException]
+        self,
+        listener: socket.socket,
+        ssl_args: dict[str, Any],
+        ready: threading.Event,
+        failure: list[BaseException],
     ) -> None:
         hub = gevent.get_hub()
         hub.exception_stream = _LogStream(logging.ERROR)
@@ -157,7 +183,7 @@ class BackgroundServer:
                 error_log=_LogStream(logging.INFO),
                 socket_timeout=self.socket_timeout,
                 head_limit=self.head_limit,
-                **self._ssl_args(),
+                **ssl_args,
             )
             server.start()
         except BaseException as exc:

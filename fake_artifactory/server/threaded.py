@@ -18,18 +18,11 @@ from flask import Flask
 
 from fake_artifactory.config import EmulatorConfig, with_control_token
 from fake_artifactory.control.app import create_app, get_emulator
-from fake_artifactory.server.background import BackgroundServer
+from fake_artifactory.server.background import BackgroundServer, root_url
 from fake_artifactory.server.private_files import write_control_token
 from fake_artifactory.web.emulator import Emulator
 
 log = logging.getLogger(__name__)
-
-
-def root_url(scheme: str, host: str, port: int) -> str:
-    """``scheme://host:port``, an IPv6 host in brackets."""
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{scheme}://{host}:{port}"
 
 
 class ThreadedServer:

@@ -36,8 +36,9 @@ from pathlib import Path
 from types import FrameType
 
 from fake_artifactory.config import ConfigurationError, EmulatorConfig, with_control_token
+from fake_artifactory.server.background import root_url
 from fake_artifactory.server.private_files import write_control_token
-from fake_artifactory.server.threaded import ThreadedServer, root_url
+from fake_artifactory.server.threaded import ThreadedServer
 from fake_artifactory.web.emulator import Emulator
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,8 @@ import ipaddress
 import socket
 import ssl
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -128,3 +130,21 @@ def test_threaded_server_with_self_signed_tls_serves_https(tmp_path):
             ):
                 requests.get(url, auth=auth, verify=str(ca), timeout=10).content  # noqa: B018
         assert requests.get(url, auth=auth, verify=str(ca), timeout=10).content == body
+
+
+@pytest.mark.parametrize("content", [None, b"not a certificate\n"], ids=["missing", "not-pem"])
+def test_serve_with_an_unusable_certificate_exits_2_with_one_line(tmp_path, content):
+    cert = tmp_path / "cert.pem"
+    if content is not None:
+        cert.write_bytes(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "fake_artifactory", "serve", "--port", "0"]
+        + ["--tls-cert", str(cert), "--tls-key", str(cert)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("fake-artifactory: error: ")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -26,8 +26,8 @@ def serve_wsgi(
     ``tls`` (a certificate and key, PEM files) serves HTTPS instead of HTTP.
     """
     server = BackgroundServer(app, host=host, tls=tls, name="test-wsgi-server")
-    port = server.start()
+    server.start()
     try:
-        yield f"{server.scheme}://{host}:{port}"
+        yield server.root_url
     finally:
         server.stop()
