@@ -9,6 +9,7 @@ and test_emulator_http.)
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import re
@@ -228,6 +229,47 @@ def test_a_head_over_the_limit_in_short_header_lines_is_refused(emulator: Thread
         while chunk := sock.recv(65536):  # then the server closes the connection
             received += chunk
     assert received.startswith(b"HTTP/1.1 400 "), received[:100]
+    assert b"\r\nConnection: close\r\n" in received.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+
+
+def _send_ignoring_a_closed_peer(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        sock.sendall(data)
+
+
+# Past the limit by one read of 64 KiB and a little: what the server does not read is then
+# small, so closing does not reset the connection before the client has read the answer.
+@pytest.mark.parametrize(
+    ("size", "kept"), [(1_000_000, True), (2 * 1024 * 1024 + 65536 + 4096, False)]
+)
+def test_an_unread_body_is_skipped_up_to_2_mib_then_the_connection_closes(
+    emulator: ThreadedServer, size: int, kept: bool
+) -> None:
+    """A PUT refused before its body is read (404): up to 2 MiB of body is read and
+    dropped and the connection serves the next request; past that (Tomcat's swallow
+    limit) the answer says ``Connection: close`` and the connection ends."""
+    with _connect(emulator) as sock:
+        sender = threading.Thread(
+            target=_send_ignoring_a_closed_peer,
+            args=(sock, _req("PUT", "no-such-repo/big.bin", AUTH, body=b"x" * size)),
+            daemon=True,
+        )
+        sender.start()
+        buf = bytearray()
+        answer = _recv_response(sock, buf)
+        head = answer.split(b"\r\n\r\n", 1)[0]
+        assert head.startswith(b"HTTP/1.1 404 ")
+        assert (b"\r\nConnection: close" in head) is not kept
+        sender.join(timeout=30)
+        if kept:
+            sock.sendall(_req("GET", "api/system/ping"))
+            assert _recv_response(sock, buf).endswith(b"\r\n\r\nOK")
+        else:
+            try:
+                rest = sock.recv(65536)
+            except ConnectionResetError:
+                rest = b""
+            assert rest == b"" and not buf
 
 
 def test_requests_waiting_out_injected_latency_wait_at_the_same_time() -> None:
